@@ -1,0 +1,375 @@
+"""Hetzner Cloud: one ``hcloud_server`` per node, on a private network.
+
+What this backend builds, in order:
+
+1. ``hcloud_network.N_network`` + ``hcloud_network_subnet.N_subnet`` (when the spec
+   has a ``network``), the subnet's zone derived from the location;
+2. ``hcloud_firewall.N_firewall`` from the port table: public rows from the
+   ``access`` sources, private rows only from the network's CIDR;
+3. ``hcloud_placement_group.N_cp`` (spread) for the control plane;
+4. per control-plane index: ``hcloud_server.N_cp_i`` and
+   ``hcloud_server_network.N_cp_i_network`` with a fixed private IP, so that the
+   join address is known at compile time;
+5. per worker pool, per i < desired size: ``hcloud_server.N_P_i`` and
+   ``hcloud_server_network.N_P_i_network`` (address chosen by Hetzner, after the
+   control plane has taken its fixed ones).
+
+Hetzner replaces a server whose user_data or image changes; NixOS nodes are
+reconfigured through their flake and GitOps instead, so servers ignore changes to
+both unless ``hcloud.replace_on_user_data_change`` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+from nixk8s import netaddr
+from nixk8s.backends.base import Backend, Foundation, NodeDescription, RenderedNode, UserDataLimit, WorkerPool
+from nixk8s.labels import label_key_error, label_value_error
+from nixk8s.plan import ClusterPlan, plan_cluster
+from nixk8s.ports import sources
+from nixk8s.problems import Problem, did_you_mean, join_path
+from nixk8s.spec import ClusterSpec, NodePool
+from nixk8s.terraform import Expr, Fragment, Output, ProviderRequirement, Resource, Template, Text
+
+PROVIDER = ProviderRequirement("hcloud", "hetznercloud/hcloud", ">= 1.45, < 2.0")
+
+NETWORK_ZONES: dict[str, str] = {
+    "fsn1": "eu-central",
+    "nbg1": "eu-central",
+    "hel1": "eu-central",
+    "ash": "us-east",
+    "hil": "us-west",
+    "sin": "ap-southeast",
+}
+MAX_SERVERS_PER_NETWORK = 100
+MAX_SERVERS_PER_PLACEMENT_GROUP = 10
+MAX_FIREWALL_RULES = 50
+USER_DATA_LIMIT = UserDataLimit(32_768, "Hetzner allows 32,768 bytes of user_data")
+# Control-plane addresses start here in the subnet: .1 may be Hetzner's gateway.
+FIRST_CONTROL_PLANE_HOST = 2
+ICMP_SOURCES = ("0.0.0.0/0", "::/0")
+
+
+class HcloudInfra(msgspec.Struct, frozen=True):
+    """Handles to what the foundation built, for the node hooks."""
+
+    firewall: Resource
+    placement_group: Resource
+    network: Resource | None
+    subnet: Resource | None
+    control_plane_ips: tuple[str, ...]
+    image: str
+    labels: dict[str, str]
+
+
+# --- spec checks (DESIGN §7) ---------------------------------------------------------
+
+
+def image(spec: ClusterSpec) -> str | None:
+    """The NixOS image: ``hcloud.image``, else ``nixos.image_id``."""
+    return (spec.hcloud.image if spec.hcloud else None) or spec.nixos.image_id
+
+
+def network_zone(spec: ClusterSpec) -> str | None:
+    explicit = spec.hcloud.network_zone if spec.hcloud else None
+    return explicit or NETWORK_ZONES.get(spec.region)
+
+
+def server_count(spec: ClusterSpec) -> int:
+    return spec.control_plane_count + sum(p.desired for _, p in spec.worker_pools)
+
+
+def labels(spec: ClusterSpec) -> dict[str, str]:
+    """Base tags and the spec's tags as Hetzner labels: keys lowercased, as pangea does."""
+    base = {"KubernetesCluster": spec.name, "Backend": spec.backend, "ManagedBy": "nixk8s"}
+    return {k.lower(): v for k, v in {**base, **spec.tags}.items()}
+
+
+def firewall_rules(plan: ClusterPlan) -> list[dict[str, Any]]:
+    """One rule per port row that someone may reach, plus ICMP (path-MTU discovery)."""
+    spec = plan.spec
+    private = spec.network.vpc_cidr if spec.network else None
+    rules = [{"direction": "in", "protocol": "icmp", "source_ips": list(ICMP_SOURCES), "description": "ICMP"}]
+    for rule in plan.ports:
+        allowed = sources(rule, spec, private)
+        if allowed:
+            rules.append(
+                {
+                    "direction": "in",
+                    "protocol": rule.protocol,
+                    "port": rule.port_range,
+                    "source_ips": list(allowed),
+                    "description": rule.description,
+                }
+            )
+    return rules
+
+
+def check(spec: ClusterSpec) -> Iterator[Problem]:
+    if image(spec) is None:
+        yield Problem(
+            "hcloud.image",
+            "a NixOS image is required (hcloud.image or nixos.image_id): Hetzner has no public "
+            "NixOS image, so give the id or name of your snapshot",
+        )
+    if spec.network is not None:
+        if network_zone(spec) is None:
+            yield Problem(
+                "region",
+                f'unknown Hetzner location "{spec.region}"{did_you_mean(spec.region, NETWORK_ZONES)}; '
+                "set hcloud.network_zone to use it with a network",
+            )
+        count = server_count(spec)
+        if count > MAX_SERVERS_PER_NETWORK:
+            yield Problem(
+                "node_pools",
+                f"{count} servers on one network; Hetzner attaches at most "
+                f"{MAX_SERVERS_PER_NETWORK} servers to a network",
+            )
+        if not netaddr.net(spec.network.vpc_cidr).is_private:
+            yield Problem("network.vpc_cidr", "Hetzner networks must use a private (RFC 1918) range")
+        needed = FIRST_CONTROL_PLANE_HOST + spec.control_plane_count
+        if netaddr.host(spec.network.subnet, needed) is None:
+            yield Problem(
+                "network.subnet_cidr",
+                f"{spec.network.subnet} has too few addresses for {spec.control_plane_count} control-plane nodes",
+            )
+    if spec.control_plane_count > MAX_SERVERS_PER_PLACEMENT_GROUP:
+        yield Problem(
+            join_path(join_path("node_pools", spec.system_pool_index), "min_size"),
+            f"{spec.control_plane_count} control-plane servers; a Hetzner spread placement group "
+            f"holds at most {MAX_SERVERS_PER_PLACEMENT_GROUP}",
+        )
+    rule_count = len(firewall_rules(plan_cluster(spec, "cloud-config")))
+    if rule_count > MAX_FIREWALL_RULES:
+        yield Problem("access", f"{rule_count} firewall rules; Hetzner allows {MAX_FIREWALL_RULES} per firewall")
+    for key, value in labels(spec).items():
+        path = join_path("tags", key)
+        for error in (label_key_error(key), label_value_error(value)):
+            if error:
+                yield Problem(path, f"{error} (Hetzner label rules)")
+
+
+# --- the foundation: network, firewall, placement group --------------------------------
+
+
+def _network(plan: ClusterPlan, label_map: dict[str, str]) -> tuple[Resource, Resource] | tuple[None, None]:
+    spec = plan.spec
+    if spec.network is None:
+        return None, None
+    network = Resource(
+        "hcloud_network",
+        f"{plan.name}_network",
+        {"name": f"{plan.name}-network", "ip_range": spec.network.vpc_cidr, "labels": label_map},
+    )
+    subnet = Resource(
+        "hcloud_network_subnet",
+        f"{plan.name}_subnet",
+        {
+            "network_id": network.ref("id"),
+            "type": "cloud",
+            "network_zone": network_zone(spec),
+            "ip_range": spec.network.subnet,
+        },
+    )
+    return network, subnet
+
+
+def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
+    spec = plan.spec
+    label_map = labels(spec)
+    network, subnet = _network(plan, label_map)
+    firewall = Resource(
+        "hcloud_firewall",
+        f"{plan.name}_firewall",
+        {"name": f"{plan.name}-firewall", "labels": label_map, "rule": firewall_rules(plan)},
+    )
+    placement = Resource(
+        "hcloud_placement_group",
+        f"{plan.name}_cp",
+        {"name": f"{plan.name}-cp", "type": "spread", "labels": label_map},
+    )
+    cp_ips = (
+        tuple(
+            str(netaddr.host(spec.network.subnet, FIRST_CONTROL_PLANE_HOST + i))
+            for i in range(spec.control_plane_count)
+        )
+        if spec.network
+        else ()
+    )
+    resources = tuple(r for r in (network, subnet, firewall, placement) if r is not None)
+    infra = HcloudInfra(firewall, placement, network, subnet, cp_ips, image(spec) or "", label_map)
+    return Foundation(Fragment(resources=resources), infra)
+
+
+def join_host(plan: ClusterPlan, infra: HcloudInfra) -> Text:
+    """Server 0's fixed private IP, else (no network) its public IPv4."""
+    if infra.control_plane_ips:
+        return infra.control_plane_ips[0]
+    return Expr(f"hcloud_server.{plan.name}_cp_0.ipv4_address", max_len=15)
+
+
+def network_id(infra: HcloudInfra) -> Text | None:
+    return infra.network.ref("id", max_len=20) if infra.network else None
+
+
+# --- servers ---------------------------------------------------------------------------
+
+
+def _server(
+    plan: ClusterPlan,
+    infra: HcloudInfra,
+    name: str,
+    pool: NodePool,
+    user_data: Template,
+    role_labels: dict[str, str],
+    *,
+    placement: bool,
+) -> Resource:
+    spec = plan.spec
+    replace = spec.hcloud is not None and spec.hcloud.replace_on_user_data_change
+    body: dict[str, Any] = {
+        "name": name.replace("_", "-"),
+        "server_type": pool.instance_type,
+        "image": infra.image,
+        "location": spec.region,
+        "user_data": user_data,
+        "ssh_keys": list(pool.ssh_keys),
+        "firewall_ids": [infra.firewall.ref("id")],
+        "labels": {**infra.labels, **role_labels},
+    }
+    if placement:
+        body["placement_group_id"] = infra.placement_group.ref("id")
+    if not replace:
+        body["lifecycle"] = {"ignore_changes": ["user_data", "image"]}
+    return Resource("hcloud_server", name, body)
+
+
+def _attachment(infra: HcloudInfra, server: Resource, ip: str | None, after: list[str]) -> Resource | None:
+    if infra.subnet is None:
+        return None
+    body: dict[str, Any] = {"server_id": server.ref("id"), "subnet_id": infra.subnet.ref("id")}
+    if ip is not None:
+        body["ip"] = ip
+    if after:
+        body["depends_on"] = after
+    return Resource("hcloud_server_network", f"{server.name}_network", body)
+
+
+def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Fragment:
+    i = node.ordinal
+    server = _server(
+        plan,
+        infra,
+        f"{plan.name}_cp_{i}",
+        plan.spec.system_pool,
+        node.user_data,
+        {"role": "control-plane", "pool": plan.spec.system_pool.name, "node-index": str(i)},
+        placement=True,
+    )
+    return Fragment(resources=(server,))
+
+
+def post_instance(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Fragment:
+    """Attach a control-plane server to the network at its fixed address."""
+    i = node.ordinal
+    server = Resource("hcloud_server", f"{plan.name}_cp_{i}", {})
+    ip = infra.control_plane_ips[i] if infra.control_plane_ips else None
+    attachment = _attachment(infra, server, ip, [])
+    return Fragment(resources=(attachment,) if attachment else ())
+
+
+def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Fragment:
+    # workers attach after the control plane so that Hetzner never hands a worker
+    # an address the control plane is about to claim
+    after = [f"hcloud_server_network.{plan.name}_cp_{i}_network" for i in range(plan.spec.control_plane_count)]
+    resources: list[Resource] = []
+    for node in pool.nodes:
+        i = node.ordinal
+        server = _server(
+            plan,
+            infra,
+            f"{plan.name}_{pool.pool.name}_{i}",
+            pool.pool,
+            node.user_data,
+            {"role": "worker", "pool": pool.pool.name, "node-index": str(i)},
+            placement=False,
+        )
+        attachment = _attachment(infra, server, None, after)
+        resources += [server] + ([attachment] if attachment else [])
+    return Fragment(resources=tuple(resources))
+
+
+# --- outputs and notes -------------------------------------------------------------------
+
+
+def outputs(plan: ClusterPlan, infra: HcloudInfra) -> Fragment:
+    n = plan.spec.control_plane_count
+    public = [Expr(f"hcloud_server.{plan.name}_cp_{i}.ipv4_address") for i in range(n)]
+    addresses = {
+        f"{plan.name}-cp-{i}": {
+            "public_ipv4": public[i],
+            **({"private_ip": infra.control_plane_ips[i]} if infra.control_plane_ips else {}),
+        }
+        for i in range(n)
+    }
+    join = join_host(plan, infra)
+    scheme = "https://" if plan.spec.distribution == "k3s" else ""
+    return Fragment(
+        outputs=(
+            Output("api_endpoint", Template.of("https://", public[0], ":6443"), "Kubernetes API of server 0 (public IPv4)"),
+            Output("control_plane_addresses", addresses, "public and private addresses of each control-plane server"),
+            Output("join_server", Template.of(scheme, join, ":6443"), "the address nodes join the cluster through"),
+        )
+    )
+
+
+def describe_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode, pool: NodePool) -> NodeDescription:
+    if node.role == "server":
+        name = f"{plan.name}_cp_{node.ordinal}"
+        ip = infra.control_plane_ips[node.ordinal] if infra.control_plane_ips else None
+        return NodeDescription(f"hcloud_server.{name}", ip or Expr(f"hcloud_server.{name}.ipv4_address"))
+    return NodeDescription(f"hcloud_server.{plan.name}_{pool.name}_{node.ordinal}")
+
+
+def notes(plan: ClusterPlan, infra: HcloudInfra) -> tuple[str, ...]:
+    spec = plan.spec
+    result = []
+    if spec.network is None:
+        result.append(
+            "no private network: nodes join over server 0's public IPv4, and the private "
+            "ports (kubelet, etcd, overlay) are closed on the Hetzner firewall; connect the "
+            "nodes with `vpn` or add a `network`"
+        )
+    else:
+        result.append("Hetzner firewalls filter public traffic only; the private network is not filtered")
+    if not (spec.hcloud and spec.hcloud.replace_on_user_data_change):
+        result.append(
+            "servers ignore changes to user_data and image (reconfigure through the flake and GitOps); "
+            "set hcloud.replace_on_user_data_change to replace them instead"
+        )
+    return tuple(result)
+
+
+HCLOUD: Backend[HcloudInfra] = Backend(
+    name="hcloud",
+    title="Hetzner Cloud",
+    provider=PROVIDER,
+    default_format="cloud-config",
+    user_data_limit=USER_DATA_LIMIT,
+    worker_index_probe=None,
+    check=check,
+    foundation=foundation,
+    join_host=join_host,
+    network_id=network_id,
+    control_plane_node=control_plane_node,
+    post_instance=post_instance,
+    worker_pool=worker_pool,
+    outputs=outputs,
+    describe_node=describe_node,
+    notes=notes,
+)

@@ -1,0 +1,140 @@
+"""The ``nixk8s`` command: the only place that does I/O.
+
+Exit codes: 0 success, 1 the spec is invalid (every problem on stderr as
+``FILE: PATH: MESSAGE``), 2 usage or I/O error. No traceback for any bad input.
+argparse (standard library) is enough for four subcommands, so the command adds no
+dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+from returns.result import Failure, Result, Success
+
+from nixk8s.compiler import Compiled, compile_spec
+from nixk8s.explain import explain
+from nixk8s.load import format_of, parse
+from nixk8s.problems import Problems, format_problems
+from nixk8s.spec import ClusterSpec
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+class _Usage(Exception):
+    """A usage or I/O error: printed, exit 2."""
+
+
+def _read(path: str) -> bytes:
+    try:
+        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as err:
+        raise _Usage(f"cannot read {path}: {err.strerror or err}") from err
+
+
+def _compile_file(path: str) -> Result[Compiled, Problems]:
+    return parse(_read(path), format_of(path)).bind(compile_spec)
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` so that readers see the old file or the new one, never half."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _report(result: Result[Compiled, Problems], source: str) -> Compiled | None:
+    if isinstance(result, Failure):
+        problems = result.failure()
+        sys.stderr.write(format_problems(problems, source))
+        sys.stderr.write(f"{source}: {len(problems)} problem{'s' if len(problems) != 1 else ''}\n")
+        return None
+    return result.unwrap()
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    compiled = _report(_compile_file(args.spec), args.spec)
+    if compiled is None:
+        return EXIT_INVALID
+    target = Path(args.output) / "main.tf.json"
+    try:
+        write_atomically(target, compiled.to_json())
+    except OSError as err:
+        raise _Usage(f"cannot write {target}: {err.strerror or err}") from err
+    print(f"wrote {target}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    compiled = _report(_compile_file(args.spec), args.spec)
+    if compiled is None:
+        return EXIT_INVALID
+    print(f"{args.spec}: valid")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    schema = msgspec.json.schema(ClusterSpec)
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(schema), indent=2).decode() + "\n")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    compiled = _report(_compile_file(args.spec), args.spec)
+    if compiled is None:
+        return EXIT_INVALID
+    sys.stdout.write(explain(compiled))
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="nixk8s",
+        description="Compile a ClusterSpec (YAML, TOML or JSON) into Terraform JSON for NixOS Kubernetes nodes.",
+    )
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("compile", help="write DIR/main.tf.json (atomically)")
+    p.add_argument("spec", metavar="SPEC", help="the ClusterSpec file (- for stdin, read as YAML)")
+    p.add_argument("-o", "--output", metavar="DIR", default="out", help="output directory (default: ./out)")
+    p.set_defaults(run=cmd_compile)
+    p = sub.add_parser("validate", help="check only; print every problem with its path")
+    p.add_argument("spec", metavar="SPEC")
+    p.set_defaults(run=cmd_validate)
+    p = sub.add_parser("schema", help="print the JSON Schema of the ClusterSpec")
+    p.set_defaults(run=cmd_schema)
+    p = sub.add_parser("explain", help="nodes, roles, addresses, open ports, which secrets go where")
+    p.add_argument("spec", metavar="SPEC")
+    p.set_defaults(run=cmd_explain)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed the usage error
+        return EXIT_USAGE if exit_.code else EXIT_OK
+    try:
+        return int(args.run(args))
+    except _Usage as err:
+        sys.stderr.write(f"nixk8s: {err}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

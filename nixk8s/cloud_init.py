@@ -1,0 +1,152 @@
+"""user_data: a node's config file wrapped as a shell script or a ``#cloud-config``.
+
+Both formats write byte-identical JSON to ``/etc/pangea/cluster-config.json``
+(mode 0640). Where one template serves many machines the JSON has no
+``node_index``: an :class:`IndexProbe` from the backend derives it at boot from the
+cloud's instance metadata, and the file appears only once it holds the integer
+(kindling waits for the file, so it never sees a config without an index).
+
+The shell format's heredoc delimiter is exactly ``PANGEA_CONFIG_EOF`` and its first
+heredoc is the config: kindling's EC2 init reads the JSON out of the raw user-data
+by that delimiter without running the script.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import yaml
+
+from nixk8s.spec import UserDataFormat
+from nixk8s.terraform import Template
+from nixk8s.tokens import embed
+
+CONFIG_PATH = "/etc/pangea/cluster-config.json"
+STAGING_PATH = "/run/nixk8s/cluster-config.partial.json"
+DELIMITER = "PANGEA_CONFIG_EOF"
+
+
+class IndexProbe(msgspec.Struct, frozen=True):
+    """POSIX shell that sets ``NODE_INDEX`` from the cloud's instance metadata.
+
+    ``source`` names the metadata it reads, for ``explain``.
+    """
+
+    script: str
+    source: str
+
+
+def _index_commands(probe: IndexProbe) -> str:
+    """Shell that sets NODE_INDEX, checks it, and moves the finished file into place."""
+    return (
+        f"{probe.script.rstrip()}\n"
+        'case "${NODE_INDEX:-}" in\n'
+        "  ''|*[!0-9]*) echo \"nixk8s: no node index from instance metadata\" >&2; exit 1 ;;\n"
+        "esac\n"
+        "mkdir -p /etc/pangea\n"
+        f"sed \"1s/^{{/{{\\\"node_index\\\":${{NODE_INDEX}},/\" {STAGING_PATH} > {CONFIG_PATH}.tmp\n"
+        f"chmod 0640 {CONFIG_PATH}.tmp\n"
+        f"mv {CONFIG_PATH}.tmp {CONFIG_PATH}\n"
+        f"rm -f {STAGING_PATH}\n"
+    )
+
+
+def shell_user_data(config_json: Template, probe: IndexProbe | None = None) -> Template:
+    """A POSIX shell script that writes the config file.
+
+    >>> print(shell_user_data(Template.of('{"a":1}')).literal())  # doctest: +ELLIPSIS
+    #!/bin/sh
+    set -eu
+    umask 027
+    mkdir -p /etc/pangea
+    cat > /etc/pangea/cluster-config.json.tmp <<'PANGEA_CONFIG_EOF'
+    {"a":1}
+    PANGEA_CONFIG_EOF
+    ...
+    """
+    target = f"{CONFIG_PATH}.tmp" if probe is None else STAGING_PATH
+    head = (
+        "#!/bin/sh\n"
+        "set -eu\n"
+        "umask 027\n"
+        f"mkdir -p {'/etc/pangea' if probe is None else '/etc/pangea /run/nixk8s'}\n"
+        f"cat > {target} <<'{DELIMITER}'\n"
+    )
+    tail = (
+        f"\n{DELIMITER}\n"
+        + (f"chmod 0640 {target}\nmv {target} {CONFIG_PATH}\n" if probe is None else _index_commands(probe))
+    )
+    return Template.of(head, config_json, tail)
+
+
+class _Literal(str):
+    """A string PyYAML writes as a literal block (``|``), so the JSON line stays verbatim."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    _Literal, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+)
+
+
+def _dump_yaml(document: Any) -> str:
+    def literal_content(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: _Literal(v) if k == "content" else literal_content(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [literal_content(v) for v in node]
+        return node
+
+    body = yaml.dump(
+        literal_content(document),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
+    )
+    if "content: |" not in body:
+        # the config JSON is printable ASCII on one line, so PyYAML always can
+        raise ValueError("PyYAML did not write the config as a literal block")
+    return "#cloud-config\n" + body
+
+
+def cloud_config_user_data(config_json: Template, probe: IndexProbe | None = None) -> Template:
+    """A ``#cloud-config`` document, written by PyYAML, that writes the config file.
+
+    >>> print(cloud_config_user_data(Template.of('{"a":1}')).literal())
+    #cloud-config
+    write_files:
+    - path: /etc/pangea/cluster-config.json
+      owner: root:root
+      permissions: '0640'
+      content: |
+        {"a":1}
+    <BLANKLINE>
+    """
+    target = CONFIG_PATH if probe is None else STAGING_PATH
+    document: dict[str, Any] = {
+        "write_files": [
+            {
+                "path": target,
+                "owner": "root:root",
+                "permissions": "0640",
+                "content": Template.of(config_json, "\n"),
+            }
+        ]
+    }
+    if probe is not None:
+        script = "set -eu\numask 027\n" + _index_commands(probe)
+        document["runcmd"] = [["sh", "-c", script]]
+    return embed(document, _dump_yaml)
+
+
+def user_data(fmt: UserDataFormat, config_json: Template, probe: IndexProbe | None = None) -> Template:
+    """user_data in the chosen format."""
+    if fmt == "shell":
+        return shell_user_data(config_json, probe)
+    return cloud_config_user_data(config_json, probe)

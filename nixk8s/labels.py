@@ -1,0 +1,66 @@
+"""Label and tag rules: Kubernetes node labels and each cloud's own.
+
+Kubernetes labels and Hetzner labels share one syntax: an optional DNS-subdomain
+prefix and a name of 1-63 characters ``[a-zA-Z0-9]`` with ``-_.`` inside; values
+of at most 63 characters in the same form, or empty.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _dns_subdomain_ok(text: str) -> bool:
+    return 0 < len(text) <= 253 and all(_DNS_LABEL.match(part) for part in text.split("."))
+
+
+def label_key_error(key: str) -> str | None:
+    """Why ``key`` is not a valid Kubernetes/Hetzner label key, or None.
+
+    >>> label_key_error("node.kubernetes.io/pool") is None
+    True
+    >>> label_key_error("bad key")
+    'label key "bad key" must be 1-63 characters of [a-zA-Z0-9] with "-", "_" or "." inside, after an optional DNS prefix and "/"'
+    """
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and not _dns_subdomain_ok(prefix):
+        return f'label key "{key}" has an invalid prefix "{prefix}" (a lowercase DNS subdomain of at most 253 characters)'
+    if not _NAME.match(name):
+        return (
+            f'label key "{key}" must be 1-63 characters of [a-zA-Z0-9] with "-", "_" or "." '
+            'inside, after an optional DNS prefix and "/"'
+        )
+    return None
+
+
+def label_value_error(value: str) -> str | None:
+    """Why ``value`` is not a valid Kubernetes/Hetzner label value, or None.
+
+    >>> label_value_error("") is None, label_value_error("v1.2") is None
+    (True, True)
+    >>> label_value_error("-x")
+    'label value "-x" must be empty or 1-63 characters of [a-zA-Z0-9] with "-", "_" or "." inside'
+    """
+    if value == "" or _NAME.match(value):
+        return None
+    return f'label value "{value}" must be empty or 1-63 characters of [a-zA-Z0-9] with "-", "_" or "." inside'
+
+
+_GCP_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_GCP_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+
+
+def gcp_label_key_error(key: str) -> str | None:
+    """GCP: keys start with a lowercase letter; at most 63 of ``[a-z0-9_-]``."""
+    if _GCP_KEY.match(key):
+        return None
+    return f'GCP label key "{key}" must start with a lowercase letter and be at most 63 characters of [a-z0-9_-]'
+
+
+def gcp_label_value_error(value: str) -> str | None:
+    if _GCP_VALUE.match(value):
+        return None
+    return f'GCP label value "{value}" must be at most 63 characters of [a-z0-9_-]'

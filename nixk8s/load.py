@@ -1,0 +1,120 @@
+"""Bytes → ClusterSpec, or every problem with its path.
+
+>>> load(b"name: demo\\nbackend: hcloud\\nregion: nbg1\\n", "yaml").failure()[0]
+Problem(path='node_pools', message='required field is missing')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+import yaml
+from returns.result import Failure, Result, Success
+
+from nixk8s.backends import backend_for
+from nixk8s.problems import Problem, Problems, sorted_problems
+from nixk8s.rules import spec_problems
+from nixk8s.shape import shape_problems
+from nixk8s.spec import BACKEND_ALIASES, ClusterSpec
+
+SpecFormat = Literal["yaml", "toml", "json"]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing duplicate keys (PyYAML keeps the last silently)."""
+
+
+def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates  # type: ignore[arg-type]
+)
+
+
+def format_of(filename: str) -> SpecFormat:
+    """The format a file name implies; YAML unless it ends in .toml or .json."""
+    lower = filename.lower()
+    if lower.endswith(".toml"):
+        return "toml"
+    if lower.endswith(".json"):
+        return "json"
+    return "yaml"
+
+
+def _decode(data: bytes, fmt: SpecFormat) -> Result[Any, Problems]:
+    if not data.strip():
+        return Failure((Problem("", "the spec is empty"),))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return Failure((Problem("", f"not UTF-8 text (byte {err.start})"),))
+    try:
+        if fmt == "json":
+            return Success(msgspec.json.decode(text))
+        if fmt == "toml":
+            return Success(msgspec.toml.decode(text))
+        return Success(yaml.load(text, Loader=_UniqueKeyLoader))  # noqa: S506 (a SafeLoader)
+    except (msgspec.DecodeError, yaml.YAMLError, ValueError) as err:
+        reason = " ".join(str(err).split())
+        return Failure((Problem("", f"not valid {fmt.upper()}: {reason}"),))
+
+
+def _normalise(raw: Any) -> Any:
+    """Accept pangea's backend aliases (aws_nixos, hcloud_k3s, ...)."""
+    if isinstance(raw, dict) and raw.get("backend") in BACKEND_ALIASES:
+        return {**raw, "backend": BACKEND_ALIASES[raw["backend"]]}
+    return raw
+
+
+def _typed(raw: Any) -> Result[ClusterSpec, Problems]:
+    if not isinstance(raw, dict):
+        kind = "a list" if isinstance(raw, list) else type(raw).__name__
+        return Failure((Problem("", f"the spec must be a mapping of fields, not {kind}"),))
+    problems = sorted_problems(shape_problems(raw, ClusterSpec))
+    if problems:
+        return Failure(problems)
+    try:
+        return Success(msgspec.convert(raw, ClusterSpec))
+    except msgspec.ValidationError as err:  # a rule the walk above does not know
+        message, _, where = str(err).partition(" - at `$")
+        return Failure((Problem(where.rstrip("`").lstrip("."), message),))
+
+
+def parse(data: bytes, fmt: SpecFormat = "yaml") -> Result[ClusterSpec, Problems]:
+    """Decode and type-check a spec: unknown fields, types, ranges, patterns."""
+    return _decode(data, fmt).map(_normalise).bind(_typed)
+
+
+def check(spec: ClusterSpec) -> Result[ClusterSpec, Problems]:
+    """Every rule that spans fields, and the chosen cloud's platform limits.
+
+    Works on specs built in code too: they are round-tripped through the decoder
+    first, so that field constraints hold whatever built the struct.
+    """
+    typed = _typed(msgspec.to_builtins(spec))
+    if isinstance(typed, Failure):
+        return typed
+    problems = spec_problems(spec)
+    backend = backend_for(spec.backend)
+    if backend is None:
+        problems.append(Problem("backend", f"backend {spec.backend} is not available in this version of nixk8s"))
+    elif not problems:
+        # platform limits assume a spec that is otherwise sound
+        problems.extend(backend.check(spec))
+    return Failure(sorted_problems(problems)) if problems else Success(spec)
+
+
+def load(data: bytes, fmt: SpecFormat = "yaml") -> Result[ClusterSpec, Problems]:
+    """Bytes to a checked ClusterSpec, or every problem found."""
+    return parse(data, fmt).bind(check)

@@ -1,0 +1,300 @@
+"""What every node receives: ``/etc/pangea/cluster-config.json`` (DESIGN §3).
+
+The file is read at boot by kindling. :class:`NodeConfig` is its shape as nixk8s
+writes it: absent keys are left out (never null), servers and agents differ only
+where the table in DESIGN §3 says so, and values that Terraform only knows at
+apply time (a network id, a load balancer's DNS name, a secret variable) are
+:class:`~nixk8s.terraform.Expr` values that :func:`config_json` turns into
+``${jsonencode(...)}`` interpolations, so that they are JSON-escaped by Terraform.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any, Literal, Union
+
+import msgspec
+
+from nixk8s.secrets import agent_bootstrap_secrets, secret_paths, secret_value, server_bootstrap_secrets
+from nixk8s.spec import (
+    AGENT_OPTION_FIELDS,
+    ClusterSpec,
+    Distribution,
+    K3sOptions,
+    KubernetesOptions,
+    NodePool,
+)
+from nixk8s.terraform import Expr, Template, Text, call
+from nixk8s.tokens import embed
+
+Role = Literal["server", "agent"]
+Value = Union[str, Expr, Template]
+
+
+class NodeConfig(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The cluster-config of one node (or of one template that many machines share).
+
+    ``node_index`` is None only for template-built nodes: their user_data derives the
+    index at boot from the cloud's instance metadata and writes it into the file.
+    """
+
+    cluster_name: str
+    distribution: Distribution
+    profile: str
+    distribution_track: str
+    role: Role
+    cluster_init: bool
+    node_index: int | None = None
+    join_server: Value | None = None
+    network_id: Value | None = None
+    fluxcd: dict[str, Any] | None = None
+    argocd: dict[str, Any] | None = None
+    k3s: dict[str, Any] | None = None
+    kubernetes: dict[str, Any] | None = None
+    secrets: dict[str, str] | None = None
+    bootstrap_secrets: dict[str, Value] | None = None
+    vpn: dict[str, Any] | None = None
+    persistent_state: dict[str, Any] | None = None
+
+
+# Worker indices: each pool owns a block of AGENT_BLOCK indices chosen by a stable
+# hash of its name, so that kindling's hostnames ({cluster}-agent-{index}) never
+# collide across pools, and neither reordering pools nor resizing one renumbers
+# another (servers keep their user_data when the spec changes, so a renumbering
+# would hand a new node the index of a live one).
+AGENT_BLOCK = 100_000
+AGENT_BLOCKS = 42_000  # AGENT_BLOCK * AGENT_BLOCKS stays below 2**32 (kindling's u32)
+
+
+def agent_index_block(pool_name: str) -> int:
+    """The first node index of a pool's block.
+
+    >>> agent_index_block("workers")
+    2283500000
+    """
+    return (zlib.crc32(pool_name.encode()) % AGENT_BLOCKS) * AGENT_BLOCK
+
+
+def agent_node_index(pool_name: str, i: int) -> int:
+    return agent_index_block(pool_name) + i
+
+
+def join_server(distribution: Distribution, host: Text) -> Template:
+    """The join address kindling hands to k3s (a URL) or kubeadm (``HOST:PORT``).
+
+    >>> join_server("k3s", "10.0.1.2").literal(), join_server("kubernetes", "10.0.1.2").literal()
+    ('https://10.0.1.2:6443', '10.0.1.2:6443')
+    """
+    scheme = "https://" if distribution == "k3s" else ""
+    return Template.of(scheme, host, ":6443")
+
+
+def _default(field: msgspec.structs.FieldInfo) -> Any:
+    if field.default is not msgspec.NODEFAULT:
+        return field.default
+    if field.default_factory is not msgspec.NODEFAULT:
+        return field.default_factory()
+    return msgspec.NODEFAULT
+
+
+def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
+    """The fields the operator set (defaults left out), as JSON builtins, recursively.
+
+    >>> from nixk8s.spec import K3sOptions, Kernel
+    >>> _set_fields(K3sOptions(disable=("traefik",), kernel=Kernel(hardening=False)))
+    {'disable': ['traefik'], 'kernel': {'hardening': False}}
+    """
+    out: dict[str, Any] = {}
+    for field in msgspec.structs.fields(struct):
+        value = getattr(struct, field.name)
+        if value == _default(field):
+            continue
+        out[field.encode_name] = _set_fields(value) if isinstance(value, msgspec.Struct) else msgspec.to_builtins(value)
+    return out
+
+
+def _pool_labels(pool: NodePool) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if pool.labels:
+        extra["node_labels"] = dict(pool.labels)
+    if pool.taints:
+        extra["node_taints"] = [t.as_kubelet_flag() for t in pool.taints]
+    if pool.max_pods is not None:
+        extra["extra_kubelet_config"] = {"max-pods": pool.max_pods}
+    return extra
+
+
+def _merge_node_options(options: dict[str, Any], pool: NodePool) -> dict[str, Any]:
+    """Cluster-wide node options with the pool's own labels, taints and max_pods added."""
+    merged = dict(options)
+    for key, value in _pool_labels(pool).items():
+        if key == "node_taints":
+            merged[key] = list(merged.get(key, ())) + [t for t in value if t not in merged.get(key, ())]
+        else:
+            merged[key] = {**merged.get(key, {}), **value}
+    return merged
+
+
+def _server_options(spec: ClusterSpec) -> dict[str, Any]:
+    """``nixos.k3s`` / ``nixos.kubernetes`` verbatim, plus the network's CIDRs."""
+    net = spec.network
+    pod = net.pod_cidr if net else None
+    svc = net.service_cidr if net else None
+    if spec.distribution == "k3s":
+        options = _set_fields(spec.nixos.k3s or K3sOptions())
+        if pod:
+            options["cluster_cidr"] = pod
+        if svc:
+            options["service_cidr"] = svc
+        return options
+    kube = spec.nixos.kubernetes or KubernetesOptions()
+    options = _set_fields(kube)
+    # kindling reads pod_cidr; pangea's field is cluster_cidr: accept either
+    pod = pod or kube.cluster_cidr
+    if pod:
+        options["pod_cidr"] = pod
+    if svc:
+        options["service_cidr"] = svc
+    options["version"] = kube.version or f"{spec.kubernetes_version}.0"
+    return options
+
+
+def _agent_options(spec: ClusterSpec) -> dict[str, Any]:
+    """Node-level options only: never CIDRs, cluster DNS, manifests, PKI or etcd."""
+    chosen = spec.nixos.k3s if spec.distribution == "k3s" else spec.nixos.kubernetes
+    if chosen is None:
+        return {}
+    return {k: v for k, v in _set_fields(chosen).items() if k in AGENT_OPTION_FIELDS}
+
+
+def _gitops(spec: ClusterSpec) -> dict[str, Any]:
+    if spec.gitops_operator == "fluxcd" and spec.fluxcd is not None:
+        flux = msgspec.to_builtins(spec.fluxcd)
+        flux = {k: v for k, v in flux.items() if v is not None}
+        flux["branch"] = spec.fluxcd.source_branch  # the key kindling reads
+        return {"fluxcd": flux}
+    if spec.gitops_operator == "argocd" and spec.argocd is not None:
+        argo = {k: v for k, v in msgspec.to_builtins(spec.argocd).items() if v is not None}
+        return {"argocd": argo}
+    return {}
+
+
+def _secrets_block(secrets: dict[str, Any]) -> dict[str, Value] | None:
+    values = {k: secret_value(v) for k, v in secrets.items()}
+    return values or None
+
+
+def _common(spec: ClusterSpec) -> dict[str, Any]:
+    return {
+        "cluster_name": spec.name,
+        "distribution": spec.distribution,
+        "profile": spec.profile,
+        "distribution_track": spec.track,
+    }
+
+
+def server_config(
+    spec: ClusterSpec,
+    index: int,
+    *,
+    join: Text | None,
+    network_id: Text | None,
+) -> NodeConfig:
+    """The config of control-plane node ``index``; only index 0 initialises the cluster."""
+    options = _merge_node_options(_server_options(spec), spec.system_pool)
+    option_key = "k3s" if spec.distribution == "k3s" else "kubernetes"
+    paths = secret_paths(spec)
+    return NodeConfig(
+        **_common(spec),
+        role="server",
+        cluster_init=index == 0,
+        node_index=index,
+        join_server=None if index == 0 or join is None else join_server(spec.distribution, join),
+        network_id=network_id,
+        **_gitops(spec),
+        **{option_key: options or None},
+        secrets=paths or None,
+        bootstrap_secrets=_secrets_block(server_bootstrap_secrets(spec)),
+        vpn=_set_fields(spec.vpn) if spec.vpn is not None and spec.vpn.links else None,
+        persistent_state=msgspec.to_builtins(spec.persistent_state) if spec.persistent_state else None,
+    )
+
+
+def agent_config(
+    spec: ClusterSpec,
+    pool: NodePool,
+    index: int | None,
+    *,
+    join: Text,
+) -> NodeConfig:
+    """The config of a worker: the shared identity, a join address, allowlisted secrets."""
+    options = _merge_node_options(_agent_options(spec), pool)
+    option_key = "k3s" if spec.distribution == "k3s" else "kubernetes"
+    return NodeConfig(
+        **_common(spec),
+        role="agent",
+        cluster_init=False,
+        node_index=index,
+        join_server=join_server(spec.distribution, join),
+        **{option_key: options or None},
+        bootstrap_secrets=_secrets_block(agent_bootstrap_secrets(spec)),
+    )
+
+
+# --- JSON ----------------------------------------------------------------------------
+
+
+def _as_interpolation(value: Value) -> Expr:
+    """A value Terraform must JSON-encode itself: ``jsonencode(...)``."""
+    if isinstance(value, Expr):
+        return call("jsonencode", value, max_len=value.json_bound())
+    return call("jsonencode", value, max_len=2 * value.max_len() + 2)
+
+
+def config_json(config: NodeConfig) -> Template:
+    """The file's JSON text, with Terraform interpolations where values are expressions.
+
+    >>> config_json(NodeConfig("a", "k3s", "p", "1.34", "agent", False, join_server=Expr("x"))).parts[1].text
+    'jsonencode(x)'
+    """
+    fields = {
+        name: _lift(getattr(config, name))
+        for name in config.__struct_fields__
+        if getattr(config, name) is not None
+    }
+    return embed(fields, _encode_json, quoted=True)
+
+
+def _lift(value: Any) -> Any:
+    """Expressions (and templates holding them) become ``jsonencode(...)`` interpolations."""
+    if isinstance(value, Template) and value.is_literal:
+        return value.literal()
+    if isinstance(value, (Expr, Template)):
+        return _as_interpolation(value)
+    if isinstance(value, dict):
+        return {k: _lift(v) for k, v in value.items()}
+    return value
+
+
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+
+
+def _ascii_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # a UTF-16 surrogate pair, as JSON spells astral characters
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def _encode_json(value: Any) -> str:
+    """Compact JSON in printable ASCII only.
+
+    Non-ASCII characters are written as ``\\uXXXX`` escapes, so the line survives any
+    wrapper unchanged: YAML treats U+0085 and U+2028 as line breaks, for instance.
+
+    >>> _encode_json({"a": "\u00e9\u2028"})
+    '{"a":"\\\\u00e9\\\\u2028"}'
+    """
+    return _NOT_PRINTABLE_ASCII.sub(_ascii_escape, msgspec.json.encode(value).decode())

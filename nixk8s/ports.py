@@ -1,0 +1,125 @@
+"""The firewall port table: which ports a node opens, and to whom.
+
+Public rows are open to the spec's ``access`` sources (SSH, API, HTTP/S); private
+rows only ever to the cluster's own network CIDR. Every backend turns this one table
+into its cloud's rules, so the clouds cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from nixk8s.spec import ClusterSpec, Distribution, Profile
+
+Protocol = Literal["tcp", "udp"]
+Audience = Literal["ssh", "api", "http", "private", "vpn"]
+
+
+class PortRule(msgspec.Struct, frozen=True):
+    """One row: a port or range, its protocol, and who may reach it."""
+
+    name: str
+    first: int
+    last: int
+    protocol: Protocol
+    audience: Audience
+    description: str
+
+    @property
+    def public(self) -> bool:
+        return self.audience != "private"
+
+    @property
+    def port_range(self) -> str:
+        """``"2379-2380"`` or ``"22"``, the form Hetzner, GCP and Azure take.
+
+        >>> PortRule("etcd", 2379, 2380, "tcp", "private", "etcd").port_range
+        '2379-2380'
+        """
+        return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+
+
+def _rule(name: str, port: int | tuple[int, int], protocol: Protocol, audience: Audience, description: str) -> PortRule:
+    first, last = (port, port) if isinstance(port, int) else port
+    return PortRule(name, first, last, protocol, audience, description)
+
+
+COMMON: tuple[PortRule, ...] = (
+    _rule("ssh", 22, "tcp", "ssh", "SSH"),
+    _rule("http", 80, "tcp", "http", "HTTP"),
+    _rule("https", 443, "tcp", "http", "HTTPS"),
+    _rule("api", 6443, "tcp", "api", "Kubernetes API"),
+    _rule("kubelet", 10250, "tcp", "private", "kubelet"),
+    _rule("etcd", (2379, 2380), "tcp", "private", "etcd"),
+    _rule("vxlan", 8472, "udp", "private", "VXLAN overlay"),
+)
+
+VANILLA_KUBERNETES: tuple[PortRule, ...] = (
+    _rule("controller_manager", 10257, "tcp", "private", "kube-controller-manager"),
+    _rule("scheduler", 10259, "tcp", "private", "kube-scheduler"),
+)
+
+# What each CNI family needs between nodes beyond the common rows.
+_CNI: dict[str, tuple[PortRule, ...]] = {
+    "flannel": (_rule("flannel_wireguard", (51820, 51821), "udp", "private", "flannel WireGuard"),),
+    "calico": (
+        _rule("calico_bgp", 179, "tcp", "private", "Calico BGP"),
+        _rule("calico_vxlan", 4789, "udp", "private", "Calico VXLAN"),
+        _rule("calico_typha", 5473, "tcp", "private", "Calico Typha"),
+    ),
+    "cilium": (
+        _rule("cilium_health", 4240, "tcp", "private", "Cilium health"),
+        _rule("cilium_hubble", 4244, "tcp", "private", "Hubble"),
+        _rule("cilium_wireguard", 51871, "udp", "private", "Cilium WireGuard"),
+    ),
+    "istio": (_rule("istio_hbone", 15008, "tcp", "private", "Istio HBONE tunnel"),),
+}
+
+
+def cni_family(profile: Profile) -> str:
+    """``cilium-standard`` → ``cilium``; ``cloud-server`` (k3s' flannel) → ``flannel``."""
+    return "flannel" if profile == "cloud-server" else profile.split("-", 1)[0]
+
+
+def port_table(distribution: Distribution, profile: Profile = "cloud-server") -> tuple[PortRule, ...]:
+    """The rows for one distribution and profile.
+
+    >>> [r.name for r in port_table("kubernetes", "cloud-server")][-3:]
+    ['controller_manager', 'scheduler', 'flannel_wireguard']
+    """
+    extra = VANILLA_KUBERNETES if distribution == "kubernetes" else ()
+    return COMMON + extra + _CNI[cni_family(profile)]
+
+
+def vpn_rules(spec: ClusterSpec) -> tuple[PortRule, ...]:
+    """Public UDP ports the spec's WireGuard links listen on (WireGuard authenticates peers)."""
+    if spec.vpn is None:
+        return ()
+    ports = sorted(
+        {
+            link.firewall.incoming_udp_port or link.listen_port or 0
+            for link in spec.vpn.links
+            if link.firewall is not None and (link.firewall.incoming_udp_port or link.listen_port)
+        }
+    )
+    return tuple(_rule(f"wireguard_{p}", p, "udp", "vpn", f"WireGuard {p}") for p in ports)
+
+
+def cluster_ports(spec: ClusterSpec) -> tuple[PortRule, ...]:
+    """Every row the spec's nodes need."""
+    return port_table(spec.distribution, spec.profile) + vpn_rules(spec)
+
+
+def sources(rule: PortRule, spec: ClusterSpec, private_cidr: str | None) -> tuple[str, ...]:
+    """Who may reach ``rule``: the access list, the cluster CIDR, or nobody (empty)."""
+    if rule.audience == "ssh":
+        return spec.access.ssh_sources
+    if rule.audience == "api":
+        return spec.access.api_sources
+    if rule.audience == "http":
+        return spec.access.http_sources
+    if rule.audience == "vpn":
+        return ("0.0.0.0/0", "::/0")
+    return (private_cidr,) if private_cidr else ()

@@ -1,0 +1,278 @@
+"""Rules that span fields: the semantic checks of a well-typed ClusterSpec.
+
+Each rule is a function ``ClusterSpec -> Iterator[Problem]``; :func:`spec_problems`
+runs them all, so one run reports every problem. Rules of one cloud (its platform
+limits) live in that backend's ``check`` hook instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from toolz import concat, frequencies
+
+from nixk8s import netaddr
+from nixk8s.node_config import AGENT_BLOCK, agent_index_block
+from nixk8s.labels import label_key_error, label_value_error
+from nixk8s.problems import Problem, did_you_mean, join_path
+from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS, KUBEADM_TOKEN_PATTERN, TOKEN_FORBIDDEN
+from nixk8s.spec import PROVIDER_BLOCKS, ClusterSpec, SecretRef
+
+Rule = Callable[[ClusterSpec], Iterator[Problem]]
+
+
+def _pool_path(i: int, field: str | None = None) -> str:
+    path = join_path("node_pools", i)
+    return join_path(path, field) if field else path
+
+
+def node_pool_sizes(spec: ClusterSpec) -> Iterator[Problem]:
+    for i, pool in enumerate(spec.node_pools):
+        if pool.max_size < pool.min_size:
+            yield Problem(_pool_path(i, "max_size"), f"max_size {pool.max_size} is below min_size {pool.min_size}")
+        if pool.desired_size is not None and not pool.min_size <= pool.desired_size <= pool.max_size:
+            yield Problem(
+                _pool_path(i, "desired_size"),
+                f"desired_size {pool.desired_size} is outside min_size..max_size ({pool.min_size}..{pool.max_size})",
+            )
+
+
+def node_pool_names(spec: ClusterSpec) -> Iterator[Problem]:
+    counts = frequencies(p.name for p in spec.node_pools)
+    seen: set[str] = set()
+    for i, pool in enumerate(spec.node_pools):
+        if counts[pool.name] > 1 and pool.name in seen:
+            yield Problem(_pool_path(i, "name"), f'pool name "{pool.name}" is used by an earlier pool')
+        seen.add(pool.name)
+        if pool.name == "cp" and i != spec.system_pool_index:
+            yield Problem(_pool_path(i, "name"), '"cp" is reserved for the control plane\'s resource names')
+
+
+def agent_index_blocks(spec: ClusterSpec) -> Iterator[Problem]:
+    """Each worker pool's node indices must be its own (kindling names hosts by them)."""
+    owner: dict[int, str] = {}
+    for i, pool in spec.worker_pools:
+        block = agent_index_block(pool.name)
+        if block in owner and owner[block] != pool.name:
+            yield Problem(
+                _pool_path(i, "name"),
+                f'pools "{owner[block]}" and "{pool.name}" hash to the same node-index block; rename one',
+            )
+        owner.setdefault(block, pool.name)
+        if pool.max_size > AGENT_BLOCK:
+            yield Problem(_pool_path(i, "max_size"), f"a pool holds at most {AGENT_BLOCK:,} nodes")
+
+
+def node_labels_and_taints(spec: ClusterSpec) -> Iterator[Problem]:
+    """Kubelet refuses to start with a malformed label or taint: catch it here."""
+    for i, pool in enumerate(spec.node_pools):
+        for key, value in pool.labels.items():
+            path = join_path(_pool_path(i, "labels"), key)
+            for error in (label_key_error(key), label_value_error(value)):
+                if error:
+                    yield Problem(path, error)
+        for j, taint in enumerate(pool.taints):
+            path = join_path(_pool_path(i, "taints"), j)
+            for error in (label_key_error(taint.key), label_value_error(taint.value)):
+                if error:
+                    yield Problem(path, error.replace("label", "taint"))
+
+
+def network_cidrs(spec: ClusterSpec) -> Iterator[Problem]:
+    net = spec.network
+    if net is None:
+        return
+    blocks = {
+        "network.vpc_cidr": net.vpc_cidr,
+        "network.subnet_cidr": net.subnet_cidr,
+        "network.pod_cidr": net.pod_cidr,
+        "network.service_cidr": net.service_cidr,
+    }
+    bad = False
+    for path, block in blocks.items():
+        if block is not None:
+            error = netaddr.cidr_error(block, ipv4_only=path == "network.vpc_cidr")
+            if error:
+                bad = True
+                yield Problem(path, error)
+    if bad:
+        return
+    if net.subnet_cidr and not netaddr.contains(net.vpc_cidr, net.subnet_cidr):
+        yield Problem("network.subnet_cidr", f"{net.subnet_cidr} does not lie inside vpc_cidr {net.vpc_cidr}")
+    for path in ("network.pod_cidr", "network.service_cidr"):
+        block = blocks[path]
+        if block and netaddr.overlaps(block, net.vpc_cidr):
+            yield Problem(path, f"{block} overlaps vpc_cidr {net.vpc_cidr}: pod and service traffic would be misrouted")
+    if net.pod_cidr and net.service_cidr and netaddr.overlaps(net.pod_cidr, net.service_cidr):
+        yield Problem("network.service_cidr", f"{net.service_cidr} overlaps pod_cidr {net.pod_cidr}")
+
+
+def access_sources(spec: ClusterSpec) -> Iterator[Problem]:
+    for field in ("ssh_sources", "api_sources", "http_sources"):
+        for i, block in enumerate(getattr(spec.access, field)):
+            error = netaddr.cidr_error(block)
+            if error:
+                yield Problem(join_path(join_path("access", field), i), error)
+
+
+def provider_blocks(spec: ClusterSpec) -> Iterator[Problem]:
+    for block in PROVIDER_BLOCKS:
+        if block != spec.backend and getattr(spec, block) is not None:
+            yield Problem(block, f'the "{block}" block is for backend {block}, but backend is {spec.backend}')
+    if spec.backend == "gcp" and spec.gcp is None:
+        yield Problem("gcp", "backend gcp needs a gcp block with at least project")
+    if spec.backend == "azure" and spec.azure is None:
+        yield Problem("azure", "backend azure needs an azure block with at least admin_ssh_public_key")
+
+
+def distribution_options(spec: ClusterSpec) -> Iterator[Problem]:
+    if spec.distribution == "kubernetes" and spec.nixos.k3s is not None:
+        yield Problem("nixos.k3s", "k3s options are for distribution k3s; this cluster runs kubernetes")
+    if spec.distribution == "k3s" and spec.nixos.kubernetes is not None:
+        yield Problem("nixos.kubernetes", "kubernetes options are for distribution kubernetes; this cluster runs k3s")
+    net = spec.network
+    chosen = spec.nixos.k3s if spec.distribution == "k3s" else spec.nixos.kubernetes
+    if net is None or chosen is None:
+        return
+    key = "k3s" if spec.distribution == "k3s" else "kubernetes"
+    for field, network_value in (("cluster_cidr", net.pod_cidr), ("service_cidr", net.service_cidr)):
+        option = getattr(chosen, field)
+        if option and network_value and option != network_value:
+            yield Problem(
+                f"nixos.{key}.{field}",
+                f"{option} differs from network.{'pod_cidr' if field == 'cluster_cidr' else field} {network_value}; set one of them",
+            )
+
+
+def gitops(spec: ClusterSpec) -> Iterator[Problem]:
+    if spec.gitops_operator == "argocd" and spec.argocd is None:
+        yield Problem("argocd", "gitops_operator is argocd but there is no argocd block (repo_url is required)")
+    for block in ("fluxcd", "argocd"):
+        if getattr(spec, block) is not None and spec.gitops_operator != block:
+            yield Problem(block, f"a {block} block is set but gitops_operator is {spec.gitops_operator}")
+
+
+def bootstrap_secrets(spec: ClusterSpec) -> Iterator[Problem]:
+    for key, secret in spec.bootstrap_secrets.items():
+        path = join_path("bootstrap_secrets", key)
+        if key not in KINDLING_BOOTSTRAP_KEYS:
+            yield Problem(path, "not a bootstrap secret the node writes" + did_you_mean(key, KINDLING_BOOTSTRAP_KEYS))
+            continue
+        if isinstance(secret, SecretRef):
+            continue
+        if key in ("k3s_server_token", "kubeadm_token") and any(c in secret for c in TOKEN_FORBIDDEN):
+            yield Problem(path, "must not contain a double quote, a backslash or a line break: the node pastes it into YAML unescaped")
+        elif key == "kubeadm_token" and secret and not re.match(KUBEADM_TOKEN_PATTERN, secret):
+            yield Problem(path, "a kubeadm token is 6 and 16 characters of [a-z0-9] joined by a dot")
+
+
+def join_credential(spec: ClusterSpec) -> Iterator[Problem]:
+    """A cluster with joining nodes needs a credential they can join with."""
+    joining = spec.control_plane_count > 1 or any(p.desired > 0 or p.max_size > 0 for _, p in spec.worker_pools)
+    if not joining:
+        return
+    key = JOIN_CREDENTIAL[spec.distribution]
+    token = spec.bootstrap_secrets.get(key)
+    has_path = spec.nixos.secrets is not None and spec.nixos.secrets.join_token_path
+    if (token is None or token == "") and not has_path:
+        yield Problem(
+            join_path("bootstrap_secrets", key),
+            f"nodes join this cluster, so they need {key} (a literal or {{var: NAME}}) "
+            "or nixos.secrets.join_token_path",
+        )
+
+
+def secret_paths(spec: ClusterSpec) -> Iterator[Problem]:
+    paths = spec.nixos.secrets
+    if paths is None:
+        return
+    for key, value in paths.extra_paths.items():
+        if not value:
+            yield Problem(join_path("nixos.secrets.extra_paths", key), "path must not be empty")
+    has_age_path = bool(paths.sops_age_key_path or (spec.fluxcd and spec.fluxcd.sops_age_key_file))
+    if has_age_path and "age_key_file" in paths.extra_paths:
+        yield Problem(
+            join_path("nixos.secrets.extra_paths", "age_key_file"),
+            "conflicts with sops_age_key_path (the node reads them as one field and refuses both)",
+        )
+
+
+def vpn(spec: ClusterSpec) -> Iterator[Problem]:
+    """The node's own VPN gate, run at compile time: a node that fails it never boots."""
+    if spec.vpn is None:
+        return
+    links = spec.vpn.links
+    for i, link in enumerate(links):
+        path = join_path("vpn.links", i)
+        if not re.match(r"^[A-Za-z0-9-]{1,15}$", link.name):
+            yield Problem(join_path(path, "name"), "1-15 characters of [A-Za-z0-9-]")
+        for field in ("private_key_file", "address", "firewall"):
+            if getattr(link, field) is None:
+                yield Problem(join_path(path, field), "required by the node's VPN check")
+        if link.address is not None and not netaddr.is_interface(link.address):
+            yield Problem(join_path(path, "address"), f'"{link.address}" is not ADDRESS/PREFIX, e.g. "10.100.0.1/24"')
+        if link.listen_port not in (None, 0) and not 1024 <= (link.listen_port or 0) <= 65535:
+            yield Problem(join_path(path, "listen_port"), "0 or 1024-65535")
+        if not link.peers:
+            yield Problem(join_path(path, "peers"), "at least one peer")
+        fw = link.firewall
+        if fw is not None:
+            if link.listen_port and fw.incoming_udp_port is None:
+                yield Problem(join_path(path, "firewall.incoming_udp_port"), "required when listen_port is set")
+            if link.profile and link.profile.startswith("k8s-"):
+                if fw.trust_interface:
+                    yield Problem(join_path(path, "firewall.trust_interface"), f"must be false for profile {link.profile}")
+                if not (fw.allowed_tcp_ports or fw.allowed_udp_ports):
+                    yield Problem(join_path(path, "firewall"), f"profile {link.profile} needs allowed_tcp_ports or allowed_udp_ports")
+        for j, peer in enumerate(link.peers):
+            ppath = join_path(join_path(path, "peers"), j)
+            if not re.match(r"^[A-Za-z0-9+/]{43}=$", peer.public_key):
+                yield Problem(join_path(ppath, "public_key"), "not a WireGuard public key (44 characters of base64)")
+            if peer.preshared_key_file is None:
+                yield Problem(join_path(ppath, "preshared_key_file"), "required by the node's VPN check")
+            if not peer.allowed_ips:
+                yield Problem(join_path(ppath, "allowed_ips"), "at least one CIDR")
+            for k, block in enumerate(peer.allowed_ips):
+                error = netaddr.cidr_error(block.strip())
+                if error:
+                    yield Problem(join_path(join_path(ppath, "allowed_ips"), k), error)
+                elif netaddr.net(block.strip()).prefixlen == 0:
+                    yield Problem(join_path(join_path(ppath, "allowed_ips"), k), "a full tunnel (/0) is refused by the node")
+            if peer.endpoint is not None and not re.match(r"^(\[.+\]|[^:\[\]]+):\d{1,5}$", peer.endpoint):
+                yield Problem(join_path(ppath, "endpoint"), "expected HOST:PORT or [IPv6]:PORT")
+            elif peer.endpoint is not None and not 1 <= int(peer.endpoint.rsplit(":", 1)[1]) <= 65535:
+                yield Problem(join_path(ppath, "endpoint"), "port must be 1-65535")
+    for field in ("name", "listen_port", "address"):
+        values = [getattr(l, field) for l in links if getattr(l, field)]
+        for value, n in frequencies(values).items():
+            if n > 1:
+                yield Problem("vpn.links", f"{field} {value!r} is used by {n} links; each link needs its own")
+
+
+def persistent_state(spec: ClusterSpec) -> Iterator[Problem]:
+    if spec.persistent_state is not None and spec.backend != "aws":
+        yield Problem("persistent_state", f"persistent_state attaches an EBS volume: AWS only, not {spec.backend}")
+
+
+RULES: tuple[Rule, ...] = (
+    node_pool_sizes,
+    node_pool_names,
+    agent_index_blocks,
+    node_labels_and_taints,
+    network_cidrs,
+    access_sources,
+    provider_blocks,
+    distribution_options,
+    gitops,
+    bootstrap_secrets,
+    join_credential,
+    secret_paths,
+    vpn,
+    persistent_state,
+)
+
+
+def spec_problems(spec: ClusterSpec) -> list[Problem]:
+    """Every semantic problem of a well-typed spec."""
+    return list(concat(rule(spec) for rule in RULES))

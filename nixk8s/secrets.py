@@ -1,0 +1,150 @@
+"""Secrets: path references, bootstrap secrets, the agent allowlist, variables.
+
+Two kinds of secret material reach a node. *Secret paths* name files that sops-nix
+decrypts on the node (no values); *bootstrap secrets* are values written at first
+boot. Servers get all of both; agents get only the bootstrap secrets on the
+allowlist, the distribution's join credential and ``nix_github_token``, so that a
+compromised worker never holds the GitOps, SOPS or VPN keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from nixk8s.spec import ClusterSpec, Distribution, Secret, SecretRef
+from nixk8s.terraform import Expr, Variable
+
+# Keys kindling writes at first boot (../shared/consumer); any other key is a typo.
+KINDLING_BOOTSTRAP_KEYS: tuple[str, ...] = (
+    "sops_age_key",
+    "flux_github_token",
+    "nix_github_token",
+    "vpn_private_key",
+    "vpn_psk",
+    "k3s_server_token",
+    "k3s_admin_password",
+    "k3s_tls_server_ca_crt",
+    "k3s_tls_server_ca_key",
+    "k3s_tls_client_ca_crt",
+    "k3s_tls_client_ca_key",
+    "k3s_tls_request_header_ca_crt",
+    "k3s_tls_request_header_ca_key",
+    "k3s_tls_service_key",
+    "kubeadm_ca_crt",
+    "kubeadm_ca_key",
+    "kubeadm_sa_key",
+    "kubeadm_sa_pub",
+    "kubeadm_front_proxy_ca_crt",
+    "kubeadm_front_proxy_ca_key",
+    "kubeadm_etcd_ca_crt",
+    "kubeadm_etcd_ca_key",
+    "kubeadm_token",
+)
+
+JOIN_CREDENTIAL: Mapping[Distribution, str] = {
+    "k3s": "k3s_server_token",
+    "kubernetes": "kubeadm_token",
+}
+
+# Largest JSON encoding of a secret variable's value, in characters. A validation
+# block enforces it (with ASCII-only values, characters are bytes), so the compiler
+# can check each cloud's user_data limit without seeing the value.
+SECRET_JSON_MAX_LEN = 4096
+# kindling pastes the k3s token into YAML between double quotes, unescaped.
+TOKEN_FORBIDDEN = ('"', "\\", "\n", "\r")
+KUBEADM_TOKEN_PATTERN = r"^[a-z0-9]{6}\.[a-z0-9]{16}$"
+
+
+def agent_allowlist(distribution: Distribution) -> frozenset[str]:
+    """The bootstrap secrets an agent may receive.
+
+    >>> sorted(agent_allowlist("k3s"))
+    ['k3s_server_token', 'nix_github_token']
+    """
+    return frozenset({JOIN_CREDENTIAL[distribution], "nix_github_token"})
+
+
+def secret_paths(spec: ClusterSpec) -> dict[str, str]:
+    """Path references for servers: fluxcd's paths win over ``nixos.secrets``.
+
+    ``extra_paths`` are merged last, as pangea does.
+    """
+    paths: dict[str, str] = {}
+    flux = spec.fluxcd
+    if flux is not None:
+        for key, value in (
+            ("flux_ssh_key_path", flux.source_ssh_key_file),
+            ("flux_token_path", flux.source_token_file),
+            ("sops_age_key_path", flux.sops_age_key_file),
+        ):
+            if value:
+                paths[key] = value
+    nix = spec.nixos.secrets
+    if nix is not None:
+        for key, value in (
+            ("flux_ssh_key_path", nix.flux_ssh_key_path),
+            ("flux_token_path", nix.flux_token_path),
+            ("sops_age_key_path", nix.sops_age_key_path),
+            ("join_token_path", nix.join_token_path),
+        ):
+            if value:
+                paths.setdefault(key, value)
+        paths.update(nix.extra_paths)
+    return paths
+
+
+def server_bootstrap_secrets(spec: ClusterSpec) -> dict[str, Secret]:
+    """Every bootstrap secret that is not an empty literal."""
+    return {k: v for k, v in sorted(spec.bootstrap_secrets.items()) if v != ""}
+
+
+def agent_bootstrap_secrets(spec: ClusterSpec) -> dict[str, Secret]:
+    """Only the allowlisted bootstrap secrets."""
+    allowed = agent_allowlist(spec.distribution)
+    return {k: v for k, v in server_bootstrap_secrets(spec).items() if k in allowed}
+
+
+def secret_value(secret: Secret) -> str | Expr:
+    """A literal stays a literal; a reference becomes ``var.NAME``."""
+    if isinstance(secret, SecretRef):
+        return Expr(f"var.{secret.var}", max_len=SECRET_JSON_MAX_LEN, json_max_len=SECRET_JSON_MAX_LEN)
+    return secret
+
+
+def _validations(key: str, var: str) -> tuple[tuple[str, str], ...]:
+    checks = [
+        (
+            f'can(regex("^[[:ascii:]]*$", var.{var})) && length(jsonencode(var.{var})) <= {SECRET_JSON_MAX_LEN}',
+            f"{var} must be ASCII and at most {SECRET_JSON_MAX_LEN} characters once JSON-escaped, "
+            "so that every node's user_data fits the cloud's limit.",
+        )
+    ]
+    if key in ("k3s_server_token", "kubeadm_token"):
+        checks.append(
+            (
+                f'length(regexall("[\\"\\\\\\\\\\n\\r]", var.{var})) == 0',
+                f"{var} must not contain a double quote, a backslash or a line break: the node pastes it into YAML unescaped.",
+            )
+        )
+    if key == "kubeadm_token":
+        checks.append(
+            (
+                f'can(regex("{KUBEADM_TOKEN_PATTERN.replace(chr(92), chr(92) * 2)}", var.{var}))',
+                f"{var} must be a kubeadm bootstrap token: 6 and 16 characters of [a-z0-9] joined by a dot.",
+            )
+        )
+    return tuple(checks)
+
+
+def secret_variables(spec: ClusterSpec) -> tuple[Variable, ...]:
+    """One sensitive string variable per ``{var: NAME}`` reference."""
+    return tuple(
+        Variable(
+            name=secret.var,
+            description=f"bootstrap secret {key} of cluster {spec.name}",
+            sensitive=True,
+            validations=_validations(key, secret.var),
+        )
+        for key, secret in sorted(spec.bootstrap_secrets.items())
+        if isinstance(secret, SecretRef)
+    )

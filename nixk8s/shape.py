@@ -1,0 +1,150 @@
+"""Check raw decoded data against the spec's types, collecting every problem.
+
+msgspec stops at the first error; an operator fixing a spec wants all of them in one
+run. :func:`shape_problems` walks the raw data beside the struct definitions and
+reports each unknown field (with a "did you mean"), each missing required field and
+each wrongly typed or out-of-range value, using msgspec itself for every leaf so that
+the messages and the rules are msgspec's own.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterator
+from typing import Any, Literal, Union
+
+import msgspec
+
+from nixk8s.problems import Problem, did_you_mean, join_path
+
+_TYPE_NAMES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def _describe(value: object) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _strip(tp: Any) -> Any:
+    """The type under ``Annotated[...]``."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _is_struct(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
+
+
+def _union_members(tp: Any) -> tuple[Any, ...]:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return typing.get_args(tp)
+    return ()
+
+
+def _description(tp: Any) -> str | None:
+    """The ``Meta(description=...)`` of an ``Annotated`` type, if any."""
+    for meta in typing.get_args(tp)[1:] if typing.get_origin(tp) is typing.Annotated else ():
+        if isinstance(meta, msgspec.Meta) and meta.description:
+            return meta.description
+    return None
+
+
+def _leaf_message(value: object, tp: Any) -> str | None:
+    """msgspec's verdict on one leaf value, reworded for a person, or None when valid."""
+    try:
+        msgspec.convert(value, tp)
+    except msgspec.ValidationError as err:
+        message = str(err).split(" - at `", 1)[0]
+        base = _strip(tp)
+        number_for_text = isinstance(value, (int, float)) and not isinstance(value, bool)
+        quote_hint = f": write it in quotes (YAML reads {value!r} as a number)" if number_for_text else ""
+        if typing.get_origin(base) is Literal:
+            choices = [str(c) for c in typing.get_args(base)]
+            hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
+            if number_for_text and all(isinstance(c, str) for c in typing.get_args(base)):
+                hint = quote_hint
+            return f"{value!r} is not one of {', '.join(choices)}{hint}"
+        if number_for_text and "`str" in message:
+            return f"expected a string{quote_hint}"
+        description = _description(tp)
+        if description and "matching regex" in message:
+            return f"{value!r} is not valid: {description}"
+        return message.replace("Expected", "expected", 1)
+    return None
+
+
+def shape_problems(value: object, tp: Any, path: str = "") -> Iterator[Problem]:
+    """Every place where ``value`` does not fit ``tp``.
+
+    >>> from nixk8s.spec import Taint
+    >>> [str(p) for p in shape_problems({"key": "a", "efect": "NoSchedule"}, Taint, "t")]
+    ['t.efect: unknown field (did you mean "effect"?)']
+    """
+    base = _strip(tp)
+    members = _union_members(base)
+    if members:
+        if value is None and type(None) in members:
+            return
+        structs = [m for m in members if _is_struct(_strip(m))]
+        if isinstance(value, dict) and len(structs) == 1:
+            yield from shape_problems(value, structs[0], path)
+            return
+    elif _is_struct(base):
+        yield from _struct_problems(value, base, path)
+        return
+    else:
+        origin = typing.get_origin(base)
+        args = typing.get_args(base)
+        if origin in (tuple, list) and (origin is list or (len(args) == 2 and args[1] is Ellipsis)):
+            if not isinstance(value, (list, tuple)):
+                yield Problem(path, f"expected a list, got {_describe(value)}")
+                return
+            item_problems = [
+                problem
+                for i, item in enumerate(value)
+                for problem in shape_problems(item, args[0], join_path(path, i))
+            ]
+            if item_problems:
+                yield from item_problems
+                return
+            # the items fit: what is left to check is the list's own length (Meta)
+        elif origin is dict:
+            if not isinstance(value, dict):
+                yield Problem(path, f"expected a mapping, got {_describe(value)}")
+                return
+            key_type, value_type = args
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    yield Problem(join_path(path, str(key)), f"keys must be strings, got {_describe(key)}")
+                    continue
+                yield from shape_problems(item, value_type, join_path(path, key))
+            return
+    message = _leaf_message(value, tp)
+    if message is not None:
+        yield Problem(path, message)
+
+
+def _struct_problems(value: object, struct: type[msgspec.Struct], path: str) -> Iterator[Problem]:
+    if not isinstance(value, dict):
+        yield Problem(path, f"expected a mapping, got {_describe(value)}")
+        return
+    fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            yield Problem(join_path(path, str(key)), "field names must be strings")
+        elif key not in fields:
+            yield Problem(join_path(path, key), "unknown field" + did_you_mean(key, fields))
+        else:
+            yield from shape_problems(item, fields[key].type, join_path(path, key))
+    for name, field in fields.items():
+        if field.required and name not in value:
+            yield Problem(join_path(path, name), "required field is missing")

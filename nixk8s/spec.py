@@ -1,0 +1,473 @@
+"""The ClusterSpec: what an operator writes, as frozen msgspec structs.
+
+Field names follow pangea-kubernetes' ``ClusterConfig`` so that its users can move
+over. The structs are the documentation: each field's type carries its range
+(``Meta``), each default is the one the compiler uses, and ``nixk8s schema`` prints
+the JSON Schema generated from exactly these classes.
+
+Rules that span fields (``max_size >= min_size``, CIDR containment, provider block
+vs backend, ...) live in :mod:`nixk8s.load`, not here, so that a spec can be built
+in code and checked by the same function that checks a file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+
+class Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of every spec record: immutable, and unknown fields are errors."""
+
+
+# --- scalar vocabularies ----------------------------------------------------------
+
+ClusterName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$",
+        description="2-40 characters: lowercase letters, digits and '-'; starts with a letter",
+    ),
+]
+PoolName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$",
+        description="1-32 characters: lowercase letters, digits and '-'; starts with a letter",
+    ),
+]
+TerraformVarName = Annotated[
+    str,
+    Meta(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$", description="a Terraform variable name"),
+]
+
+BackendName = Literal["aws", "gcp", "azure", "hcloud"]
+BACKEND_ALIASES: dict[str, BackendName] = {
+    "aws_nixos": "aws",
+    "gcp_nixos": "gcp",
+    "azure_nixos": "azure",
+    "hcloud_k3s": "hcloud",
+}
+Distribution = Literal["k3s", "kubernetes"]
+KubernetesVersion = Literal["1.27", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34"]
+Profile = Literal[
+    "cloud-server",
+    "flannel-minimal",
+    "flannel-standard",
+    "flannel-production",
+    "calico-standard",
+    "calico-hardened",
+    "cilium-standard",
+    "cilium-mesh",
+    "istio-mesh",
+]
+UserDataFormat = Literal["shell", "cloud-config"]
+GitopsOperator = Literal["fluxcd", "argocd", "none"]
+TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+Port = Annotated[int, Meta(ge=0, le=65535)]
+
+
+# --- node pools --------------------------------------------------------------------
+
+
+class Taint(Frozen):
+    key: str
+    value: str = ""
+    effect: TaintEffect = "NoSchedule"
+
+    def as_kubelet_flag(self) -> str:
+        """The ``key=value:Effect`` form kubelet and k3s take.
+
+        >>> Taint(key="gpu", value="true", effect="NoExecute").as_kubelet_flag()
+        'gpu=true:NoExecute'
+        >>> Taint(key="dedicated").as_kubelet_flag()
+        'dedicated:NoSchedule'
+        """
+        pair = f"{self.key}={self.value}" if self.value else self.key
+        return f"{pair}:{self.effect}"
+
+
+class NodePool(Frozen):
+    name: PoolName
+    instance_types: Annotated[tuple[str, ...], Meta(min_length=1)]
+    min_size: Annotated[int, Meta(ge=0)] = 1
+    max_size: Annotated[int, Meta(ge=1)] = 3
+    desired_size: Annotated[int, Meta(ge=0)] | None = None
+    disk_size_gb: Annotated[int, Meta(ge=10)] = 20
+    labels: dict[str, str] = {}
+    taints: tuple[Taint, ...] = ()
+    max_pods: Annotated[int, Meta(ge=1, le=2500)] | None = None
+    ssh_keys: tuple[str, ...] = ()
+
+    @property
+    def instance_type(self) -> str:
+        return self.instance_types[0]
+
+    @property
+    def desired(self) -> int:
+        """How many machines the pool runs now: ``desired_size``, else ``min_size``."""
+        return self.min_size if self.desired_size is None else self.desired_size
+
+
+# --- network and access ------------------------------------------------------------
+
+ANYWHERE: tuple[str, ...] = ("0.0.0.0/0", "::/0")
+
+
+class Network(Frozen):
+    vpc_cidr: str = "10.0.0.0/16"
+    subnet_cidr: str | None = None
+    pod_cidr: str | None = None
+    service_cidr: str | None = None
+
+    @property
+    def subnet(self) -> str:
+        """``subnet_cidr``, else the first /24 of ``vpc_cidr`` (the whole VPC if smaller).
+
+        >>> Network(vpc_cidr="10.8.0.0/16").subnet
+        '10.8.0.0/24'
+        """
+        if self.subnet_cidr is not None:
+            return self.subnet_cidr
+        vpc = ipaddress.ip_network(self.vpc_cidr, strict=False)
+        if vpc.prefixlen >= 24:
+            return str(vpc)
+        return str(next(vpc.subnets(new_prefix=24)))
+
+
+class Access(Frozen):
+    ssh_sources: tuple[str, ...] = ANYWHERE
+    api_sources: tuple[str, ...] = ANYWHERE
+    http_sources: tuple[str, ...] = ANYWHERE
+
+
+# --- GitOps ------------------------------------------------------------------------
+
+
+class FluxCD(Frozen):
+    source_url: str
+    enabled: bool = True
+    source_auth: Literal["ssh", "token"] = "ssh"
+    source_branch: str = "main"
+    source_interval: str = "1m0s"
+    reconcile_path: str = "./"
+    reconcile_interval: str = "2m0s"
+    reconcile_prune: bool = True
+    sops_enabled: bool = True
+    known_hosts: str | None = None
+    source_ssh_key_file: str | None = None
+    source_token_file: str | None = None
+    source_token_username: str = "git"
+    sops_age_key_file: str | None = None
+
+
+class ArgoCD(Frozen):
+    repo_url: str
+    enabled: bool = True
+    target_revision: str = "HEAD"
+    path: str = "./"
+    project: str = "default"
+    sync_policy: Literal["automated", "manual"] = "automated"
+    auto_prune: bool = True
+    self_heal: bool = True
+    auth_type: Literal["ssh", "token"] = "ssh"
+    ssh_key_file: str | None = None
+    token_file: str | None = None
+    token_username: str = "git"
+    sops_enabled: bool = False
+    sops_age_key_file: str | None = None
+
+
+# --- distribution options (passed through to the NixOS modules) -------------------
+
+
+class Firewall(Frozen):
+    enabled: bool = True
+    extra_tcp_ports: tuple[Port, ...] = ()
+    extra_udp_ports: tuple[Port, ...] = ()
+    trusted_cidrs: tuple[str, ...] = ()
+    allow_intra_cluster: bool = True
+
+
+class Kernel(Frozen):
+    extra_modules: tuple[str, ...] = ()
+    sysctl: dict[str, Any] = {}
+    hardening: bool = True
+
+
+class WaitForDNS(Frozen):
+    enabled: bool = False
+    hostname: str | None = None
+    timeout_seconds: Annotated[int, Meta(ge=1)] = 300
+    retry_interval: Annotated[int, Meta(ge=1)] = 5
+
+
+class ControlPlane(Frozen):
+    api_server_extra_args: dict[str, Any] = {}
+    api_server_extra_sans: tuple[str, ...] = ()
+    controller_manager_extra_args: dict[str, Any] = {}
+    scheduler_extra_args: dict[str, Any] = {}
+    disable_kube_proxy: bool = False
+    kube_proxy_extra_args: dict[str, Any] = {}
+    etcd_external: bool = False
+    etcd_endpoints: tuple[str, ...] = ()
+    etcd_ca_file: str | None = None
+    etcd_cert_file: str | None = None
+    etcd_key_file: str | None = None
+
+
+class PKI(Frozen):
+    mode: Literal["auto", "manual", "external"] = "auto"
+    cert_validity_days: Annotated[int, Meta(ge=1)] = 365
+    ca_cert_path: str | None = None
+    ca_key_path: str | None = None
+    api_server_extra_sans: tuple[str, ...] = ()
+    cert_dir: str = "/etc/kubernetes/pki"
+
+
+class Etcd(Frozen):
+    initial_cluster_state: Literal["new", "existing"] = "new"
+    data_dir: str = "/var/lib/etcd"
+    external_endpoints: tuple[str, ...] = ()
+    snapshot_count: int | None = None
+    heartbeat_interval: int | None = None
+    election_timeout: int | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+class _DistributionOptions(Frozen):
+    """Options both distributions share (pangea's K3sConfig fields)."""
+
+    cluster_cidr: str | None = None
+    service_cidr: str | None = None
+    cluster_dns: str | None = None
+    node_name: str | None = None
+    node_labels: dict[str, str] = {}
+    node_taints: tuple[str, ...] = ()
+    node_ip: str | None = None
+    extra_flags: tuple[str, ...] = ()
+    data_dir: str | None = None
+    config_path: str | None = None
+    environment_file: str | None = None
+    containerd_config_template: str | None = None
+    disable: tuple[str, ...] = ()
+    extra_kubelet_config: dict[str, Any] = {}
+    extra_kube_proxy_config: dict[str, Any] = {}
+    manifests: dict[str, Any] = {}
+    firewall: Firewall | None = None
+    kernel: Kernel | None = None
+    wait_for_dns: WaitForDNS | None = None
+    nvidia_enable: bool = False
+    graceful_node_shutdown: bool = True
+
+
+class K3sOptions(_DistributionOptions):
+    """``nixos.k3s``: pangea's K3sConfig, plus ``tls_san`` (which kindling applies)."""
+
+    disable_agent: bool = False
+    tls_san: tuple[str, ...] = ()
+
+
+class KubernetesOptions(_DistributionOptions):
+    """``nixos.kubernetes``: pangea's VanillaKubernetesConfig, plus ``version``.
+
+    ``version`` is the kubeadm ``kubernetesVersion``; it defaults to the spec's
+    ``kubernetes_version`` as ``MAJOR.MINOR.0`` so that kubeadm never falls back to
+    its own default release.
+    """
+
+    control_plane: ControlPlane | None = None
+    pki: PKI | None = None
+    etcd: Etcd | None = None
+    version: str | None = None
+
+
+# Options a worker node may receive: node-level settings only (DESIGN §3).
+AGENT_OPTION_FIELDS: frozenset[str] = frozenset(
+    {
+        "node_labels",
+        "node_taints",
+        "extra_kubelet_config",
+        "extra_kube_proxy_config",
+        "kernel",
+        "containerd_config_template",
+        "data_dir",
+        "nvidia_enable",
+        "graceful_node_shutdown",
+        "wait_for_dns",
+    }
+)
+
+
+# --- secrets -----------------------------------------------------------------------
+
+
+class SecretRef(Frozen):
+    """A secret given by reference: ``{var: NAME}`` becomes a sensitive Terraform variable."""
+
+    var: TerraformVarName
+
+
+Secret = str | SecretRef
+
+
+class SecretPaths(Frozen):
+    """Paths of sops-nix decrypted files on the node. Never secret values."""
+
+    flux_ssh_key_path: str | None = None
+    flux_token_path: str | None = None
+    sops_age_key_path: str | None = None
+    join_token_path: str | None = None
+    extra_paths: dict[str, str] = {}
+
+
+class NixOS(Frozen):
+    image_id: str | None = None
+    flake_url: str | None = None
+    extra_modules: tuple[str, ...] = ()
+    k3s: K3sOptions | None = None
+    kubernetes: KubernetesOptions | None = None
+    secrets: SecretPaths | None = None
+
+
+# --- VPN and persistent state (pangea VpnConfig / PersistentStateConfig) -----------
+
+
+class VpnPeer(Frozen):
+    public_key: str
+    endpoint: str | None = None
+    allowed_ips: tuple[str, ...] = ()
+    persistent_keepalive: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    preshared_key_file: str | None = None
+
+
+class VpnFirewall(Frozen):
+    trust_interface: bool = False
+    allowed_tcp_ports: tuple[Port, ...] = ()
+    allowed_udp_ports: tuple[Port, ...] = ()
+    incoming_udp_port: Port | None = None
+
+
+class VpnLink(Frozen):
+    name: str
+    private_key_file: str | None = None
+    listen_port: Port | None = None
+    address: str | None = None
+    profile: Literal["k8s-control-plane", "k8s-full", "site-to-site", "mesh"] | None = None
+    persistent_keepalive: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    mtu: Annotated[int, Meta(ge=1280, le=9000)] | None = None
+    peers: tuple[VpnPeer, ...] = ()
+    firewall: VpnFirewall | None = None
+
+
+class Vpn(Frozen):
+    require_liveness: bool = False
+    links: tuple[VpnLink, ...] = ()
+
+
+class PersistentState(Frozen):
+    size_gb: Annotated[int, Meta(ge=8)] = 50
+    volume_type: Literal["gp3", "gp2", "io1", "io2", "st1", "sc1"] = "gp3"
+    mount_path: str = "/var/lib/rancher/k3s"
+    filesystem: Literal["ext4", "xfs"] = "ext4"
+    discovery_tag: str = "PersistentStateFor"
+    encrypted: bool = True
+    kms_key_id: str | None = None
+    iops: int | None = None
+    throughput: int | None = None
+    availability_zone: str | None = None
+
+
+# --- provider blocks ---------------------------------------------------------------
+
+
+class AwsOptions(Frozen):
+    ami_id: str | None = None
+    ssm_ami_parameter: str | None = None
+    key_pair: str | None = None
+    availability_zones: tuple[str, ...] = ()
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    instance_profile_policies: tuple[str, ...] = ()
+
+
+class GcpOptions(Frozen):
+    project: str
+    zone: str | None = None
+    image: str | None = None
+    regional_workers: bool = True
+
+
+class AzureOptions(Frozen):
+    admin_ssh_public_key: str
+    resource_group_name: str | None = None
+    image_id: str | None = None
+    admin_username: str = "nixos"
+
+
+class HcloudOptions(Frozen):
+    image: str | None = None
+    network_zone: str | None = None
+    replace_on_user_data_change: bool = False
+
+
+# --- the cluster -------------------------------------------------------------------
+
+
+class ClusterSpec(Frozen):
+    """One Kubernetes cluster of NixOS machines on one cloud."""
+
+    name: ClusterName
+    backend: BackendName
+    region: Annotated[str, Meta(min_length=1)]
+    node_pools: Annotated[tuple[NodePool, ...], Meta(min_length=1)]
+    distribution: Distribution = "k3s"
+    distribution_track: str | None = None
+    kubernetes_version: KubernetesVersion = "1.34"
+    profile: Profile = "cloud-server"
+    user_data_format: UserDataFormat | None = None
+    network: Network | None = None
+    access: Access = Access()
+    gitops_operator: GitopsOperator = "fluxcd"
+    fluxcd: FluxCD | None = None
+    argocd: ArgoCD | None = None
+    nixos: NixOS = NixOS()
+    bootstrap_secrets: dict[str, Secret] = {}
+    vpn: Vpn | None = None
+    persistent_state: PersistentState | None = None
+    tags: dict[str, str] = {}
+    aws: AwsOptions | None = None
+    gcp: GcpOptions | None = None
+    azure: AzureOptions | None = None
+    hcloud: HcloudOptions | None = None
+
+    @property
+    def system_pool_index(self) -> int:
+        """Index of the control-plane pool: the pool named ``system``, else the first."""
+        return next((i for i, p in enumerate(self.node_pools) if p.name == "system"), 0)
+
+    @property
+    def system_pool(self) -> NodePool:
+        return self.node_pools[self.system_pool_index]
+
+    @property
+    def worker_pools(self) -> tuple[tuple[int, NodePool], ...]:
+        """Every other pool, with its index in ``node_pools`` (for error paths)."""
+        cp = self.system_pool_index
+        return tuple((i, p) for i, p in enumerate(self.node_pools) if i != cp)
+
+    @property
+    def control_plane_count(self) -> int:
+        return max(self.system_pool.min_size, 1)
+
+    @property
+    def track(self) -> str:
+        return self.distribution_track or self.kubernetes_version
+
+
+PROVIDER_BLOCKS: tuple[BackendName, ...] = ("aws", "gcp", "azure", "hcloud")

@@ -1,0 +1,60 @@
+"""Carry Terraform expressions through a text encoder (JSON, YAML) untouched.
+
+An encoder such as msgspec's JSON or PyYAML only sees strings. :func:`embed` swaps
+every :class:`~nixk8s.terraform.Expr` for a token that cannot occur in the literal
+content, lets the encoder write the text, and splits the text back into a
+:class:`~nixk8s.terraform.Template` at the tokens. The token is chosen by a
+deterministic search, so the same input always gives the same output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from itertools import count
+from typing import Any
+
+from nixk8s.terraform import Expr, Template
+
+
+def _substitute(tree: Any, token: Callable[[int], str], exprs: list[Expr]) -> Any:
+    if isinstance(tree, Expr):
+        exprs.append(tree)
+        return token(len(exprs) - 1)
+    if isinstance(tree, Template):
+        return "".join(p if isinstance(p, str) else _substitute(p, token, exprs) for p in tree.parts)
+    if isinstance(tree, dict):
+        return {k: _substitute(v, token, exprs) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_substitute(v, token, exprs) for v in tree]
+    return tree
+
+
+def embed(tree: Any, encode: Callable[[Any], str], *, quoted: bool = False) -> Template:
+    """Encode ``tree`` whose leaves may be Expr or Template, keeping the expressions.
+
+    With ``quoted`` the encoder is expected to put each token between double quotes
+    (JSON strings) and the quotes are replaced along with the token: the expression
+    stands for the whole value.
+
+    >>> import json
+    >>> embed({"a": Expr("var.x"), "b": "y"}, json.dumps, quoted=True).parts
+    ('{"a": ', Expr(text='var.x', max_len=64), ', "b": "y"}')
+    """
+    plain = encode(_substitute(tree, lambda i: "", []))
+    for salt in count():
+        prefix = f"nixk8sexpr{salt}q"
+        if prefix not in plain:
+            break
+    exprs: list[Expr] = []
+    text = encode(_substitute(tree, lambda i: f"{prefix}{i}q", exprs))
+    if not exprs:
+        return Template.of(text)
+    quote = '"' if quoted else ""
+    pattern = re.compile(re.escape(quote + prefix) + r"(\d+)q" + re.escape(quote))
+    pieces = pattern.split(text)
+    # split alternates literal text and captured token numbers
+    parts = [piece if i % 2 == 0 else exprs[int(piece)] for i, piece in enumerate(pieces)]
+    if len(pieces) != 2 * len(exprs) + 1:
+        raise ValueError("the encoder did not keep every expression token intact")
+    return Template.of(*parts)
