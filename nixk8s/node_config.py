@@ -71,7 +71,7 @@ def agent_index_block(pool_name: str) -> int:
     """The first node index of a pool's block.
 
     >>> agent_index_block("workers")
-    2283500000
+    705600000
     """
     return (zlib.crc32(pool_name.encode()) % AGENT_BLOCKS) * AGENT_BLOCK
 
@@ -103,7 +103,7 @@ def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
 
     >>> from nixk8s.spec import K3sOptions, Kernel
     >>> _set_fields(K3sOptions(disable=("traefik",), kernel=Kernel(hardening=False)))
-    {'disable': ['traefik'], 'kernel': {'hardening': False}}
+    {'disable': ('traefik',), 'kernel': {'hardening': False}}
     """
     out: dict[str, Any] = {}
     for field in msgspec.structs.fields(struct):

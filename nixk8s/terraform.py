@@ -45,7 +45,7 @@ class Template(msgspec.Struct, frozen=True):
         """Concatenate literals, expressions and templates, merging adjacent literals.
 
         >>> Template.of("a", "b", Expr("x")).parts
-        ('ab', Expr(text='x', max_len=64))
+        ('ab', Expr(text='x', max_len=64, json_max_len=None))
         """
         flat: list[Union[str, Expr]] = []
         for part in parts:

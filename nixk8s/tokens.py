@@ -39,7 +39,7 @@ def embed(tree: Any, encode: Callable[[Any], str], *, quoted: bool = False) -> T
 
     >>> import json
     >>> embed({"a": Expr("var.x"), "b": "y"}, json.dumps, quoted=True).parts
-    ('{"a": ', Expr(text='var.x', max_len=64), ', "b": "y"}')
+    ('{"a": ', Expr(text='var.x', max_len=64, json_max_len=None), ', "b": "y"}')
     """
     plain = encode(_substitute(tree, lambda i: "", []))
     for salt in count():
