@@ -13,6 +13,7 @@ by that delimiter without running the script.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -20,7 +21,6 @@ import yaml
 
 from nixk8s.spec import UserDataFormat
 from nixk8s.terraform import Template
-from nixk8s.tokens import embed
 
 CONFIG_PATH = "/etc/pangea/cluster-config.json"
 STAGING_PATH = "/run/nixk8s/cluster-config.partial.json"
@@ -115,6 +115,30 @@ def _dump_yaml(document: Any) -> str:
     return "#cloud-config\n" + body
 
 
+@functools.cache
+def _cloud_config_frame(target: str, probe: IndexProbe | None) -> tuple[str, str]:
+    """The cloud-config document around its one content line, written by PyYAML.
+
+    Every node of a cluster shares this frame; only the config line differs. The line
+    is printable ASCII JSON on one line (see :func:`nixk8s.node_config.config_json`),
+    which is exactly how PyYAML writes such a string in a literal block, so the frame
+    is dumped once and the line slotted in.
+    """
+    marker = "NIXK8SCONFIGLINE"
+    document: dict[str, Any] = {
+        "write_files": [
+            {"path": target, "owner": "root:root", "permissions": "0640", "content": marker + "\n"}
+        ]
+    }
+    if probe is not None:
+        document["runcmd"] = [["sh", "-c", "set -eu\numask 027\n" + _index_commands(probe)]]
+    text = _dump_yaml(document)
+    head, found, tail = text.partition(marker)
+    if not found or marker in tail:
+        raise ValueError("the cloud-config frame does not hold its content line exactly once")
+    return head, tail
+
+
 def cloud_config_user_data(config_json: Template, probe: IndexProbe | None = None) -> Template:
     """A ``#cloud-config`` document, written by PyYAML, that writes the config file.
 
@@ -128,21 +152,8 @@ def cloud_config_user_data(config_json: Template, probe: IndexProbe | None = Non
         {"a":1}
     <BLANKLINE>
     """
-    target = CONFIG_PATH if probe is None else STAGING_PATH
-    document: dict[str, Any] = {
-        "write_files": [
-            {
-                "path": target,
-                "owner": "root:root",
-                "permissions": "0640",
-                "content": Template.of(config_json, "\n"),
-            }
-        ]
-    }
-    if probe is not None:
-        script = "set -eu\numask 027\n" + _index_commands(probe)
-        document["runcmd"] = [["sh", "-c", script]]
-    return embed(document, _dump_yaml)
+    head, tail = _cloud_config_frame(CONFIG_PATH if probe is None else STAGING_PATH, probe)
+    return Template.of(head, config_json, tail)
 
 
 def user_data(fmt: UserDataFormat, config_json: Template, probe: IndexProbe | None = None) -> Template:

@@ -10,7 +10,7 @@ deterministic search, so the same input always gives the same output.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import count
 from typing import Any
 
@@ -30,6 +30,35 @@ def _substitute(tree: Any, token: Callable[[int], str], exprs: list[Expr]) -> An
     return tree
 
 
+def _strings(tree: Any) -> Iterator[str]:
+    """Every literal string in ``tree``: keys, values, and templates' literal parts."""
+    if isinstance(tree, str):
+        yield tree
+    elif isinstance(tree, Template):
+        yield from (p for p in tree.parts if isinstance(p, str))
+    elif isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(tree, (list, tuple)):
+        for v in tree:
+            yield from _strings(v)
+
+
+def _free_prefix(tree: Any) -> str:
+    """A token prefix that no literal in ``tree`` contains.
+
+    The prefix has no border (no proper prefix of it is also a suffix), so a token
+    found in the output cannot start inside the literal text before it.
+    """
+    literals = list(_strings(tree))
+    for salt in count():
+        prefix = f"nixk8sexpr{salt}q"
+        if not any(prefix in text for text in literals):
+            return prefix
+    raise AssertionError("unreachable")
+
+
 def embed(tree: Any, encode: Callable[[Any], str], *, quoted: bool = False) -> Template:
     """Encode ``tree`` whose leaves may be Expr or Template, keeping the expressions.
 
@@ -41,11 +70,7 @@ def embed(tree: Any, encode: Callable[[Any], str], *, quoted: bool = False) -> T
     >>> embed({"a": Expr("var.x"), "b": "y"}, json.dumps, quoted=True).parts
     ('{"a": ', Expr(text='var.x', max_len=64, json_max_len=None), ', "b": "y"}')
     """
-    plain = encode(_substitute(tree, lambda i: "", []))
-    for salt in count():
-        prefix = f"nixk8sexpr{salt}q"
-        if prefix not in plain:
-            break
+    prefix = _free_prefix(tree)
     exprs: list[Expr] = []
     text = encode(_substitute(tree, lambda i: f"{prefix}{i}q", exprs))
     if not exprs:
@@ -53,8 +78,7 @@ def embed(tree: Any, encode: Callable[[Any], str], *, quoted: bool = False) -> T
     quote = '"' if quoted else ""
     pattern = re.compile(re.escape(quote + prefix) + r"(\d+)q" + re.escape(quote))
     pieces = pattern.split(text)
-    # split alternates literal text and captured token numbers
-    parts = [piece if i % 2 == 0 else exprs[int(piece)] for i, piece in enumerate(pieces)]
     if len(pieces) != 2 * len(exprs) + 1:
         raise ValueError("the encoder did not keep every expression token intact")
-    return Template.of(*parts)
+    # split alternates literal text and captured token numbers
+    return Template.of(*(piece if i % 2 == 0 else exprs[int(piece)] for i, piece in enumerate(pieces)))
