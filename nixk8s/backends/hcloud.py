@@ -29,8 +29,8 @@ import msgspec
 from nixk8s import netaddr
 from nixk8s.backends.base import Backend, Foundation, NodeDescription, RenderedNode, UserDataLimit, WorkerPool
 from nixk8s.labels import label_key_error, label_value_error
-from nixk8s.plan import ClusterPlan, plan_cluster
-from nixk8s.ports import sources
+from nixk8s.plan import ClusterPlan
+from nixk8s.ports import PortRule, cluster_ports, sources
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.spec import ClusterSpec, NodePool
 from nixk8s.terraform import Expr, Fragment, Output, ProviderRequirement, Resource, Template, Text
@@ -89,12 +89,11 @@ def labels(spec: ClusterSpec) -> dict[str, str]:
     return {k.lower(): v for k, v in {**base, **spec.tags}.items()}
 
 
-def firewall_rules(plan: ClusterPlan) -> list[dict[str, Any]]:
+def firewall_rules(spec: ClusterSpec, ports: tuple[PortRule, ...]) -> list[dict[str, Any]]:
     """One rule per port row that someone may reach, plus ICMP (path-MTU discovery)."""
-    spec = plan.spec
     private = spec.network.vpc_cidr if spec.network else None
     rules = [{"direction": "in", "protocol": "icmp", "source_ips": list(ICMP_SOURCES), "description": "ICMP"}]
-    for rule in plan.ports:
+    for rule in ports:
         allowed = sources(rule, spec, private)
         if allowed:
             rules.append(
@@ -144,7 +143,7 @@ def check(spec: ClusterSpec) -> Iterator[Problem]:
             f"{spec.control_plane_count} control-plane servers; a Hetzner spread placement group "
             f"holds at most {MAX_SERVERS_PER_PLACEMENT_GROUP}",
         )
-    rule_count = len(firewall_rules(plan_cluster(spec, "cloud-config")))
+    rule_count = len(firewall_rules(spec, cluster_ports(spec)))
     if rule_count > MAX_FIREWALL_RULES:
         yield Problem("access", f"{rule_count} firewall rules; Hetzner allows {MAX_FIREWALL_RULES} per firewall")
     for key, value in labels(spec).items():
@@ -186,7 +185,7 @@ def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
     firewall = Resource(
         "hcloud_firewall",
         f"{plan.name}_firewall",
-        {"name": f"{plan.name}-firewall", "labels": label_map, "rule": firewall_rules(plan)},
+        {"name": f"{plan.name}-firewall", "labels": label_map, "rule": firewall_rules(spec, plan.ports)},
     )
     placement = Resource(
         "hcloud_placement_group",
