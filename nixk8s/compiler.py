@@ -45,7 +45,7 @@ def _compile_checked(spec: ClusterSpec) -> Result[Compiled, Problems]:
         return Failure((Problem("backend", f"backend {spec.backend} is not available in this version of nixk8s"),))
     plan = plan_cluster(spec, backend.default_format)
     return build(backend, plan).map(
-        lambda built: Compiled(plan, built, document([backend.provider], built.fragment))
+        lambda built: Compiled(plan, built, document([backend.provider_for(plan)], built.fragment))
     )
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from nixk8s.backends import backend_for
 from nixk8s.backends.base import RenderedNode
 from nixk8s.compiler import Compiled
-from nixk8s.ports import sources
 from nixk8s.secrets import agent_bootstrap_secrets, secret_paths, server_bootstrap_secrets
 from nixk8s.spec import SecretRef
 from nixk8s.terraform import Expr, Template, Text
@@ -65,11 +64,10 @@ def explain(compiled: Compiled) -> str:
         for node in pool.nodes:
             d = backend.describe_node(plan, built.infra, node, pool.pool)
             lines.append(_node_line("agent", node, d.resource, d.address))
-    private = spec.network.vpc_cidr if spec.network else None
     lines += ["", "open ports (inbound):"]
     for rule in plan.ports:
-        allowed = sources(rule, spec, private)
-        who = ", ".join(allowed) if allowed else "nobody (closed)"
+        allowed = backend.port_sources(plan, built.infra, rule)
+        who = ", ".join(_text(a) for a in allowed) if allowed else "nobody (closed)"
         lines.append(f"  {rule.port_range + '/' + rule.protocol:<16} {rule.description:<24} from {who}")
     paths = secret_paths(spec)
     lines += [

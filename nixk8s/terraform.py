@@ -150,6 +150,22 @@ class Resource(msgspec.Struct, frozen=True):
         return ref(self.type, self.name, attribute, max_len=max_len)
 
 
+class DataSource(msgspec.Struct, frozen=True):
+    """One ``data.TYPE.NAME`` block: something Terraform reads instead of creating."""
+
+    type: str
+    name: str
+    body: Mapping[str, Any]
+
+    def ref(self, attribute: str, *, max_len: int = 64) -> Expr:
+        """A reference to one of its attributes.
+
+        >>> DataSource("aws_ssm_parameter", "demo_ami", {}).ref("insecure_value").text
+        'data.aws_ssm_parameter.demo_ami.insecure_value'
+        """
+        return Expr(f"data.{self.type}.{self.name}.{attribute}", max_len)
+
+
 class Variable(msgspec.Struct, frozen=True):
     name: str
     description: str
@@ -178,6 +194,7 @@ class Fragment(msgspec.Struct, frozen=True):
     variables: tuple[Variable, ...] = ()
     outputs: tuple[Output, ...] = ()
     locals: tuple[tuple[str, Any], ...] = ()
+    data: tuple[DataSource, ...] = ()
 
 
 def combine(fragments: Iterable[Fragment]) -> Fragment:
@@ -188,6 +205,7 @@ def combine(fragments: Iterable[Fragment]) -> Fragment:
         variables=tuple(v for f in parts for v in f.variables),
         outputs=tuple(o for f in parts for o in f.outputs),
         locals=tuple(kv for f in parts for kv in f.locals),
+        data=tuple(d for f in parts for d in f.data),
     )
 
 
@@ -205,7 +223,7 @@ def _variable_block(v: Variable) -> dict[str, Any]:
 def document(providers: Iterable[ProviderRequirement], fragment: Fragment) -> dict[str, Any]:
     """The whole Terraform JSON document as plain, escaped builtins.
 
-    Raises ValueError on a duplicate resource address, variable or output: that is a
+    Raises ValueError on a duplicate resource or data source address, or output: that is a
     compiler bug, never a spec problem, so it is not reported as one.
     """
     providers = list(providers)
@@ -215,6 +233,12 @@ def document(providers: Iterable[ProviderRequirement], fragment: Fragment) -> di
         if r.name in by_type:
             raise ValueError(f"duplicate resource {r.type}.{r.name}")
         by_type[r.name] = encode_value(r.body)
+    data: dict[str, dict[str, Any]] = {}
+    for d in fragment.data:
+        by_type = data.setdefault(d.type, {})
+        if d.name in by_type:
+            raise ValueError(f"duplicate data source {d.type}.{d.name}")
+        by_type[d.name] = encode_value(d.body)
     variables: dict[str, Any] = {}
     for v in fragment.variables:
         # several secrets may name one variable; its block is the same each time
@@ -236,6 +260,8 @@ def document(providers: Iterable[ProviderRequirement], fragment: Fragment) -> di
         "provider": {p.local_name: encode_value(dict(p.config)) for p in providers},
         "resource": resources,
     }
+    if data:
+        doc["data"] = data
     if fragment.locals:
         doc["locals"] = {k: encode_value(v) for k, v in fragment.locals}
     if variables:

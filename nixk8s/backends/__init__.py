@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from nixk8s.backends.aws import AWS
 from nixk8s.backends.base import Backend
 from nixk8s.backends.hcloud import HCLOUD
 from nixk8s.spec import BackendName
 
 BACKENDS: dict[BackendName, Backend[Any]] = {
+    "aws": AWS,
     "hcloud": HCLOUD,
 }
 

@@ -12,8 +12,8 @@ worker pools → outputs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Generic, Literal, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -21,6 +21,7 @@ from returns.result import Failure, Result, Success
 from nixk8s.cloud_init import IndexProbe, user_data
 from nixk8s.node_config import NodeConfig, agent_config, agent_node_index, config_json, server_config
 from nixk8s.plan import ClusterPlan
+from nixk8s.ports import PortRule, sources
 from nixk8s.problems import Problem, Problems, join_path
 from nixk8s.spec import BackendName, ClusterSpec, NodePool, UserDataFormat
 from nixk8s.terraform import Fragment, ProviderRequirement, Template, Text, combine
@@ -71,6 +72,17 @@ class UserDataLimit(msgspec.Struct, frozen=True):
     what: str  # e.g. "Hetzner allows 32,768 bytes of user_data"
 
 
+def network_port_sources(plan: ClusterPlan, infra: object, rule: PortRule) -> tuple[Text, ...]:
+    """Who may reach a port row: the access sources, or for private rows the spec's network."""
+    spec = plan.spec
+    return sources(rule, spec, spec.network.vpc_cidr if spec.network else None)
+
+
+def no_provider_config(plan: ClusterPlan) -> Mapping[str, Any]:
+    """A provider block that needs nothing from the spec."""
+    return {}
+
+
 class Backend(msgspec.Struct, Generic[I], frozen=True):
     """What one cloud builds, as hook functions over typed data."""
 
@@ -93,6 +105,15 @@ class Backend(msgspec.Struct, Generic[I], frozen=True):
     # for explain: each node's resource address and, where known, its IP or DNS name
     describe_node: Callable[[ClusterPlan, I, RenderedNode, NodePool], NodeDescription]
     notes: Callable[[ClusterPlan, I], tuple[str, ...]]
+    # the spec's part of the provider block (e.g. the AWS region), merged over
+    # ``provider.config``
+    provider_config: Callable[[ClusterPlan], Mapping[str, Any]] = no_provider_config
+    # for explain: who may reach each port row, as this cloud's firewall opens it
+    port_sources: Callable[[ClusterPlan, I, PortRule], tuple[Text, ...]] = network_port_sources
+
+    def provider_for(self, plan: ClusterPlan) -> ProviderRequirement:
+        """The provider requirement with its block completed from the spec."""
+        return msgspec.structs.replace(self.provider, config={**self.provider.config, **self.provider_config(plan)})
 
 
 def no_fragment(plan: ClusterPlan, infra: object, node: RenderedNode) -> Fragment:
