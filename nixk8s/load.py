@@ -28,8 +28,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # a merge key (<<: *anchor): construct_mapping flattens it
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-        if key in seen:
+        try:
+            duplicate = key in seen
+        except TypeError:  # a list or mapping as a key ("? [a, b]")
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a scalar, not a list or mapping", key_node.start_mark
+            ) from None
+        if duplicate:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
@@ -72,8 +80,9 @@ def _decode(data: bytes, fmt: SpecFormat) -> Result[Any, Problems]:
 
 def _normalise(raw: Any) -> Any:
     """Accept pangea's backend aliases (aws_nixos, hcloud_k3s, ...)."""
-    if isinstance(raw, dict) and raw.get("backend") in BACKEND_ALIASES:
-        return {**raw, "backend": BACKEND_ALIASES[raw["backend"]]}
+    backend = raw.get("backend") if isinstance(raw, dict) else None
+    if isinstance(backend, str) and backend in BACKEND_ALIASES:
+        return {**raw, "backend": BACKEND_ALIASES[backend]}
     return raw
 
 

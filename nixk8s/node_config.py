@@ -267,13 +267,20 @@ def config_json(config: NodeConfig) -> Template:
 
 
 def _lift(value: Any) -> Any:
-    """Expressions (and templates holding them) become ``jsonencode(...)`` interpolations."""
+    """Expressions (and templates holding them) become ``jsonencode(...)`` interpolations.
+
+    Mappings below the top level are written with sorted keys: the order in which an
+    operator wrote labels, sysctls or manifests must not change the bytes (and with
+    ``replace_on_user_data_change``, replace servers).
+    """
     if isinstance(value, Template) and value.is_literal:
         return value.literal()
     if isinstance(value, (Expr, Template)):
         return _as_interpolation(value)
     if isinstance(value, dict):
-        return {k: _lift(v) for k, v in value.items()}
+        return {k: _lift(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [_lift(v) for v in value]
     return value
 
 

@@ -29,7 +29,10 @@ class ClusterPlan(msgspec.Struct, frozen=True):
 
 
 def base_tags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
-    """KubernetesCluster, Backend, ManagedBy, then the spec's tags (which may override).
+    """KubernetesCluster, Backend, ManagedBy, then the spec's tags sorted by key (which may override).
+
+    The spec's tags are sorted so that the order an operator wrote them in never
+    changes the output (AWS, for one, emits tags as an ordered list of blocks).
 
     >>> from nixk8s.spec import NodePool
     >>> base_tags(ClusterSpec(name="demo", backend="hcloud", region="nbg1",
@@ -37,7 +40,7 @@ def base_tags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
     (('KubernetesCluster', 'demo'), ('Backend', 'hcloud'), ('ManagedBy', 'nixk8s'), ('team', 'a'))
     """
     base = {"KubernetesCluster": spec.name, "Backend": spec.backend, "ManagedBy": "nixk8s"}
-    return tuple({**base, **spec.tags}.items())
+    return tuple({**base, **dict(sorted(spec.tags.items()))}.items())
 
 
 def plan_cluster(spec: ClusterSpec, default_format: UserDataFormat) -> ClusterPlan:

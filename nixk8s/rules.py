@@ -219,10 +219,10 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
         fw = link.firewall
         if fw is not None:
             if link.listen_port and fw.incoming_udp_port is None:
-                yield Problem(join_path(path, "firewall.incoming_udp_port"), "required when listen_port is set")
+                yield Problem(join_path(join_path(path, "firewall"), "incoming_udp_port"), "required when listen_port is set")
             if link.profile and link.profile.startswith("k8s-"):
                 if fw.trust_interface:
-                    yield Problem(join_path(path, "firewall.trust_interface"), f"must be false for profile {link.profile}")
+                    yield Problem(join_path(join_path(path, "firewall"), "trust_interface"), f"must be false for profile {link.profile}")
                 if not (fw.allowed_tcp_ports or fw.allowed_udp_ports):
                     yield Problem(join_path(path, "firewall"), f"profile {link.profile} needs allowed_tcp_ports or allowed_udp_ports")
         for j, peer in enumerate(link.peers):

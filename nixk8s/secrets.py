@@ -137,14 +137,21 @@ def _validations(key: str, var: str) -> tuple[tuple[str, str], ...]:
 
 
 def secret_variables(spec: ClusterSpec) -> tuple[Variable, ...]:
-    """One sensitive string variable per ``{var: NAME}`` reference."""
+    """One sensitive string variable per name that ``{var: NAME}`` references use.
+
+    Several secrets may name one variable; it then carries the checks of every one of
+    them (a variable shared by the k3s token and another secret keeps the token's rules).
+    """
+    keys_by_var: dict[str, list[str]] = {}
+    for key, secret in sorted(spec.bootstrap_secrets.items()):
+        if isinstance(secret, SecretRef):
+            keys_by_var.setdefault(secret.var, []).append(key)
     return tuple(
         Variable(
-            name=secret.var,
-            description=f"bootstrap secret {key} of cluster {spec.name}",
+            name=var,
+            description=f"bootstrap secret {', '.join(keys)} of cluster {spec.name}",
             sensitive=True,
-            validations=_validations(key, secret.var),
+            validations=tuple(dict.fromkeys(check for key in keys for check in _validations(key, var))),
         )
-        for key, secret in sorted(spec.bootstrap_secrets.items())
-        if isinstance(secret, SecretRef)
+        for var, keys in keys_by_var.items()
     )

@@ -9,6 +9,7 @@ the messages and the rules are msgspec's own.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterator
@@ -78,8 +79,34 @@ def _leaf_message(value: object, tp: Any) -> str | None:
         description = _description(tp)
         if description and "matching regex" in message:
             return f"{value!r} is not valid: {description}"
-        return message.replace("Expected", "expected", 1)
+        return _plain_types(message)
     return None
+
+
+# msgspec's names for JSON types, as the other messages here say them
+_MSGSPEC_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "null",
+    "date": "a date",
+    "datetime": "a date and time",
+    "bytes": "binary data",
+}
+_MSGSPEC_TYPES = re.compile(r"`([a-z |]+)`")
+
+
+def _plain_types(message: str) -> str:
+    """``Expected `object | null`, got `str``` → ``expected a mapping or null, got a string``."""
+
+    def words(match: re.Match[str]) -> str:
+        names = [_MSGSPEC_TYPE_NAMES.get(n.strip()) for n in match.group(1).split("|")]
+        return match.group(0) if None in names else " or ".join(n for n in names if n)
+
+    return _MSGSPEC_TYPES.sub(words, message.replace("Expected", "expected", 1))
 
 
 def shape_problems(value: object, tp: Any, path: str = "") -> Iterator[Problem]:

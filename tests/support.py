@@ -205,3 +205,278 @@ def cloud_init_schema(document: str) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
         os.unlink(f.name)
+
+
+# --- specs as data -------------------------------------------------------------------------
+
+
+def minimal_spec(**overrides: Any) -> dict[str, Any]:
+    """The smallest valid hcloud spec as raw data (one server, no workers), with ``overrides``.
+
+    A value of ``None`` in ``overrides`` removes that field.
+    """
+    spec: dict[str, Any] = {
+        "name": "demo",
+        "backend": "hcloud",
+        "region": "nbg1",
+        "node_pools": [{"name": "system", "instance_types": ["cx32"], "min_size": 1, "max_size": 1}],
+        "hcloud": {"image": "nixos-snapshot"},
+    }
+    spec.update(overrides)
+    return {k: v for k, v in spec.items() if v is not None}
+
+
+def worker_pool(name: str = "workers", size: int = 2, **fields: Any) -> dict[str, Any]:
+    """A raw worker pool of ``size`` nodes."""
+    return {"name": name, "instance_types": ["cx42"], "min_size": size, "max_size": max(size, 1), **fields}
+
+
+def spec_from(raw: dict[str, Any]) -> ClusterSpec:
+    """A checked ClusterSpec from raw data (fails the test with the problems otherwise)."""
+    result = load(json.dumps(raw).encode(), "json")
+    spec = result.value_or(None)
+    assert spec is not None, [str(p) for p in result.failure()]
+    return spec
+
+
+def problems_of(raw: dict[str, Any] | str | bytes, fmt: str = "json") -> tuple[Any, ...]:
+    """Every Problem ``load`` reports for ``raw`` (data is encoded as JSON); () when it loads."""
+    data = json.dumps(raw).encode() if isinstance(raw, dict) else raw.encode() if isinstance(raw, str) else raw
+    result = load(data, fmt)  # type: ignore[arg-type]
+    value = result.value_or(None)
+    return () if value is not None else tuple(result.failure())
+
+
+def problem_paths(raw: dict[str, Any] | str | bytes, fmt: str = "json") -> list[str]:
+    return [p.path for p in problems_of(raw, fmt)]
+
+
+def compile_raw(raw: dict[str, Any]) -> Compiled:
+    return compile_spec(spec_from(raw)).unwrap()
+
+
+def compile_problems(raw: dict[str, Any]) -> tuple[Any, ...]:
+    """The problems ``compile_spec`` reports for a spec that loads (parse only, so §7 limits show)."""
+    spec = parse(json.dumps(raw).encode(), "json").unwrap()
+    result = compile_spec(spec)
+    return () if result.value_or(None) is not None else tuple(result.failure())
+
+
+# --- Terraform templates as the machine sees them ------------------------------------------
+#
+# nixk8s writes strings that Terraform reads as templates: literal text (with ``$${`` and
+# ``%%{`` escapes) and ``${EXPR}`` interpolations of expressions nixk8s built. The helpers
+# below split such strings, and evaluate the small expression language nixk8s uses
+# (references, HCL string templates, jsonencode, base64encode) with a stand-in value for
+# every reference, so that a test can read the exact text a node receives.
+
+
+def placeholder(reference: str) -> str:
+    """The stand-in value of a reference: its own text (``var.k3s_token``, ``hcloud_server.x.ipv4_address``)."""
+    return reference
+
+
+class _Interp(str):
+    """The source text of one top-level ``${...}`` interpolation."""
+
+
+def _skip_string(s: str, i: int) -> int:
+    """Index after the HCL quoted string that starts at ``s[i] == '"'``."""
+    i += 1
+    while s[i] != '"':
+        if s[i] == "\\":
+            i += 2
+        elif s.startswith(("$${", "%%{"), i):
+            i += 3
+        elif s.startswith(("${", "%{"), i):
+            i = _interpolation_end(s, i) + 1
+        else:
+            i += 1
+    return i + 1
+
+
+def _interpolation_end(s: str, start: int) -> int:
+    """Index of the ``}`` that closes the interpolation opened at ``s[start:start+2] == '${'``."""
+    depth, i = 0, start + 2
+    while i < len(s):
+        c = s[i]
+        if c == '"':
+            i = _skip_string(s, i)
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            if depth == 0:
+                return i
+            depth -= 1
+        i += 1
+    raise AssertionError(f"unterminated interpolation at {start} in {s!r}")
+
+
+def split_template(s: str) -> list[str]:
+    """A Terraform template string as literal chunks (unescaped) and ``_Interp`` expression texts.
+
+    >>> split_template('a $${b} ${var.c} %%{d}')
+    ['a ${b} ', 'var.c', ' %{d}']
+    """
+    parts: list[str] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(s):
+        if s.startswith("$${", i) or s.startswith("%%{", i):
+            literal.append(s[i] + "{")
+            i += 3
+        elif s.startswith("${", i):
+            end = _interpolation_end(s, i)
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(_Interp(s[i + 2 : end].strip()))
+            i = end + 1
+        elif s.startswith("%{", i):
+            raise AssertionError(f"unescaped template directive in {s!r}")
+        else:
+            literal.append(s[i])
+            i += 1
+    if literal:
+        parts.append("".join(literal))
+    return parts
+
+
+def interpolations(s: str) -> list[str]:
+    """The source texts of the top-level ``${...}`` interpolations in a template string."""
+    return [p for p in split_template(s) if isinstance(p, _Interp)]
+
+
+_HCL_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-.\[\]]*")
+
+
+def _eval(s: str, i: int, ref: Any) -> tuple[str, int]:
+    """Evaluate the expression at ``s[i:]``; return its string value and the index after it."""
+    while s[i] == " ":
+        i += 1
+    if s[i] == '"':
+        out: list[str] = []
+        i += 1
+        while s[i] != '"':
+            if s[i] == "\\":
+                nxt = s[i + 1]
+                if nxt == "u":
+                    out.append(chr(int(s[i + 2 : i + 6], 16)))
+                    i += 6
+                else:
+                    out.append(_HCL_ESCAPES[nxt])
+                    i += 2
+            elif s.startswith(("$${", "%%{"), i):
+                out.append(s[i] + "{")
+                i += 3
+            elif s.startswith("${", i):
+                value, i = _eval(s, i + 2, ref)
+                while s[i] == " ":
+                    i += 1
+                assert s[i] == "}", f"expected }} at {i} in {s!r}"
+                out.append(value)
+                i += 1
+            else:
+                out.append(s[i])
+                i += 1
+        return "".join(out), i + 1
+    match = _IDENT.match(s, i)
+    assert match, f"cannot read an expression at {i} in {s!r}"
+    name, i = match.group(), match.end()
+    if i < len(s) and s[i] == "(":
+        args: list[str] = []
+        i += 1
+        while s[i] != ")":
+            value, i = _eval(s, i, ref)
+            args.append(value)
+            while s[i] in ", ":
+                i += 1
+        i += 1
+        if name == "jsonencode":
+            return json.dumps(args[0]), i
+        if name == "base64encode":
+            return base64.b64encode(args[0].encode()).decode(), i
+        raise AssertionError(f"support.terraform_eval does not know {name}(): extend it")
+    return ref(name), i
+
+
+def terraform_eval(expr: str, ref: Any = placeholder) -> str:
+    """The string value of an expression nixk8s builds, references replaced by ``ref(text)``.
+
+    >>> terraform_eval('jsonencode("https://${hcloud_server.a.ipv4_address}:6443")')
+    '"https://hcloud_server.a.ipv4_address:6443"'
+    """
+    value, end = _eval(expr, 0, ref)
+    assert expr[end:].strip() == "", f"trailing text after expression: {expr!r}"
+    return value
+
+
+def render_template(s: str, ref: Any = placeholder) -> str:
+    """A Terraform template string from main.tf.json as Terraform would evaluate it."""
+    return "".join(terraform_eval(p, ref) if isinstance(p, _Interp) else p for p in split_template(s))
+
+
+def concrete(text: Any, ref: Any = placeholder) -> str:
+    """A compiler ``Text`` (str, Expr or Template) as the evaluated string, with stand-ins.
+
+    Each ``Expr`` part (e.g. ``jsonencode(var.x)`` in a node's JSON) becomes the value
+    Terraform would give it, so the result is concrete JSON / shell / cloud-config.
+    """
+    from nixk8s.terraform import Expr, Template
+
+    if isinstance(text, str):
+        return text
+    if isinstance(text, Expr):
+        return terraform_eval(text.text, ref)
+    assert isinstance(text, Template)
+    return "".join(p if isinstance(p, str) else terraform_eval(p.text, ref) for p in text.parts)
+
+
+def rendered_nodes(compiled: Compiled) -> list[Any]:
+    """Every RenderedNode of a compiled cluster: servers first, then each pool's nodes."""
+    built = compiled.built
+    return [*built.control_plane, *(n for pool in built.workers for n in pool.nodes)]
+
+
+def node_config(node: Any, ref: Any = placeholder) -> dict[str, Any]:
+    """The cluster-config a rendered node's user_data writes, as concrete JSON."""
+    return embedded_config(concrete(node.user_data, ref))
+
+
+USER_DATA_KEYS = ("user_data", "custom_data", "user-data")
+
+
+def document_ref(document: dict[str, Any], ref: Any = placeholder) -> Any:
+    """A reference resolver for ``document``: ``local.NAME`` is its local's evaluated value."""
+    local_values = document.get("locals", {})
+
+    def resolve(reference: str) -> str:
+        if reference.startswith("local."):
+            value = local_values[reference.removeprefix("local.")]
+            assert isinstance(value, str), f"{reference} is not a string"
+            return render_template(value, resolve)
+        return ref(reference)
+
+    return resolve
+
+
+def document_user_data(document: dict[str, Any], ref: Any = placeholder) -> list[str]:
+    """Every user_data in a Terraform document, evaluated and decoded as the machine reads it."""
+    found: list[str] = []
+    ref = document_ref(document, ref)
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in USER_DATA_KEYS and isinstance(item, str):
+                    found.append(decode_user_data(render_template(item, ref)))
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(document.get("resource", {}))
+    return found

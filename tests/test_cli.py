@@ -1,0 +1,397 @@
+"""The ``nixk8s`` command: compile, validate, schema, explain, and their exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nixk8s import cli
+from nixk8s.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+
+from support import SPECS, minimal_spec, worker_pool
+
+EXAMPLE = SPECS / "hcloud-k3s.yaml"
+
+FIVE_SHAPE_MISTAKES = """\
+name: Demo
+backend: hcloud
+region: 5
+profile: cilium
+node_pools:
+  - name: system
+    instance_types: [cx32]
+    max_sise: 3
+tags: [team]
+hcloud: {image: nixos}
+"""
+FIVE_SHAPE_PATHS = ["name", "node_pools[0].max_sise", "profile", "region", "tags"]
+
+FIVE_RULE_MISTAKES = """\
+name: demo
+backend: hcloud
+region: nbg1
+node_pools:
+  - {name: system, instance_types: [cx32], min_size: 3, max_size: 2}
+network: {vpc_cidr: 10.0.0.0/16, subnet_cidr: 10.1.0.0/24}
+bootstrap_secrets: {k3s_server_tokn: abc}
+persistent_state: {size_gb: 50}
+gcp: {project: p}
+hcloud: {image: nixos}
+"""
+FIVE_RULE_PATHS = [
+    "bootstrap_secrets.k3s_server_token",
+    "bootstrap_secrets.k3s_server_tokn",
+    "gcp",
+    "network.subnet_cidr",
+    "node_pools[0].max_size",
+    "persistent_state",
+]
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def spec_yaml(**fields: Any) -> str:
+    return yaml.safe_dump(minimal_spec(**fields))
+
+
+def problem_lines(stderr: str, source: Path) -> list[str]:
+    """The ``FILE: PATH: MESSAGE`` lines (not the closing count)."""
+    return [line for line in stderr.splitlines() if line.startswith(f"{source}: ") and not line.endswith(("problem", "problems"))]
+
+
+# --- compile ------------------------------------------------------------------------------------------
+
+
+def test_compile_writes_main_tf_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["compile", str(EXAMPLE), "-o", str(out)]) == EXIT_OK
+    doc = json.loads((out / "main.tf.json").read_text())
+    assert "hcloud_server" in doc["resource"]
+    assert f"wrote {out / 'main.tf.json'}" in capsys.readouterr().out
+
+
+def test_compile_leaves_no_temporary_files(tmp_path: Path) -> None:
+    assert main(["compile", str(EXAMPLE), "-o", str(tmp_path)]) == EXIT_OK
+    assert main(["compile", str(EXAMPLE), "-o", str(tmp_path)]) == EXIT_OK
+    assert [p.name for p in tmp_path.iterdir()] == ["main.tf.json"]
+
+
+def test_compile_defaults_to_out_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", str(EXAMPLE)]) == EXIT_OK
+    assert (tmp_path / "out" / "main.tf.json").is_file()
+
+
+def test_compile_output_is_the_same_bytes_each_run(tmp_path: Path) -> None:
+    main(["compile", str(EXAMPLE), "-o", str(tmp_path / "a")])
+    main(["compile", str(EXAMPLE), "-o", str(tmp_path / "b")])
+    assert (tmp_path / "a" / "main.tf.json").read_bytes() == (tmp_path / "b" / "main.tf.json").read_bytes()
+
+
+def test_compile_of_an_invalid_spec_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "bad.yaml", FIVE_SHAPE_MISTAKES)
+    out = tmp_path / "out"
+    assert main(["compile", str(spec), "-o", str(out)]) == EXIT_INVALID
+    assert not out.exists()
+    assert problem_lines(capsys.readouterr().err, spec)
+
+
+def test_compile_of_an_invalid_spec_leaves_the_existing_output_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "main.tf.json").write_text('{"previous": true}\n')
+    spec = write(tmp_path, "bad.yaml", FIVE_RULE_MISTAKES)
+    assert main(["compile", str(spec), "-o", str(out)]) == EXIT_INVALID
+    assert (out / "main.tf.json").read_text() == '{"previous": true}\n'
+    assert [p.name for p in out.iterdir()] == ["main.tf.json"]
+
+
+def test_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "main.tf.json"
+    target.write_text("old")
+
+    def fail(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli.os, "replace", fail)
+    with pytest.raises(OSError):
+        cli.write_atomically(target, b"new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["main.tf.json"]
+
+
+def test_unwritable_output_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = write(tmp_path, "file", "not a directory")
+    assert main(["compile", str(EXAMPLE), "-o", str(blocker / "out")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("nixk8s: cannot write")
+    assert "Traceback" not in err
+
+
+def test_compile_reads_the_spec_format_from_the_extension(tmp_path: Path) -> None:
+    spec = write(tmp_path, "c.json", json.dumps(minimal_spec()))
+    assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == EXIT_OK
+
+
+# --- validate -------------------------------------------------------------------------------------------
+
+
+def test_validate_of_a_valid_spec_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(EXAMPLE)]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert captured.out == f"{EXAMPLE}: valid\n"
+    assert captured.err == ""
+
+
+def test_validate_prints_five_independent_mistakes_with_their_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write(tmp_path, "five.yaml", FIVE_SHAPE_MISTAKES)
+    assert main(["validate", str(spec)]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    lines = problem_lines(err, spec)
+    assert len(lines) == 5
+    assert [line.split(": ", 2)[1] for line in lines] == FIVE_SHAPE_PATHS
+    assert all(len(line.split(": ", 2)) == 3 and line.split(": ", 2)[2] for line in lines)
+    assert err.splitlines()[-1] == f"{spec}: 5 problems"
+
+
+def test_validate_prints_every_rule_problem_in_one_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "rules.yaml", FIVE_RULE_MISTAKES)
+    assert main(["validate", str(spec)]) == EXIT_INVALID
+    lines = problem_lines(capsys.readouterr().err, spec)
+    assert [line.split(": ", 2)[1] for line in lines] == FIVE_RULE_PATHS
+
+
+def test_validate_prints_problems_to_stderr_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "bad.yaml", FIVE_SHAPE_MISTAKES)
+    main(["validate", str(spec)])
+    assert capsys.readouterr().out == ""
+
+
+def test_validate_reports_platform_limits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "big.yaml", spec_yaml(bootstrap_secrets={"sops_age_key": "k" * 40_000}))
+    assert main(["validate", str(spec)]) == EXIT_INVALID
+    (line,) = problem_lines(capsys.readouterr().err, spec)
+    assert line.startswith(f"{spec}: node_pools[0]: user_data would be up to")
+
+
+# --- bad input: a problem, never a traceback --------------------------------------------------------------
+
+BAD_INPUTS = {
+    "empty.yaml": b"",
+    "binary.yaml": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe",
+    "list.yaml": b"- name: demo\n- backend: hcloud\n",
+    "types.yaml": b"name: [1, 2]\nbackend: {a: b}\nregion: 3\nnode_pools: yes\n",
+    "scalar.yaml": b"42\n",
+    "broken.json": b'{"name": ',
+    "broken.toml": b"name = = \n",
+    "tabs.yaml": b"name: demo\n\tbackend: hcloud\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_input_is_reported_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    spec = write(tmp_path, name, BAD_INPUTS[name])
+    assert main(["validate", str(spec)]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert problem_lines(err, spec)
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["empty.yaml", "binary.yaml", "list.yaml", "types.yaml"])
+def test_bad_input_through_the_installed_command_has_no_traceback(tmp_path: Path, name: str) -> None:
+    spec = write(tmp_path, name, BAD_INPUTS[name])
+    result = subprocess.run(
+        [sys.executable, "-m", "nixk8s.cli", "compile", str(spec), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == EXIT_INVALID, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"{spec}: ")
+    assert not (tmp_path / "out").exists()
+
+
+# --- usage and I/O errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["frobnicate"], ["compile"], ["validate", "a", "b"], ["compile", "x.yaml", "--bogus"]]
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "usage:" in err
+    assert "Traceback" not in err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == EXIT_OK
+    assert "compile" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["compile", "validate", "explain"])
+def test_missing_file_exits_2(tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.yaml"
+    assert main([command, str(missing)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == f"nixk8s: cannot read {missing}: No such file or directory\n"
+
+
+def test_directory_as_spec_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path)]) == EXIT_USAGE
+    assert capsys.readouterr().err.startswith(f"nixk8s: cannot read {tmp_path}")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "secret.yaml", spec_yaml())
+    spec.chmod(0)
+    assert main(["validate", str(spec)]) == EXIT_USAGE
+    assert "Permission denied" in capsys.readouterr().err
+
+
+def test_spec_from_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    stdin = io.TextIOWrapper(io.BytesIO(spec_yaml().encode()))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert main(["validate", "-"]) == EXIT_OK
+    assert capsys.readouterr().out == "-: valid\n"
+
+
+# --- schema -----------------------------------------------------------------------------------------------------
+
+
+def schema_validator(capsys: pytest.CaptureFixture[str]) -> Any:
+    jsonschema = pytest.importorskip("jsonschema")
+    assert main(["schema"]) == EXIT_OK
+    schema = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("path", sorted(SPECS.glob("*.yaml")) + sorted(SPECS.glob("*.json")), ids=lambda p: p.name)
+def test_schema_validates_the_example_specs(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    validator = schema_validator(capsys)
+    errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+    assert errors == []
+
+
+def test_schema_rejects_what_load_rejects(capsys: pytest.CaptureFixture[str]) -> None:
+    validator = schema_validator(capsys)
+    assert not validator.is_valid(yaml.safe_load(FIVE_SHAPE_MISTAKES))
+    assert not validator.is_valid({"name": "demo"})
+
+
+def test_schema_describes_every_top_level_field(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == EXIT_OK
+    schema = json.loads(capsys.readouterr().out)
+    spec = schema["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    assert {"name", "backend", "region", "node_pools", "bootstrap_secrets", "hcloud"} <= set(spec["properties"])
+    assert set(spec["required"]) == {"name", "backend", "region", "node_pools"}
+
+
+# --- explain -------------------------------------------------------------------------------------------------------
+
+
+def explain_output(capsys: pytest.CaptureFixture[str], spec: Path = EXAMPLE) -> str:
+    assert main(["explain", str(spec)]) == EXIT_OK
+    return capsys.readouterr().out
+
+
+def test_explain_lists_nodes_with_roles_and_addresses(capsys: pytest.CaptureFixture[str]) -> None:
+    out = explain_output(capsys)
+    assert "server   index 0" in out
+    assert "hcloud_server.demo_cp_0 at 10.0.1.2; initialises the cluster" in out
+    assert "hcloud_server.demo_cp_1 at 10.0.1.3; joins https://10.0.1.2:6443" in out
+    assert out.count("  agent ") == 4
+    assert "pool workers: cx42, min 2 / desired 3 / max 6" in out
+
+
+def test_explain_lists_open_ports_and_who_may_reach_them(capsys: pytest.CaptureFixture[str]) -> None:
+    out = explain_output(capsys)
+    assert "22/tcp" in out and "from 203.0.113.0/24" in out
+    assert "10250/tcp" in out and "from 10.0.0.0/16" in out
+
+
+def test_explain_says_which_secrets_go_where(capsys: pytest.CaptureFixture[str]) -> None:
+    out = explain_output(capsys)
+    servers = next(line for line in out.splitlines() if line.strip().startswith("servers:"))
+    agents = next(line for line in out.splitlines() if line.strip().startswith("agents:"))
+    assert "sops_age_key" in servers
+    assert "sops_age_key" not in agents
+    assert "k3s_server_token (var.k3s_token)" in agents
+    assert "terraform variables (sensitive): k3s_token" in out
+
+
+def test_explain_marks_closed_ports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "c.yaml", spec_yaml(access={"ssh_sources": []}))
+    out = explain_output(capsys, spec)
+    ssh = next(line for line in out.splitlines() if line.strip().startswith("22/tcp"))
+    assert "nobody (closed)" in ssh
+
+
+def test_explain_of_an_invalid_spec_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "bad.yaml", FIVE_SHAPE_MISTAKES)
+    assert main(["explain", str(spec)]) == EXIT_INVALID
+    assert capsys.readouterr().out == ""
+
+
+# --- the installed command ----------------------------------------------------------------------------------------
+
+
+def nixk8s_command() -> list[str]:
+    script = Path(sys.executable).parent / "nixk8s"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "nixk8s.cli"]
+
+
+def test_installed_command_compiles_and_validates(tmp_path: Path) -> None:
+    compiled = subprocess.run(
+        [*nixk8s_command(), "compile", str(EXAMPLE), "-o", str(tmp_path)], capture_output=True, text=True
+    )
+    assert compiled.returncode == EXIT_OK, compiled.stderr
+    assert (tmp_path / "main.tf.json").is_file()
+    bad = write(tmp_path, "five.yaml", FIVE_SHAPE_MISTAKES)
+    validated = subprocess.run([*nixk8s_command(), "validate", str(bad)], capture_output=True, text=True)
+    assert validated.returncode == EXIT_INVALID
+    assert len(problem_lines(validated.stderr, bad)) == 5
+    usage = subprocess.run([*nixk8s_command(), "compile"], capture_output=True, text=True)
+    assert usage.returncode == EXIT_USAGE
+
+
+def test_cli_output_matches_the_library(tmp_path: Path) -> None:
+    from support import compile_file
+
+    assert main(["compile", str(EXAMPLE), "-o", str(tmp_path)]) == EXIT_OK
+    assert (tmp_path / "main.tf.json").read_bytes() == compile_file(EXAMPLE).to_json()
+
+
+def test_spec_with_workers_compiles_through_the_command(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "w.yaml",
+        spec_yaml(node_pools=[{"name": "system", "instance_types": ["cx32"]}, worker_pool()],
+                  bootstrap_secrets={"k3s_server_token": "tok"}),
+    )
+    assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == EXIT_OK
+    doc = json.loads((tmp_path / "out" / "main.tf.json").read_text())
+    assert {"demo_workers_0", "demo_workers_1"} <= set(doc["resource"]["hcloud_server"])

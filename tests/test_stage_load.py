@@ -1,0 +1,348 @@
+"""Stage load: bytes (YAML, TOML, JSON) → ClusterSpec, or every problem with its path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from returns.result import Failure, Success
+
+from nixk8s.load import format_of, load, parse
+from nixk8s.problems import Problem
+from nixk8s.spec import ClusterSpec
+
+from support import minimal_spec, problem_paths, problems_of
+
+YAML_SPEC = """\
+name: demo
+backend: hcloud
+region: nbg1
+kubernetes_version: "1.30"
+node_pools:
+  - name: system
+    instance_types: [cx32]
+    min_size: 1
+    max_size: 1
+hcloud:
+  image: nixos-snapshot
+"""
+
+TOML_SPEC = """\
+name = "demo"
+backend = "hcloud"
+region = "nbg1"
+kubernetes_version = "1.30"
+
+[[node_pools]]
+name = "system"
+instance_types = ["cx32"]
+min_size = 1
+max_size = 1
+
+[hcloud]
+image = "nixos-snapshot"
+"""
+
+JSON_SPEC = json.dumps(minimal_spec(kubernetes_version="1.30"))
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "fmt"), [(YAML_SPEC, "yaml"), (TOML_SPEC, "toml"), (JSON_SPEC, "json")])
+def test_each_format_decodes_to_the_same_spec(text: str, fmt: str) -> None:
+    reference = load(YAML_SPEC.encode(), "yaml").unwrap()
+    spec = load(text.encode(), fmt).unwrap()  # type: ignore[arg-type]
+    assert isinstance(spec, ClusterSpec)
+    assert spec == reference
+    assert spec.kubernetes_version == "1.30"
+    assert spec.system_pool.instance_type == "cx32"
+
+
+def test_format_follows_the_file_extension() -> None:
+    assert format_of("c.TOML") == "toml"
+    assert format_of("dir/c.json") == "json"
+    assert format_of("c.yaml") == "yaml"
+    assert format_of("c.yml") == "yaml"
+    assert format_of("spec") == "yaml"
+
+
+def test_load_returns_success_for_a_valid_spec() -> None:
+    assert isinstance(load(YAML_SPEC.encode()), Success)
+
+
+def test_loaded_spec_is_frozen() -> None:
+    spec = load(YAML_SPEC.encode()).unwrap()
+    with pytest.raises(AttributeError):
+        spec.name = "other"  # type: ignore[misc]
+
+
+def test_defaults_are_filled_in() -> None:
+    spec = load(json.dumps(minimal_spec()).encode(), "json").unwrap()
+    assert spec.distribution == "k3s"
+    assert spec.kubernetes_version == "1.34"
+    assert spec.track == "1.34"
+    assert spec.profile == "cloud-server"
+    assert spec.gitops_operator == "fluxcd"
+    assert spec.access.ssh_sources == ("0.0.0.0/0", "::/0")
+    assert spec.node_pools[0].disk_size_gb == 20
+
+
+def test_distribution_track_defaults_to_kubernetes_version() -> None:
+    spec = load(json.dumps(minimal_spec(kubernetes_version="1.31")).encode(), "json").unwrap()
+    assert spec.track == "1.31"
+
+
+@pytest.mark.parametrize(
+    ("alias", "backend"), [("aws_nixos", "aws"), ("gcp_nixos", "gcp"), ("azure_nixos", "azure"), ("hcloud_k3s", "hcloud")]
+)
+def test_backend_aliases_are_accepted(alias: str, backend: str) -> None:
+    spec = parse(json.dumps(minimal_spec(backend=alias, hcloud=None)).encode(), "json").unwrap()
+    assert spec.backend == backend
+
+
+def test_hcloud_alias_loads_fully() -> None:
+    spec = load(json.dumps(minimal_spec(backend="hcloud_k3s")).encode(), "json").unwrap()
+    assert spec.backend == "hcloud"
+
+
+def test_unknown_backend_is_a_problem_with_a_suggestion() -> None:
+    (problem,) = problems_of(minimal_spec(backend="hcloudd"))
+    assert problem.path == "backend"
+    assert 'did you mean "hcloud"' in problem.message
+
+
+# --- problems, all at once, with paths --------------------------------------------------------
+
+
+def test_all_problems_are_reported_together_with_paths() -> None:
+    raw = minimal_spec(
+        name="Demo_Cluster",
+        region=7,
+        profile="cilium",
+        node_pools=[
+            {"name": "system", "instance_types": ["cx32"]},
+            {"name": "workers", "instance_types": [], "min_size": -1, "disk_size_gb": 5},
+        ],
+    )
+    paths = problem_paths(raw)
+    assert paths == sorted(paths)
+    assert set(paths) == {
+        "name",
+        "region",
+        "profile",
+        "node_pools[1].instance_types",
+        "node_pools[1].min_size",
+        "node_pools[1].disk_size_gb",
+    }
+
+
+def test_shape_problems_are_reported_before_the_rules_run() -> None:
+    raw = minimal_spec(bogus=1)
+    raw["node_pools"][0].update(min_size=2, max_size=1)
+    # the rules assume well-typed data, so a shape problem is reported alone
+    assert problem_paths(raw) == ["bogus"]
+
+
+def test_rule_problems_are_reported_together() -> None:
+    raw = minimal_spec(gcp={"project": "p"}, persistent_state={}, bootstrap_secrets={"k3s_server_token": "t"})
+    raw["node_pools"][0].update(min_size=2, max_size=1)
+    assert problem_paths(raw) == ["gcp", "node_pools[0].max_size", "persistent_state"]
+
+
+def test_missing_required_fields_are_each_reported() -> None:
+    assert problem_paths({"name": "demo"}) == ["backend", "node_pools", "region"]
+
+
+def test_missing_required_nested_field_has_its_path() -> None:
+    raw = minimal_spec(fluxcd={"source_branch": "main"})
+    (problem,) = problems_of(raw)
+    assert problem == Problem("fluxcd.source_url", "required field is missing")
+
+
+def test_unknown_top_level_field_suggests_the_close_one() -> None:
+    (problem,) = problems_of(minimal_spec(kubernetes_verison="1.30"))
+    assert problem.path == "kubernetes_verison"
+    assert problem.message == 'unknown field (did you mean "kubernetes_version"?)'
+
+
+def test_unknown_nested_field_suggests_the_close_one() -> None:
+    raw = minimal_spec()
+    raw["node_pools"][0]["max_sise"] = 3
+    (problem,) = problems_of(raw)
+    assert problem.path == "node_pools[0].max_sise"
+    assert 'did you mean "max_size"' in problem.message
+
+
+def test_unknown_field_without_a_close_match_has_no_suggestion() -> None:
+    (problem,) = problems_of(minimal_spec(zzzzzz=1))
+    assert problem.message == "unknown field"
+
+
+def test_yaml_number_for_a_version_gets_the_quoting_hint() -> None:
+    text = YAML_SPEC.replace('kubernetes_version: "1.30"', "kubernetes_version: 1.30")
+    (problem,) = problems_of(text, "yaml")
+    assert problem.path == "kubernetes_version"
+    assert "write it in quotes" in problem.message
+    assert "as a number" in problem.message
+
+
+def test_yaml_number_for_a_string_field_gets_the_quoting_hint() -> None:
+    text = YAML_SPEC.replace("image: nixos-snapshot", "image: 214263510")
+    (problem,) = problems_of(text, "yaml")
+    assert problem.path == "hcloud.image"
+    assert problem.message.startswith("expected a string")
+    assert "write it in quotes" in problem.message
+
+
+def test_yaml_number_in_a_string_list_has_the_item_path() -> None:
+    text = YAML_SPEC.replace("instance_types: [cx32]", "instance_types: [cx32, 42]")
+    (problem,) = problems_of(text, "yaml")
+    assert problem.path == "node_pools[0].instance_types[1]"
+    assert "write it in quotes" in problem.message
+
+
+def test_duplicate_yaml_keys_are_rejected() -> None:
+    text = YAML_SPEC + "region: fsn1\n"
+    (problem,) = problems_of(text, "yaml")
+    assert "duplicate key 'region'" in problem.message
+
+
+def test_duplicate_nested_yaml_keys_are_rejected() -> None:
+    text = YAML_SPEC.replace("    min_size: 1\n", "    min_size: 1\n    min_size: 2\n")
+    (problem,) = problems_of(text, "yaml")
+    assert "duplicate key 'min_size'" in problem.message
+
+
+def test_out_of_range_value_names_the_limit() -> None:
+    raw = minimal_spec()
+    raw["node_pools"][0]["disk_size_gb"] = 5
+    (problem,) = problems_of(raw)
+    assert problem.path == "node_pools[0].disk_size_gb"
+    assert "10" in problem.message
+
+
+def test_bad_cluster_name_explains_the_pattern() -> None:
+    (problem,) = problems_of(minimal_spec(name="Demo"))
+    assert problem.path == "name"
+    assert "lowercase" in problem.message
+
+
+def test_bad_taint_effect_suggests_the_close_one() -> None:
+    raw = minimal_spec()
+    raw["node_pools"][0]["taints"] = [{"key": "gpu", "effect": "NoSchedul"}]
+    (problem,) = problems_of(raw)
+    assert problem.path == "node_pools[0].taints[0].effect"
+    assert 'did you mean "NoSchedule"' in problem.message
+
+
+def test_secret_reference_with_an_unknown_field_is_a_problem() -> None:
+    raw = minimal_spec(bootstrap_secrets={"k3s_server_token": {"vra": "tok"}})
+    assert problems_of(raw) == (
+        Problem("bootstrap_secrets.k3s_server_token.var", "required field is missing"),
+        Problem("bootstrap_secrets.k3s_server_token.vra", 'unknown field (did you mean "var"?)'),
+    )
+
+
+def test_path_of_a_key_with_dots_is_quoted() -> None:
+    raw = minimal_spec(tags={"a.b/c": 1})
+    (problem,) = problems_of(raw)
+    assert problem.path == 'tags["a.b/c"]'
+
+
+# --- bad input is a Problem, never an exception -----------------------------------------------
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\t\n"])
+def test_empty_file_is_a_problem(data: bytes) -> None:
+    result = load(data)
+    assert isinstance(result, Failure)
+    assert result.failure() == (Problem("", "the spec is empty"),)
+
+
+def test_binary_bytes_are_a_problem() -> None:
+    result = load(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    assert isinstance(result, Failure)
+    (problem,) = result.failure()
+    assert "UTF-8" in problem.message
+
+
+def test_yaml_list_is_a_problem() -> None:
+    (problem,) = problems_of("- name: demo\n- backend: hcloud\n", "yaml")
+    assert problem == Problem("", "the spec must be a mapping of fields, not a list")
+
+
+@pytest.mark.parametrize("text", ["42\n", "just a string\n", "null\n"])
+def test_yaml_scalar_document_is_a_problem(text: str) -> None:
+    (problem,) = problems_of(text, "yaml")
+    assert problem.path == ""
+    assert "must be a mapping" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [("name: [unclosed\n", "yaml"), ('{"name": "demo",', "json"), ("name = \n", "toml"), ("\tname: x\n", "yaml")],
+)
+def test_syntax_errors_are_a_problem(text: str, fmt: str) -> None:
+    (problem,) = problems_of(text, fmt)
+    assert problem.path == ""
+    assert problem.message.startswith(f"not valid {fmt.upper()}")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("node_pools", "system", "expected a list, got a string"),
+        ("node_pools", [42], "expected a mapping, got an integer"),
+        ("tags", ["a"], "expected a mapping, got a list"),
+        ("network", "10.0.0.0/16", "expected a mapping or null, got a string"),
+        ("vpn", [], "expected a mapping or null, got a list"),
+        ("access", {"ssh_sources": "0.0.0.0/0"}, "expected a list, got a string"),
+        ("bootstrap_secrets", {"nix_github_token": ["x"]}, "expected a string or a mapping, got a list"),
+        ("hcloud", {"replace_on_user_data_change": "yes"}, "expected true or false, got a string"),
+    ],
+)
+def test_wrong_types_are_problems(field: str, value: object, expected: str) -> None:
+    problems = problems_of(minimal_spec(**{field: value}))
+    assert len(problems) == 1
+    assert problems[0].path.startswith(field)
+    assert problems[0].message == expected
+
+
+def test_non_string_mapping_key_is_a_problem() -> None:
+    (problem,) = problems_of("name: demo\n1: x\nbackend: hcloud\nregion: nbg1\n"
+                             "node_pools: [{name: system, instance_types: [cx32]}]\nhcloud: {image: x}\n", "yaml")
+    assert problem.message == "field names must be strings"
+
+
+def test_unsafe_yaml_tags_are_a_problem() -> None:
+    (problem,) = problems_of("!!python/object/apply:os.system ['true']\n", "yaml")
+    assert problem.message.startswith("not valid YAML")
+
+
+@pytest.mark.parametrize("backend", ["{a: b}", "[hcloud]"])
+def test_backend_of_the_wrong_type_is_a_problem(backend: str) -> None:
+    (problem,) = problems_of(YAML_SPEC.replace("backend: hcloud", f"backend: {backend}"), "yaml")
+    assert problem.path == "backend"
+
+
+@pytest.mark.parametrize("text", ["tags: {? [a, b] : c}\n", "? [a, b]\n: c\n"])
+def test_yaml_list_as_a_mapping_key_is_a_problem(text: str) -> None:
+    (problem,) = problems_of(YAML_SPEC + text, "yaml")
+    assert problem.path == ""
+    assert "mapping key must be a scalar" in problem.message
+
+
+def test_yaml_merge_keys_are_supported() -> None:
+    text = YAML_SPEC.replace(
+        "  - name: system\n",
+        "  - <<: {name: other, disk_size_gb: 40}\n    name: system\n",
+    )
+    spec = load(text.encode()).unwrap()
+    assert spec.node_pools[0].name == "system"
+    assert spec.node_pools[0].disk_size_gb == 40
+
+
+def test_yaml_date_where_a_string_is_expected_is_a_problem() -> None:
+    (problem,) = problems_of(YAML_SPEC.replace("region: nbg1", "region: 2024-01-01"), "yaml")
+    assert problem == Problem("region", "expected a string, got a date")
