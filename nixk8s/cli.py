@@ -20,7 +20,7 @@ from returns.result import Failure, Result, Success
 
 from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.explain import explain
-from nixk8s.load import format_of, parse
+from nixk8s.load import format_of, load
 from nixk8s.problems import Problems, format_problems
 from nixk8s.spec import ClusterSpec
 
@@ -39,7 +39,7 @@ def _read(path: str) -> bytes:
 
 
 def _compile_file(path: str) -> Result[Compiled, Problems]:
-    return parse(_read(path), format_of(path)).bind(compile_spec)
+    return load(_read(path), format_of(path)).bind(compile_spec)
 
 
 def write_atomically(target: Path, data: bytes) -> None:

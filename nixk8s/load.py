@@ -15,7 +15,7 @@ from returns.result import Failure, Result, Success
 from nixk8s.backends import backend_for
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.rules import spec_problems
-from nixk8s.shape import shape_problems
+from nixk8s.shape import INVALID, repaired, shape_problems
 from nixk8s.spec import BACKEND_ALIASES, ClusterSpec
 
 SpecFormat = Literal["yaml", "toml", "json"]
@@ -124,6 +124,44 @@ def check(spec: ClusterSpec) -> Result[ClusterSpec, Problems]:
     return Failure(sorted_problems(problems)) if problems else Success(spec)
 
 
+def _within(path: str, place: str) -> bool:
+    """Whether ``path`` is ``place`` or lies under it.
+
+    >>> _within("node_pools[0].labels.a", "node_pools[0]"), _within("node_pools[10]", "node_pools[1]")
+    (True, False)
+    """
+    return path == place or path.startswith((place + ".", place + "["))
+
+
+def _rule_problems_beside(raw: Any, shape: Problems) -> list[Problem]:
+    """The cross-field rules' problems on what is left once the shape problems are dropped.
+
+    A rule problem at (or under) a place with a shape problem is left out: it would
+    only be an echo of the dropped value, read as its default.
+    """
+    kept = repaired(raw, ClusterSpec)
+    if kept is INVALID:
+        return []
+    try:
+        spec = msgspec.convert(kept, ClusterSpec)
+    except msgspec.ValidationError:
+        return []
+    damaged = tuple(p.path for p in shape)
+    return [p for p in spec_problems(spec) if not any(_within(p.path, d) for d in damaged)]
+
+
+def _load_raw(raw: Any) -> Result[ClusterSpec, Problems]:
+    typed = _typed(raw)
+    if isinstance(typed, Success):
+        return typed.bind(check)
+    shape = typed.failure()
+    return Failure(sorted_problems([*shape, *_rule_problems_beside(raw, shape)]))
+
+
 def load(data: bytes, fmt: SpecFormat = "yaml") -> Result[ClusterSpec, Problems]:
-    """Bytes to a checked ClusterSpec, or every problem found."""
-    return parse(data, fmt).bind(check)
+    """Bytes to a checked ClusterSpec, or every problem found.
+
+    Type problems and the cross-field rules are reported together; a cloud's platform
+    limits only once the rest is sound (they assume a sound spec).
+    """
+    return _decode(data, fmt).map(_normalise).bind(_load_raw)

@@ -175,3 +175,67 @@ def _struct_problems(value: object, struct: type[msgspec.Struct], path: str) -> 
     for name, field in fields.items():
         if field.required and name not in value:
             yield Problem(join_path(path, name), "required field is missing")
+
+
+class _Invalid:
+    """Marks a value :func:`repaired` could not keep."""
+
+
+INVALID = _Invalid()
+
+
+def repaired(value: object, tp: Any) -> Any:
+    """``value`` with every invalid optional part dropped, or INVALID when that is not enough.
+
+    Unknown fields, invalid values of fields that have defaults and invalid mapping
+    entries are dropped; an invalid required field or list item (whose removal would
+    shift the indices of the rest) makes the whole value INVALID. The cross-field
+    rules can then run on what is left, so that one run reports every problem.
+
+    >>> from nixk8s.spec import Taint
+    >>> repaired({"key": "a", "effect": "Sometimes", "bogus": 1}, Taint)
+    {'key': 'a'}
+    >>> repaired({"effect": "NoSchedule"}, Taint) is INVALID
+    True
+    """
+    base = _strip(tp)
+    members = _union_members(base)
+    if members:
+        if value is None and type(None) in members:
+            return value
+        structs = [m for m in members if _is_struct(_strip(m))]
+        if isinstance(value, dict) and len(structs) == 1:
+            return repaired(value, structs[0])
+    elif _is_struct(base):
+        if not isinstance(value, dict):
+            return INVALID
+        fields = {f.encode_name: f for f in msgspec.structs.fields(base)}
+        out = {}
+        for name, field in fields.items():
+            if name not in value:
+                if field.required:
+                    return INVALID
+                continue
+            kept = repaired(value[name], field.type)
+            if kept is INVALID:
+                if field.required:
+                    return INVALID
+                continue
+            out[name] = kept
+        return out
+    else:
+        origin = typing.get_origin(base)
+        args = typing.get_args(base)
+        if origin in (tuple, list) and (origin is list or (len(args) == 2 and args[1] is Ellipsis)):
+            if not isinstance(value, (list, tuple)):
+                return INVALID
+            items = [repaired(item, args[0]) for item in value]
+            if any(item is INVALID for item in items):
+                return INVALID
+            value = items
+        elif origin is dict:
+            if not isinstance(value, dict):
+                return INVALID
+            kept_items = {k: repaired(v, args[1]) for k, v in value.items() if isinstance(k, str)}
+            return {k: v for k, v in kept_items.items() if v is not INVALID}
+    return INVALID if _leaf_message(value, tp) is not None else value

@@ -137,11 +137,19 @@ def test_all_problems_are_reported_together_with_paths() -> None:
     }
 
 
-def test_shape_problems_are_reported_before_the_rules_run() -> None:
+def test_shape_problems_and_rule_problems_are_reported_in_one_run() -> None:
     raw = minimal_spec(bogus=1)
     raw["node_pools"][0].update(min_size=2, max_size=1)
-    # the rules assume well-typed data, so a shape problem is reported alone
-    assert problem_paths(raw) == ["bogus"]
+    paths = problem_paths(raw)
+    assert "bogus" in paths
+    assert "node_pools[0].max_size" in paths
+
+
+def test_a_rule_problem_that_only_echoes_a_dropped_value_is_left_out() -> None:
+    raw = minimal_spec(bootstrap_secrets={"k3s_server_token": "t0ken"})
+    # max_size is invalid; read as its default 3 it would "fall below" min_size 5
+    raw["node_pools"][0].update(min_size=5, max_size="three")
+    assert problem_paths(raw) == ["node_pools[0].max_size"]
 
 
 def test_rule_problems_are_reported_together() -> None:
