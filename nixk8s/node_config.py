@@ -181,7 +181,7 @@ def _gitops(spec: ClusterSpec) -> dict[str, Any]:
 
 
 def _secrets_block(secrets: dict[str, Any]) -> dict[str, Value] | None:
-    values = {k: secret_value(v) for k, v in secrets.items()}
+    values = {k: secret_value(v, k) for k, v in secrets.items()}
     return values or None
 
 

@@ -46,10 +46,13 @@ JOIN_CREDENTIAL: Mapping[Distribution, str] = {
     "kubernetes": "kubeadm_token",
 }
 
-# Largest JSON encoding of a secret variable's value, in characters. A validation
-# block enforces it (with ASCII-only values, characters are bytes), so the compiler
-# can check each cloud's user_data limit without seeing the value.
-SECRET_JSON_MAX_LEN = 4096
+# Largest JSON encoding of a secret variable's value, in characters, by what the
+# secret is. A validation block enforces it (with ASCII-only values, characters are
+# bytes), so the compiler can check each cloud's user_data limit without seeing the
+# value. Tokens, passwords and WireGuard/age keys are short; base64 PEM material
+# (an RSA-4096 key is about 4.4 KB in base64) gets room to spare.
+TOKEN_JSON_MAX_LEN = 512
+PEM_JSON_MAX_LEN = 6144
 # kindling pastes the k3s token into YAML between double quotes, unescaped.
 TOKEN_FORBIDDEN = ('"', "\\", "\n", "\r")
 KUBEADM_TOKEN_PATTERN = r"^[a-z0-9]{6}\.[a-z0-9]{16}$"
@@ -104,18 +107,30 @@ def agent_bootstrap_secrets(spec: ClusterSpec) -> dict[str, Secret]:
     return {k: v for k, v in server_bootstrap_secrets(spec).items() if k in allowed}
 
 
-def secret_value(secret: Secret) -> str | Expr:
-    """A literal stays a literal; a reference becomes ``var.NAME``."""
+def secret_json_max_len(key: str) -> int:
+    """The bound on a referenced secret's JSON encoding, by bootstrap secret name.
+
+    >>> secret_json_max_len("k3s_server_token"), secret_json_max_len("kubeadm_ca_key")
+    (512, 6144)
+    """
+    pem = key.endswith(("_crt", "_key", "_pub")) and key.startswith(("k3s_tls_", "kubeadm_"))
+    return PEM_JSON_MAX_LEN if pem else TOKEN_JSON_MAX_LEN
+
+
+def secret_value(secret: Secret, key: str = "") -> str | Expr:
+    """A literal stays a literal; a reference becomes ``var.NAME``, sized by ``key``."""
     if isinstance(secret, SecretRef):
-        return Expr(f"var.{secret.var}", max_len=SECRET_JSON_MAX_LEN, json_max_len=SECRET_JSON_MAX_LEN)
+        bound = secret_json_max_len(key)
+        return Expr(f"var.{secret.var}", max_len=bound, json_max_len=bound)
     return secret
 
 
 def _validations(key: str, var: str) -> tuple[tuple[str, str], ...]:
+    bound = secret_json_max_len(key)
     checks = [
         (
-            f'can(regex("^[[:ascii:]]*$", var.{var})) && length(jsonencode(var.{var})) <= {SECRET_JSON_MAX_LEN}',
-            f"{var} must be ASCII and at most {SECRET_JSON_MAX_LEN} characters once JSON-escaped, "
+            f'can(regex("^[[:ascii:]]*$", var.{var})) && length(jsonencode(var.{var})) <= {bound}',
+            f"{var} must be ASCII and at most {bound} characters once JSON-escaped, "
             "so that every node's user_data fits the cloud's limit.",
         )
     ]

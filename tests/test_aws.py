@@ -330,6 +330,13 @@ def test_user_data_limit_names_the_aws_limit() -> None:
     assert "16 KB" in problem.message
 
 
+def test_a_server_with_every_token_by_reference_fits_16_kb() -> None:
+    tokens = ["k3s_server_token", "sops_age_key", "flux_github_token", "nix_github_token",
+              "vpn_private_key", "vpn_psk", "k3s_admin_password"]
+    raw = aws_spec(bootstrap_secrets={k: {"var": k} for k in tokens})
+    assert compiled(raw).built.control_plane
+
+
 def test_the_minimal_spec_is_accepted() -> None:
     assert load(json.dumps(aws_spec()).encode(), "json").value_or(None) is not None
 

@@ -274,12 +274,20 @@ def test_user_data_just_under_the_limit_is_fine() -> None:
 
 
 def test_user_data_limit_counts_the_bound_of_secret_variables() -> None:
-    # each {var} may hold 4096 JSON characters: eight of them cannot fit 32,768 bytes
-    keys = ["sops_age_key", "flux_github_token", "nix_github_token", "vpn_private_key", "vpn_psk",
-            "k3s_admin_password", "k3s_tls_server_ca_key", "k3s_tls_client_ca_key"]
+    # a PEM secret by {var} may hold 6144 JSON characters: six of them cannot fit 32,768 bytes
+    keys = ["k3s_tls_server_ca_crt", "k3s_tls_server_ca_key", "k3s_tls_client_ca_crt",
+            "k3s_tls_client_ca_key", "k3s_tls_request_header_ca_crt", "k3s_tls_request_header_ca_key"]
     raw = minimal_spec(bootstrap_secrets={k: {"var": k} for k in keys})
     (problem,) = compile_problems(raw)
     assert "32,768" in problem.message
+
+
+def test_short_secrets_by_reference_fit_however_many_there_are() -> None:
+    # tokens and keys are bounded at 512 JSON characters each
+    keys = ["sops_age_key", "flux_github_token", "nix_github_token", "vpn_private_key", "vpn_psk",
+            "k3s_admin_password"]
+    raw = minimal_spec(bootstrap_secrets={k: {"var": k} for k in keys})
+    assert compile_problems(raw) == ()
 
 
 def test_more_than_100_servers_on_a_network_is_a_problem() -> None:
