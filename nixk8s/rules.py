@@ -153,6 +153,12 @@ def gitops(spec: ClusterSpec) -> Iterator[Problem]:
             yield Problem(block, f"a {block} block is set but gitops_operator is {spec.gitops_operator}")
 
 
+# Terraform refuses variables with these names ("reserved due to its special meaning").
+TERRAFORM_RESERVED_VARIABLE_NAMES = frozenset(
+    {"source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals"}
+)
+
+
 def bootstrap_secrets(spec: ClusterSpec) -> Iterator[Problem]:
     for key, secret in spec.bootstrap_secrets.items():
         path = join_path("bootstrap_secrets", key)
@@ -160,6 +166,11 @@ def bootstrap_secrets(spec: ClusterSpec) -> Iterator[Problem]:
             yield Problem(path, "not a bootstrap secret the node writes" + did_you_mean(key, KINDLING_BOOTSTRAP_KEYS))
             continue
         if isinstance(secret, SecretRef):
+            if secret.var in TERRAFORM_RESERVED_VARIABLE_NAMES:
+                yield Problem(
+                    join_path(path, "var"),
+                    f'"{secret.var}" is a name Terraform reserves; it refuses a variable called that',
+                )
             continue
         if key in ("k3s_server_token", "kubeadm_token") and any(c in secret for c in TOKEN_FORBIDDEN):
             yield Problem(path, "must not contain a double quote, a backslash or a line break: the node pastes it into YAML unescaped")

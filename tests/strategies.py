@@ -1,0 +1,522 @@
+"""Hypothesis strategies for valid ClusterSpecs.
+
+:func:`raw_cluster_specs` draws a spec as raw data (what an operator's YAML decodes
+to); :func:`cluster_specs` loads it through :func:`nixk8s.load.load`, so the real
+decoder and every validation rule run on each example. A drawn spec that fails to
+load is a bug in either this generator or the validator: the strategy raises with
+every problem, it never filters such examples away.
+
+What the specs cover: both distributions and user_data formats, 1-5 control-plane
+nodes (``min_size`` 0..5), 0-4 worker pools, with and without a private network,
+Flux / Argo CD / no GitOps, server-only and node-level distribution options, pool
+labels and taints, secret paths, a WireGuard ``vpn``, tags, and bootstrap secrets
+that are hostile literals (quotes, backslashes, newlines, ``${``, ``%{``, ``$(``,
+U+2028, YAML-looking text, the heredoc delimiter) or ``{var: NAME}`` references.
+Sizes stay small so that one compile takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import msgspec
+from hypothesis import strategies as st
+from returns.result import Failure
+
+from nixk8s.load import load
+from nixk8s.node_config import agent_index_block
+from nixk8s.rules import TERRAFORM_RESERVED_VARIABLE_NAMES
+from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS
+from nixk8s.spec import ClusterSpec
+
+# --- text ----------------------------------------------------------------------------
+
+HOSTILE_FRAGMENTS: tuple[str, ...] = (
+    '"',
+    "'",
+    "\\",
+    "\\n",
+    "\n",
+    "\r\n",
+    "\t",
+    "${HOME}",
+    "${",
+    "$${x}",
+    "%{ if true }x%{ endif }",
+    "%{",
+    "$(reboot)",
+    "`id`",
+    "\u2028",
+    "\u2029",
+    "\u0085",
+    "\x00",
+    "\x1b[31m",
+    "é",
+    "日本",
+    "🦀",
+    "- a: b",
+    "key: value",
+    "#cloud-config",
+    "---",
+    "|",
+    "&anchor *alias",
+    "!!python/object",
+    "PANGEA_CONFIG_EOF",
+    "\nPANGEA_CONFIG_EOF\n",
+    "EOF",
+    "}}",
+    '"}',
+    "nixk8sexpr0q",
+)
+
+hostile_text = st.one_of(
+    st.sampled_from(HOSTILE_FRAGMENTS),
+    st.lists(st.sampled_from(HOSTILE_FRAGMENTS) | st.text(max_size=4), min_size=2, max_size=5).map("".join),
+    st.text(max_size=12),
+)
+"""Strings that break naive shell, YAML, JSON or Terraform-template writers."""
+
+_TOKEN_FORBIDDEN = frozenset('"\\\n\r')
+
+join_token_literal = st.one_of(
+    st.text(alphabet=string.ascii_letters + string.digits, min_size=16, max_size=40),
+    hostile_text.map(lambda s: "".join(c for c in s if c not in _TOKEN_FORBIDDEN)).filter(bool),
+)
+"""A k3s token literal: anything but a double quote, backslash or line break."""
+
+kubeadm_token_literal = st.builds(
+    lambda a, b: f"{a}.{b}",
+    st.text(alphabet=string.ascii_lowercase + string.digits, min_size=6, max_size=6),
+    st.text(alphabet=string.ascii_lowercase + string.digits, min_size=16, max_size=16),
+)
+
+var_names = st.just("shared_secret") | st.from_regex(r"\A[a-z][a-z0-9_]{0,14}\Z").filter(
+    lambda n: n not in TERRAFORM_RESERVED_VARIABLE_NAMES
+)
+
+_NAME_CHARS = string.ascii_letters + string.digits
+label_name = st.builds(
+    lambda first, middle, last: first + middle + last if middle or last else first,
+    st.sampled_from(_NAME_CHARS),
+    st.text(alphabet=_NAME_CHARS + "-_.", max_size=8),
+    st.sampled_from(_NAME_CHARS) | st.just(""),
+).filter(lambda s: s[-1] in _NAME_CHARS)
+label_key = st.builds(
+    lambda prefix, name: prefix + name,
+    st.sampled_from(["", "", "node.kubernetes.io/", "example.com/", "nixk8s.dev/"]),
+    label_name,
+)
+label_value = st.just("") | label_name
+
+
+# --- parts of a spec -------------------------------------------------------------------
+
+cluster_names = st.from_regex(r"\A[a-z][a-z0-9-]{0,10}[a-z0-9]\Z")
+pool_names = st.sampled_from(["workers", "gpu", "batch", "edge", "ingress", "storage"]) | st.from_regex(
+    r"\A[a-z][a-z0-9-]{0,8}[a-z0-9]\Z"
+)
+
+REGIONS = {
+    "hcloud": ["nbg1", "fsn1", "hel1", "ash", "hil", "sin"],
+    "aws": ["eu-central-1", "us-east-1", "eu-west-1"],
+    "gcp": ["europe-west3", "us-central1"],
+    "azure": ["westeurope", "eastus"],
+}
+
+INSTANCE_TYPES = {
+    "hcloud": ["cx22", "cx32", "cx42", "ccx33"],
+    "aws": ["t3.medium", "m6i.large"],
+    "gcp": ["e2-standard-2"],
+    "azure": ["Standard_D2s_v5"],
+}
+
+# (vpc_cidr, subnet_cidr choices): RFC 1918, subnets inside their VPC
+VPCS = {
+    "10.0.0.0/16": [None, "10.0.1.0/24", "10.0.0.0/20"],
+    "10.8.0.0/16": [None, "10.8.4.0/24"],
+    "172.16.0.0/16": [None, "172.16.0.0/24", "172.16.3.0/24"],
+    "192.168.0.0/16": [None, "192.168.10.0/24"],
+}
+# pod and service ranges outside every VPC above and apart from each other
+POD_CIDRS = [None, "10.42.0.0/16", "10.244.0.0/16"]
+SERVICE_CIDRS = [None, "10.43.0.0/16", "10.96.0.0/12"]
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+@st.composite
+def node_pool(draw: st.DrawFn, name: str, backend: str, *, control_plane: bool) -> dict[str, Any]:
+    min_size = draw(st.integers(0, 5 if control_plane else 3))
+    max_size = draw(st.integers(max(min_size, 1), max(min_size, 1) + 3))
+    pool: dict[str, Any] = {
+        "name": name,
+        "instance_types": draw(st.lists(st.sampled_from(INSTANCE_TYPES[backend]), min_size=1, max_size=2)),
+        "min_size": min_size,
+        "max_size": max_size,
+    }
+    if draw(st.booleans()):
+        pool["desired_size"] = draw(st.integers(min_size, max_size))
+    if draw(st.booleans()):
+        pool["disk_size_gb"] = draw(st.integers(10, 200))
+    if draw(st.booleans()):
+        pool["labels"] = draw(st.dictionaries(label_key, label_value, max_size=3))
+    if draw(st.booleans()):
+        pool["taints"] = draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {"key": label_key},
+                    optional={
+                        "value": label_value,
+                        "effect": st.sampled_from(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
+                    },
+                ),
+                max_size=2,
+            )
+        )
+    if draw(st.booleans()):
+        pool["max_pods"] = draw(st.integers(1, 250))
+    if draw(st.booleans()):
+        # an EC2 instance takes one key pair
+        most = 1 if backend == "aws" else 2
+        pool["ssh_keys"] = draw(st.lists(st.sampled_from(["ops", "alice", "12345"]), max_size=most, unique=True))
+    return pool
+
+
+@st.composite
+def node_pools(draw: st.DrawFn, backend: str) -> list[dict[str, Any]]:
+    """A control-plane pool (named "system", or else the first) and 0-4 worker pools."""
+    named_system = draw(st.booleans())
+    cp_name = "system" if named_system else draw(st.sampled_from(["control", "masters", "cp"]))
+    worker_names: list[str] = []
+    blocks: set[int] = set()
+    for name in draw(st.lists(pool_names, max_size=4, unique=True)):
+        # each worker pool owns a node-index block: skip names whose blocks collide
+        if name in ("system", "cp", cp_name) or agent_index_block(name) in blocks:
+            continue
+        blocks.add(agent_index_block(name))
+        worker_names.append(name)
+    workers = [draw(node_pool(n, backend, control_plane=False)) for n in worker_names]
+    cp = draw(node_pool(cp_name, backend, control_plane=True))
+    # "system" may sit anywhere; otherwise the control plane is the first pool
+    position = draw(st.integers(0, len(workers))) if named_system else 0
+    return workers[:position] + [cp] + workers[position:]
+
+
+@st.composite
+def networks(draw: st.DrawFn) -> dict[str, Any]:
+    vpc = draw(st.sampled_from(sorted(VPCS)))
+    return _drop_none(
+        {
+            "vpc_cidr": vpc,
+            "subnet_cidr": draw(st.sampled_from(VPCS[vpc])),
+            "pod_cidr": draw(st.sampled_from(POD_CIDRS)),
+            "service_cidr": draw(st.sampled_from(SERVICE_CIDRS)),
+        }
+    )
+
+
+cidr_sources = st.lists(
+    st.sampled_from(["0.0.0.0/0", "::/0", "203.0.113.0/24", "198.51.100.7/32", "2001:db8::/32"]),
+    max_size=3,
+    unique=True,
+)
+
+fluxcd_blocks = st.fixed_dictionaries(
+    {"source_url": st.sampled_from(["ssh://git@github.com/example/fleet.git", "https://git.example.com/fleet"])},
+    optional={
+        "source_auth": st.sampled_from(["ssh", "token"]),
+        "source_branch": st.sampled_from(["main", "release/1.x"]) | hostile_text,
+        "reconcile_path": st.sampled_from(["./clusters/demo", "./"]) | hostile_text,
+        "reconcile_interval": st.just("5m0s"),
+        "reconcile_prune": st.booleans(),
+        "sops_enabled": st.booleans(),
+        "known_hosts": hostile_text,
+        "source_ssh_key_file": st.just("/run/secrets/flux-ssh"),
+        "source_token_file": st.just("/run/secrets/flux-token"),
+        "sops_age_key_file": st.just("/run/secrets/age.key"),
+    },
+)
+
+argocd_blocks = st.fixed_dictionaries(
+    {"repo_url": st.just("https://git.example.com/apps.git")},
+    optional={
+        "target_revision": st.sampled_from(["HEAD", "v1.2.3"]),
+        "path": hostile_text,
+        "sync_policy": st.sampled_from(["automated", "manual"]),
+        "auth_type": st.sampled_from(["ssh", "token"]),
+        "token_file": st.just("/run/secrets/argo-token"),
+        "sops_enabled": st.booleans(),
+    },
+)
+
+_node_level_options = {
+    "node_labels": st.dictionaries(label_key, label_value, max_size=2),
+    "node_taints": st.lists(st.sampled_from(["dedicated=infra:NoSchedule", "spot:PreferNoSchedule"]), max_size=2),
+    "extra_kubelet_config": st.dictionaries(st.sampled_from(["serializeImagePulls", "maxPods"]), st.booleans() | st.integers(1, 200), max_size=2),
+    "extra_kube_proxy_config": st.dictionaries(st.just("mode"), st.sampled_from(["ipvs", "iptables"]), max_size=1),
+    "kernel": st.fixed_dictionaries(
+        {},
+        optional={
+            "extra_modules": st.lists(st.sampled_from(["br_netfilter", "overlay", "wireguard"]), max_size=2),
+            "sysctl": st.dictionaries(st.sampled_from(["net.ipv4.ip_forward", "vm.max_map_count"]), st.integers(0, 262144) | hostile_text, max_size=2),
+            "hardening": st.booleans(),
+        },
+    ),
+    "containerd_config_template": hostile_text,
+    "data_dir": st.just("/var/lib/k8s-data"),
+    "nvidia_enable": st.booleans(),
+    "graceful_node_shutdown": st.booleans(),
+    "wait_for_dns": st.fixed_dictionaries({"enabled": st.booleans()}, optional={"hostname": st.just("api.example.com")}),
+}
+_server_only_options = {
+    "cluster_dns": st.sampled_from(["10.43.0.10", "10.96.0.10"]),
+    "disable": st.lists(st.sampled_from(["traefik", "servicelb", "local-storage", "metrics-server"]), max_size=3, unique=True),
+    "manifests": st.dictionaries(st.sampled_from(["ns.yaml", "cm.yaml"]), st.dictionaries(st.just("data"), hostile_text, max_size=1), max_size=2),
+    "extra_flags": st.lists(st.sampled_from(["--debug", "--write-kubeconfig-mode=0644"]), max_size=2),
+    "node_ip": st.just("10.0.1.50"),
+    "firewall": st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "extra_tcp_ports": st.lists(st.integers(1, 65535), max_size=2)}),
+}
+k3s_options = st.fixed_dictionaries(
+    {},
+    optional={
+        **_node_level_options,
+        **_server_only_options,
+        "tls_san": st.lists(st.sampled_from(["k8s.example.com", "10.0.0.1"]), max_size=2),
+        "disable_agent": st.booleans(),
+    },
+)
+kubernetes_options = st.fixed_dictionaries(
+    {},
+    optional={
+        **_node_level_options,
+        **_server_only_options,
+        "control_plane": st.fixed_dictionaries(
+            {},
+            optional={
+                "api_server_extra_args": st.dictionaries(st.just("audit-log-path"), st.just("/var/log/audit.log"), max_size=1),
+                "api_server_extra_sans": st.lists(st.just("k8s.example.com"), max_size=1),
+                "disable_kube_proxy": st.booleans(),
+            },
+        ),
+        "pki": st.fixed_dictionaries({}, optional={"mode": st.sampled_from(["auto", "manual"]), "cert_validity_days": st.integers(1, 3650)}),
+        "etcd": st.fixed_dictionaries({}, optional={"data_dir": st.just("/var/lib/etcd"), "snapshot_count": st.integers(1, 100000)}),
+        "version": st.sampled_from(["1.33.2", "1.34.0"]),
+    },
+)
+
+secret_paths_blocks = st.fixed_dictionaries(
+    {},
+    optional={
+        "flux_ssh_key_path": st.just("/run/secrets/flux-ssh-key"),
+        "flux_token_path": st.just("/run/secrets/flux-token"),
+        "sops_age_key_path": st.just("/run/secrets/sops-age"),
+        "join_token_path": st.just("/run/secrets/join-token"),
+        "extra_paths": st.dictionaries(
+            st.sampled_from(["db_password", "registry_token", "tls_cert"]),
+            st.sampled_from(["/run/secrets/x", "/run/secrets/${weird}%{path}"]),
+            max_size=2,
+        ),
+    },
+)
+
+
+def _wg_key(seed: int) -> str:
+    alphabet = string.ascii_letters + string.digits + "+/"
+    return "".join(alphabet[(seed * 7 + i * 13) % 64] for i in range(43)) + "="
+
+
+@st.composite
+def vpns(draw: st.DrawFn) -> dict[str, Any]:
+    """A VPN block that passes the node's own VPN check (see the consumer schema)."""
+    links = []
+    for i in range(draw(st.integers(1, 2))):
+        profile = draw(st.sampled_from([None, "k8s-control-plane", "k8s-full", "site-to-site", "mesh"]))
+        listen_port = draw(st.sampled_from([None, 0, 51820 + i]))
+        firewall: dict[str, Any] = {}
+        if profile and profile.startswith("k8s-"):
+            firewall["allowed_tcp_ports"] = [6443]
+        elif draw(st.booleans()):
+            firewall["trust_interface"] = True
+        if listen_port:
+            firewall["incoming_udp_port"] = listen_port
+        peers = [
+            _drop_none(
+                {
+                    "public_key": _wg_key(10 * i + j),
+                    "endpoint": draw(st.sampled_from([None, "vpn.example.com:51820", "[2001:db8::1]:51820"])),
+                    "allowed_ips": [f"10.{100 + i}.{j}.0/24"],
+                    "persistent_keepalive": draw(st.sampled_from([None, 25])),
+                    "preshared_key_file": f"/run/secrets/wg-psk-{i}-{j}",
+                }
+            )
+            for j in range(draw(st.integers(1, 2)))
+        ]
+        links.append(
+            _drop_none(
+                {
+                    "name": f"wg{i}",
+                    "private_key_file": f"/run/secrets/wg{i}.key",
+                    "listen_port": listen_port,
+                    "address": f"10.{100 + i}.0.1/24",
+                    "profile": profile,
+                    "mtu": draw(st.sampled_from([None, 1420])),
+                    "peers": peers,
+                    "firewall": firewall,
+                }
+            )
+        )
+    return {"require_liveness": draw(st.booleans()), "links": links}
+
+
+@st.composite
+def bootstrap_secrets(draw: st.DrawFn, distribution: str, *, joining: bool) -> dict[str, Any]:
+    """Hostile literals, empty literals and ``{var: NAME}`` references.
+
+    At most two references: the compiler bounds a referenced secret at 4 KiB, and the
+    smallest user_data limit (AWS, 16 KiB) must still hold the rest.
+    """
+    credential = JOIN_CREDENTIAL[distribution]
+    other_credential = next(v for v in JOIN_CREDENTIAL.values() if v != credential)
+    keys = [k for k in KINDLING_BOOTSTRAP_KEYS if k not in (credential, other_credential)]
+    secrets: dict[str, Any] = {}
+    references = 0
+
+    used: list[str] = []
+
+    def reference() -> dict[str, str]:
+        # several secrets may name one variable: reuse a name half of the time
+        nonlocal references
+        references += 1
+        name = draw(st.sampled_from(used) | var_names) if used else draw(var_names)
+        used.append(name)
+        return {"var": name}
+
+    if joining or draw(st.booleans()):
+        if draw(st.booleans()):
+            secrets[credential] = reference()
+        else:
+            secrets[credential] = draw(join_token_literal if distribution == "k3s" else kubeadm_token_literal)
+    for key in draw(st.lists(st.sampled_from(keys), max_size=4, unique=True)):
+        kind = draw(st.sampled_from(["literal", "empty", "reference"]))
+        if kind == "reference" and references < 2:
+            secrets[key] = reference()
+        else:
+            secrets[key] = "" if kind == "empty" else draw(hostile_text)
+    if draw(st.integers(0, 3)) == 0:
+        # the other distribution's credential: a server-only secret here
+        secrets[other_credential] = draw(kubeadm_token_literal if other_credential == "kubeadm_token" else join_token_literal)
+    return secrets
+
+
+tag_keys = st.from_regex(r"\A[a-z][a-z0-9_-]{0,10}[a-z0-9]\Z").filter(
+    lambda k: k not in ("kubernetescluster", "backend", "managedby")
+)
+
+
+def provider_block(backend: str, draw: st.DrawFn) -> dict[str, Any]:
+    if backend == "hcloud":
+        return draw(
+            st.fixed_dictionaries(
+                {"image": st.sampled_from(["214263510", "nixos-k3s-snapshot"])},
+                optional={"replace_on_user_data_change": st.booleans()},
+            )
+        )
+    if backend == "aws":
+        return {"ami_id": "ami-0123456789abcdef0"}
+    if backend == "gcp":
+        return {"project": "nixk8s-test", "image": "projects/nixk8s-test/global/images/nixos"}
+    if backend == "azure":
+        return {"admin_ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnixk8stestkeyonly nixk8s"}
+    raise ValueError(f"no provider block for backend {backend}")
+
+
+# --- the spec ----------------------------------------------------------------------------
+
+
+@st.composite
+def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
+    """A valid ClusterSpec for ``backend`` as raw data (mappings, lists, strings)."""
+    distribution = draw(st.sampled_from(["k3s", "kubernetes"]))
+    pools = draw(node_pools(backend))
+    spec: dict[str, Any] = {
+        "name": draw(cluster_names),
+        "backend": backend,
+        "region": draw(st.sampled_from(REGIONS[backend])),
+        "distribution": distribution,
+        "node_pools": pools,
+        backend: provider_block(backend, draw),
+    }
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "kubernetes_version": st.sampled_from(["1.31", "1.33", "1.34"]),
+        "distribution_track": st.sampled_from(["1.33", "1.34"]),
+        "profile": st.sampled_from(["cloud-server", "flannel-standard", "calico-hardened", "cilium-standard", "istio-mesh"]),
+        "user_data_format": st.sampled_from(["shell", "cloud-config"]),
+        "network": networks(),
+        "access": st.fixed_dictionaries(
+            {}, optional={"ssh_sources": cidr_sources, "api_sources": cidr_sources, "http_sources": cidr_sources}
+        ),
+        "vpn": vpns(),
+        "tags": st.dictionaries(tag_keys, label_value, max_size=3),
+    }
+    for field, strategy in optional.items():
+        if draw(st.booleans()):
+            spec[field] = draw(strategy)
+
+    operator = draw(st.sampled_from(["fluxcd", "argocd", "none", None]))
+    if operator is not None:
+        spec["gitops_operator"] = operator
+    if operator in ("fluxcd", None) and draw(st.booleans()):
+        spec["fluxcd"] = draw(fluxcd_blocks)
+    if operator == "argocd":
+        spec["argocd"] = draw(argocd_blocks)
+
+    nixos: dict[str, Any] = {}
+    if draw(st.booleans()):
+        options = draw(k3s_options if distribution == "k3s" else kubernetes_options)
+        # the network's pod/service CIDRs win; equal values only where both are set
+        network = spec.get("network", {})
+        for option, network_field, choices in (
+            ("cluster_cidr", "pod_cidr", POD_CIDRS),
+            ("service_cidr", "service_cidr", SERVICE_CIDRS),
+        ):
+            if draw(st.booleans()):
+                options[option] = network.get(network_field) or draw(st.sampled_from(choices[1:]))
+        nixos[distribution] = options
+    if draw(st.booleans()):
+        nixos["secrets"] = draw(secret_paths_blocks)
+    if draw(st.booleans()):
+        nixos["flake_url"] = "github:example/fleet#nodes"
+    if nixos:
+        spec["nixos"] = nixos
+
+    control_plane = next((p for p in pools if p["name"] == "system"), pools[0])
+    joining = max(control_plane["min_size"], 1) > 1 or len(pools) > 1
+    has_token_path = bool(nixos.get("secrets", {}).get("join_token_path"))
+    spec["bootstrap_secrets"] = draw(bootstrap_secrets(distribution, joining=joining and not has_token_path))
+    if persistent_state_allowed(backend) and draw(st.booleans()):
+        spec["persistent_state"] = {"size_gb": draw(st.integers(8, 100))}
+    return spec
+
+
+def persistent_state_allowed(backend: str) -> bool:
+    return backend == "aws"
+
+
+def load_raw(raw: dict[str, Any]) -> ClusterSpec:
+    """Load raw spec data through the real decoder and validator (as JSON)."""
+    result = load(msgspec.json.encode(raw), "json")
+    if isinstance(result, Failure):
+        raise AssertionError(
+            "the generator drew a spec nixk8s rejects:\n"
+            + "\n".join(f"  {p.path}: {p.message}" for p in result.failure())
+            + f"\n{raw!r}"
+        )
+    return result.unwrap()
+
+
+def cluster_specs(backend: str) -> st.SearchStrategy[ClusterSpec]:
+    """A valid ClusterSpec for ``backend``, loaded by :func:`nixk8s.load.load`."""
+    return raw_cluster_specs(backend).map(load_raw)

@@ -1,0 +1,303 @@
+"""DESIGN §3's invariants, as properties over generated specs, for every registered backend.
+
+Each test draws valid ClusterSpecs from :mod:`strategies` (loaded through the real
+decoder and validator), compiles them, and reads what every node receives the way the
+node does: the cluster-config JSON out of its user_data, with each Terraform
+expression replaced by a stand-in value (:func:`support.concrete`).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nixk8s.backends import BACKENDS
+from nixk8s.compiler import Compiled, compile_spec
+from nixk8s.node_config import join_server
+from nixk8s.secrets import agent_allowlist, secret_variables
+from nixk8s.spec import AGENT_OPTION_FIELDS, ClusterSpec, SecretRef
+from nixk8s.terraform import Expr, Template
+from strategies import cluster_specs, load_raw, raw_cluster_specs
+from support import (
+    assert_kindling_accepts,
+    concrete,
+    document_user_data,
+    embedded_config,
+    embedded_json_text,
+    interpolations,
+    node_config,
+    rendered_nodes,
+)
+
+backends = pytest.mark.parametrize("backend", sorted(BACKENDS))
+
+
+def compiled(spec: ClusterSpec) -> Compiled:
+    return compile_spec(spec).unwrap()
+
+
+def configs(result: Compiled) -> list[dict[str, Any]]:
+    """Every node's cluster-config, servers first (in index order), then each pool's."""
+    return [node_config(node) for node in rendered_nodes(result)]
+
+
+def servers(result: Compiled) -> list[dict[str, Any]]:
+    return [c for c in configs(result) if c["role"] == "server"]
+
+
+def agents_by_pool(result: Compiled) -> list[tuple[Any, dict[str, Any]]]:
+    return [(pool.pool, node_config(node)) for pool in result.built.workers for node in pool.nodes]
+
+
+def expected_bootstrap_secrets(spec: ClusterSpec) -> dict[str, str]:
+    """What a server's bootstrap_secrets hold: every non-empty literal verbatim, references as their stand-in."""
+    return {
+        key: f"var.{value.var}" if isinstance(value, SecretRef) else value
+        for key, value in spec.bootstrap_secrets.items()
+        if value != ""
+    }
+
+
+# --- who receives what --------------------------------------------------------------------
+
+
+@backends
+@given(data=st.data())
+def test_agents_never_receive_gitops_secret_paths_vpn_persistent_state_or_secrets_outside_the_allowlist(
+    backend: str, data: st.DataObject
+) -> None:
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    allowed = agent_allowlist(spec.distribution)
+    for _, agent in agents_by_pool(result):
+        assert agent["role"] == "agent"
+        for key in ("fluxcd", "argocd", "secrets", "vpn", "persistent_state"):
+            assert key not in agent, f"an agent received {key}"
+        given_secrets = agent.get("bootstrap_secrets", {})
+        assert set(given_secrets) <= allowed
+        # and it receives exactly the allowlisted ones, with the servers' values
+        expected = {k: v for k, v in expected_bootstrap_secrets(spec).items() if k in allowed}
+        assert given_secrets == expected
+
+
+@backends
+@given(data=st.data())
+def test_agents_receive_only_node_level_distribution_options(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    server_options = servers(result)[0].get(spec.distribution, {})
+    for pool, agent in agents_by_pool(result):
+        options = agent.get(spec.distribution, {})
+        assert set(options) <= AGENT_OPTION_FIELDS, set(options) - AGENT_OPTION_FIELDS
+        # the node-level options the servers get reach the agents unchanged...
+        for key in ("kernel", "data_dir", "containerd_config_template", "nvidia_enable",
+                    "graceful_node_shutdown", "wait_for_dns", "extra_kube_proxy_config"):
+            assert options.get(key) == server_options.get(key), key
+        # ...with the agent's own pool's labels and taints added
+        assert pool.labels.items() <= options.get("node_labels", {}).items()
+        assert {t.as_kubelet_flag() for t in pool.taints} <= set(options.get("node_taints", []))
+
+
+# --- the shape of the cluster -----------------------------------------------------------------
+
+
+@backends
+@given(data=st.data())
+def test_every_cluster_has_at_least_one_server(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    found = servers(compiled(spec))
+    assert len(found) >= 1
+    assert len(found) == max(spec.system_pool.min_size, 1)
+    assert [s["node_index"] for s in found] == list(range(len(found)))
+
+
+@backends
+@given(data=st.data())
+def test_exactly_one_node_has_cluster_init_and_it_is_server_zero(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    initialising = [c for c in configs(compiled(spec)) if c["cluster_init"] is True]
+    assert len(initialising) == 1
+    assert initialising[0]["role"] == "server"
+    assert initialising[0]["node_index"] == 0
+
+
+@backends
+@given(data=st.data())
+def test_every_agent_and_every_server_after_the_first_joins_server_zero(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    host = BACKENDS[spec.backend].join_host(result.plan, result.built.infra)
+    expected = concrete(join_server(spec.distribution, host))
+    form = r"^https://[^/:\s]+:6443$" if spec.distribution == "k3s" else r"^[^/:\s]+:6443$"
+    for config in configs(result):
+        if config["role"] == "server" and config["node_index"] == 0:
+            assert "join_server" not in config
+        else:
+            assert config["join_server"] == expected
+            assert re.match(form, config["join_server"]), config["join_server"]
+
+
+@backends
+@given(data=st.data())
+def test_node_index_is_an_integer_unless_one_template_serves_many_machines(
+    backend: str, data: st.DataObject
+) -> None:
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    per_node = BACKENDS[spec.backend].worker_index_probe is None
+    indices = Counter()
+    for config in configs(result):
+        if config["role"] == "agent" and not per_node:
+            assert "node_index" not in config, "a template's JSON must leave node_index to the boot-time probe"
+            continue
+        assert type(config["node_index"]) is int and 0 <= config["node_index"] < 2**32
+        indices[(config["role"], config["node_index"])] += 1
+    # kindling names hosts {cluster}-{role}-{index}: no two machines may share one
+    assert all(n == 1 for n in indices.values()), indices
+
+
+@backends
+@given(data=st.data())
+def test_every_node_config_is_accepted_by_kindling(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    for config in configs(compiled(spec)):
+        assert_kindling_accepts(config)
+
+
+# --- user_data ------------------------------------------------------------------------------
+
+
+@backends
+@given(data=st.data())
+def test_both_user_data_formats_write_byte_identical_json(backend: str, data: st.DataObject) -> None:
+    raw = data.draw(raw_cluster_specs(backend))
+    shell = compiled(load_raw({**raw, "user_data_format": "shell"}))
+    cloud = compiled(load_raw({**raw, "user_data_format": "cloud-config"}))
+    shell_nodes, cloud_nodes = rendered_nodes(shell), rendered_nodes(cloud)
+    assert len(shell_nodes) == len(cloud_nodes) >= 1
+    for a, b in zip(shell_nodes, cloud_nodes):
+        script, document = concrete(a.user_data), concrete(b.user_data)
+        assert script.startswith("#!/bin/sh\n")
+        assert document.startswith("#cloud-config\n")
+        assert embedded_json_text(script).encode() == embedded_json_text(document).encode()
+
+
+@backends
+@given(data=st.data())
+def test_hostile_secret_literals_reach_every_node_exactly(backend: str, data: st.DataObject) -> None:
+    """Decode each user_data in main.tf.json (shell heredoc or cloud-config YAML, after
+    Terraform's own template evaluation) and JSON-parse it: every secret is the original."""
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    document = msgspec.json.decode(result.to_json())
+    from_document = document_user_data(document)
+    # the document carries exactly the user_data the pipeline rendered
+    assert Counter(from_document) == Counter(concrete(n.user_data) for n in rendered_nodes(result))
+    expected = expected_bootstrap_secrets(spec)
+    allowed = agent_allowlist(spec.distribution)
+    for user_data in from_document:
+        config = embedded_config(user_data)
+        secrets = config.get("bootstrap_secrets", {})
+        if config["role"] == "server":
+            assert secrets == expected
+            if spec.fluxcd is not None:
+                assert config["fluxcd"]["branch"] == spec.fluxcd.source_branch
+                assert config["fluxcd"]["reconcile_path"] == spec.fluxcd.reconcile_path
+        else:
+            assert secrets == {k: v for k, v in expected.items() if k in allowed}
+
+
+def _expression_texts(value: Any) -> set[str]:
+    """The texts of every expression nixk8s put into a document value."""
+    if isinstance(value, Expr):
+        return {value.text}
+    if isinstance(value, Template):
+        return {p.text for p in value.parts if isinstance(p, Expr)}
+    if isinstance(value, dict):
+        return set().union(*(_expression_texts(v) for v in value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_expression_texts(v) for v in value))
+    return set()
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+@backends
+@given(data=st.data())
+def test_literal_template_sequences_are_escaped_and_only_nixk8s_interpolations_remain(
+    backend: str, data: st.DataObject
+) -> None:
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    fragment = result.built.fragment
+    built = (
+        set().union(*(_expression_texts(r.body) for r in fragment.resources))
+        | set().union(*(_expression_texts(o.value) for o in fragment.outputs))
+        | set().union(*(_expression_texts(v) for _, v in fragment.locals))
+        | {cond for v in fragment.variables for cond, _ in v.validations}
+    )
+    document = msgspec.json.decode(result.to_json())
+    found = {expr for s in _strings(document) for expr in interpolations(s)}
+    # every `${` and `%{` from the spec was escaped (else it would show up here as an
+    # interpolation nixk8s never built), and none of nixk8s' own was
+    assert found == built
+
+
+@backends
+@given(data=st.data())
+def test_a_secret_variable_keeps_the_checks_of_every_secret_that_names_it(backend: str, data: st.DataObject) -> None:
+    """DESIGN §4: a variable the node needs in a particular form (the join token) says so,
+    also when another secret names the same variable."""
+    spec = data.draw(cluster_specs(backend))
+    variables = msgspec.json.decode(compiled(spec).to_json()).get("variable", {})
+    for key, secret in spec.bootstrap_secrets.items():
+        if isinstance(secret, SecretRef):
+            (alone,) = secret_variables(msgspec.structs.replace(spec, bootstrap_secrets={key: secret}))
+            required = {"${" + condition + "}" for condition, _ in alone.validations}
+            assert required <= {v["condition"] for v in variables[secret.var].get("validation", [])}, key
+
+
+# --- determinism ------------------------------------------------------------------------------
+
+
+def _shuffled(value: Any, rng: random.Random) -> Any:
+    """``value`` with every mapping's key order shuffled (list order kept: it means something)."""
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        return {k: _shuffled(v, rng) for k, v in items}
+    if isinstance(value, list):
+        return [_shuffled(v, rng) for v in value]
+    return value
+
+
+@backends
+@given(data=st.data())
+def test_compiling_a_spec_twice_gives_identical_bytes(backend: str, data: st.DataObject) -> None:
+    raw = data.draw(raw_cluster_specs(backend))
+    first = compiled(load_raw(raw)).to_json()
+    assert compiled(load_raw(raw)).to_json() == first
+
+
+@backends
+@given(data=st.data(), rng=st.randoms(use_true_random=False))
+def test_the_key_order_of_the_spec_does_not_change_the_output(
+    backend: str, data: st.DataObject, rng: random.Random
+) -> None:
+    raw = data.draw(raw_cluster_specs(backend))
+    assert compiled(load_raw(_shuffled(raw, rng))).to_json() == compiled(load_raw(raw)).to_json()
