@@ -236,6 +236,10 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
                     yield Problem(join_path(join_path(path, "firewall"), "trust_interface"), f"must be false for profile {link.profile}")
                 if not (fw.allowed_tcp_ports or fw.allowed_udp_ports):
                     yield Problem(join_path(path, "firewall"), f"profile {link.profile} needs allowed_tcp_ports or allowed_udp_ports")
+        keys = frequencies(peer.public_key for peer in link.peers)
+        for key, n in keys.items():
+            if n > 1:
+                yield Problem(join_path(path, "peers"), f"public key {key} is used by {n} peers; the node refuses a link with duplicates")
         for j, peer in enumerate(link.peers):
             ppath = join_path(join_path(path, "peers"), j)
             if not re.match(r"^[A-Za-z0-9+/]{43}=$", peer.public_key):

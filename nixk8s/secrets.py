@@ -54,7 +54,8 @@ JOIN_CREDENTIAL: Mapping[Distribution, str] = {
 TOKEN_JSON_MAX_LEN = 512
 PEM_JSON_MAX_LEN = 6144
 # kindling pastes the k3s token into YAML between double quotes, unescaped.
-TOKEN_FORBIDDEN = ('"', "\\", "\n", "\r")
+# YAML also breaks lines at U+0085, U+2028 and U+2029, inside quotes too.
+TOKEN_FORBIDDEN = ('"', "\\", "\n", "\r", "\u0085", "\u2028", "\u2029")
 KUBEADM_TOKEN_PATTERN = r"^[a-z0-9]{6}\.[a-z0-9]{16}$"
 
 
@@ -137,7 +138,7 @@ def _validations(key: str, var: str) -> tuple[tuple[str, str], ...]:
     if key in ("k3s_server_token", "kubeadm_token"):
         checks.append(
             (
-                f'length(regexall("[\\"\\\\\\\\\\n\\r]", var.{var})) == 0',
+                f'length(regexall("[\\"\\\\\\\\\\n\\r\\u0085\\u2028\\u2029]", var.{var})) == 0',
                 f"{var} must not contain a double quote, a backslash or a line break: the node pastes it into YAML unescaped.",
             )
         )

@@ -27,7 +27,7 @@ from returns.result import Failure
 from nixk8s.load import load
 from nixk8s.node_config import agent_index_block
 from nixk8s.rules import TERRAFORM_RESERVED_VARIABLE_NAMES
-from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS
+from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS, TOKEN_FORBIDDEN
 from nixk8s.spec import ClusterSpec
 
 # --- text ----------------------------------------------------------------------------
@@ -77,7 +77,7 @@ hostile_text = st.one_of(
 )
 """Strings that break naive shell, YAML, JSON or Terraform-template writers."""
 
-_TOKEN_FORBIDDEN = frozenset('"\\\n\r')
+_TOKEN_FORBIDDEN = frozenset(TOKEN_FORBIDDEN)
 
 join_token_literal = st.one_of(
     st.text(alphabet=string.ascii_letters + string.digits, min_size=16, max_size=40),

@@ -358,3 +358,24 @@ def test_several_platform_limits_are_reported_together() -> None:
                     worker_pool("workers", 95)],
     )
     assert [p.path for p in problems_of(raw)] == ["hcloud.image", "node_pools", "node_pools[0].min_size", 'tags["bad key"]']
+
+
+def test_long_server_names_are_shortened_to_a_hostname_label() -> None:
+    raw = minimal_spec(
+        name="a" * 40,
+        node_pools=[minimal_spec()["node_pools"][0], worker_pool("b" * 32, size=1)],
+        bootstrap_secrets={"k3s_server_token": "t0ken"},
+    )
+    servers = compile_raw(raw).document["resource"]["hcloud_server"]
+    names = [body["name"] for body in servers.values()]
+    assert all(len(n) <= 63 for n in names)
+    assert len(set(names)) == len(names)
+
+
+def test_shortened_server_names_are_explained() -> None:
+    raw = minimal_spec(
+        name="a" * 40,
+        node_pools=[minimal_spec()["node_pools"][0], worker_pool("b" * 32, size=1)],
+        bootstrap_secrets={"k3s_server_token": "t0ken"},
+    )
+    assert any("shortened" in note for note in compile_raw(raw).built.notes)

@@ -38,8 +38,9 @@ from support import (
 )
 
 HOSTILE_SECRETS = {
-    "k3s_server_token": "K10::server:${HOME}%{x}$(id)`id`'é日本\u2028- a: b",
-    "sops_age_key": 'AGE-SECRET-KEY-1"quoted"\\back\nslash\r\n${x}%{ if 1 }PANGEA_CONFIG_EOF',
+    # the join token may hold anything but ", \ and YAML's line breaks (kindling pastes it into YAML)
+    "k3s_server_token": "K10::server:${HOME}%{x}$(id)`id`'é日本- a: b",
+    "sops_age_key": 'AGE-SECRET-KEY-1"quoted"\\back\nslash\r\n${x}%{ if 1 }PANGEA_CONFIG_EOF\u2028',
     "nix_github_token": "\nPANGEA_CONFIG_EOF\n#cloud-config\n- a: b\n: {}\u2029\u0085",
     "flux_github_token": "'$(rm -rf /)' \"${jsonencode(1)}\" $${x} %%{y} \\n\t\x00🦀",
 }

@@ -291,7 +291,9 @@ def test_unknown_bootstrap_secret_key_is_a_problem_even_as_a_reference() -> None
     assert problem.path == "bootstrap_secrets.my_secret"
 
 
-@pytest.mark.parametrize("token", ['abc"def', "abc\\def", "abc\ndef", "abc\rdef"])
+@pytest.mark.parametrize(
+    "token", ['abc"def', "abc\\def", "abc\ndef", "abc\rdef", "abc\u0085def", "abc\u2028def", "abc\u2029def"]
+)
 def test_k3s_token_with_a_quote_backslash_or_line_break_is_a_problem(token: str) -> None:
     (problem,) = run(rules.bootstrap_secrets, minimal_spec(bootstrap_secrets={"k3s_server_token": token}))
     assert problem.path == "bootstrap_secrets.k3s_server_token"
@@ -403,6 +405,13 @@ def test_vpn_link_address_needs_a_prefix() -> None:
 def test_vpn_link_privileged_listen_port_is_a_problem() -> None:
     (problem,) = vpn_problems(vpn_link(listen_port=500, firewall={"incoming_udp_port": 500, "allowed_tcp_ports": [6443]}))
     assert problem.path == "vpn.links[0].listen_port"
+
+
+def test_vpn_link_with_two_peers_sharing_a_public_key_is_a_problem() -> None:
+    peer = vpn_link()["peers"][0]
+    (problem,) = vpn_problems(vpn_link(peers=[peer, {**peer, "endpoint": "other.example.com:51820"}]))
+    assert problem.path == "vpn.links[0].peers"
+    assert "duplicates" in problem.message
 
 
 def test_vpn_link_without_peers_is_a_problem() -> None:

@@ -222,7 +222,7 @@ def test_literal_secret_is_json_escaped_in_the_config() -> None:
 
 
 @pytest.mark.tfcheck
-@pytest.mark.parametrize("bad", ['has"quote', "has\\backslash", "has\nnewline"])
+@pytest.mark.parametrize("bad", ['has"quote', "has\\backslash", "has\nnewline", "has\u2028separator"])
 def test_terraform_refuses_a_k3s_token_the_node_cannot_use(tmp_path: Path, bad: str) -> None:
     compiled = compile_raw(ref_spec(k3s_server_token="k3s_token"))
     module = write_module(compiled, tmp_path, {"k3s_token": bad})

@@ -47,7 +47,6 @@ Decisions:
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import math
 import re
@@ -57,6 +56,7 @@ from typing import Any, Union
 import msgspec
 
 from nixk8s import netaddr
+from nixk8s.names import shortened
 from nixk8s.backends.base import Backend, Foundation, NodeDescription, RenderedNode, UserDataLimit, WorkerPool, no_fragment
 from nixk8s.cloud_init import IndexProbe
 from nixk8s.node_config import join_server
@@ -127,19 +127,10 @@ IMDS_INDEX_PROBE = IndexProbe(
 def aws_lb_name(name: str, limit: int = LB_NAME_LIMIT) -> str:
     """``name`` as a load balancer or target group name: at most ``limit`` characters.
 
-    A longer name keeps its head and ends in 8 hex digits of its SHA-256, so the same
-    input always gives the same name and different inputs stay apart.
-
-    >>> aws_lb_name("demo-cp-nlb")
-    'demo-cp-nlb'
     >>> aws_lb_name("a-rather-long-production-cluster-name-cp-nlb")
     'a-rather-long-productio-6b3a33c4'
     """
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    head = name[: limit - len(digest) - 1].rstrip("-")
-    return f"{head}-{digest}"
+    return shortened(name, limit)
 
 
 def partition(region: str) -> str:

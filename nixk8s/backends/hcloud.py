@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from nixk8s import netaddr
+from nixk8s.names import shortened
 from nixk8s.backends.base import Backend, Foundation, NodeDescription, RenderedNode, UserDataLimit, WorkerPool
 from nixk8s.labels import label_key_error, label_value_error
 from nixk8s.plan import ClusterPlan
@@ -52,6 +53,8 @@ USER_DATA_LIMIT = UserDataLimit(32_768, "Hetzner allows 32,768 bytes of user_dat
 # Control-plane addresses start here in the subnet: .1 may be Hetzner's gateway.
 FIRST_CONTROL_PLANE_HOST = 2
 ICMP_SOURCES = ("0.0.0.0/0", "::/0")
+# A server name must be a valid hostname; nixk8s names are one DNS label.
+SERVER_NAME_LIMIT = 63
 
 
 class HcloudInfra(msgspec.Struct, frozen=True):
@@ -219,6 +222,17 @@ def network_id(infra: HcloudInfra) -> Text | None:
 # --- servers ---------------------------------------------------------------------------
 
 
+def server_name(resource_name: str) -> str:
+    """The Hetzner name of a server: its resource name as one hostname label of ≤ 63 characters.
+
+    >>> server_name("demo_workers_0")
+    'demo-workers-0'
+    >>> len(server_name("a" * 40 + "_" + "b" * 32 + "_12"))
+    63
+    """
+    return shortened(resource_name.replace("_", "-"), SERVER_NAME_LIMIT)
+
+
 def _server(
     plan: ClusterPlan,
     infra: HcloudInfra,
@@ -232,7 +246,7 @@ def _server(
     spec = plan.spec
     replace = spec.hcloud is not None and spec.hcloud.replace_on_user_data_change
     body: dict[str, Any] = {
-        "name": name.replace("_", "-"),
+        "name": server_name(name),
         "server_type": pool.instance_type,
         "image": infra.image,
         "location": spec.region,
@@ -346,6 +360,12 @@ def notes(plan: ClusterPlan, infra: HcloudInfra) -> tuple[str, ...]:
         )
     else:
         result.append("Hetzner firewalls filter public traffic only; the private network is not filtered")
+    longest = max((f"{plan.name}-{p.name}-{p.desired - 1}" for _, p in spec.worker_pools), key=len, default="")
+    if len(longest) > SERVER_NAME_LIMIT:
+        result.append(
+            f"server names longer than {SERVER_NAME_LIMIT} characters are shortened with a stable hash "
+            f'suffix (e.g. "{longest}" is named "{server_name(longest)}")'
+        )
     if not (spec.hcloud and spec.hcloud.replace_on_user_data_change):
         result.append(
             "servers ignore changes to user_data and image (reconfigure through the flake and GitOps); "
