@@ -220,6 +220,17 @@ def _variable_block(v: Variable) -> dict[str, Any]:
     return block
 
 
+def _by_type(blocks: Iterable[Resource | DataSource], what: str) -> dict[str, dict[str, Any]]:
+    """``{TYPE: {NAME: body}}`` with bodies escaped; a repeated address is a compiler bug."""
+    out: dict[str, dict[str, Any]] = {}
+    for block in blocks:
+        by_type = out.setdefault(block.type, {})
+        if block.name in by_type:
+            raise ValueError(f"duplicate {what} {block.type}.{block.name}")
+        by_type[block.name] = encode_value(block.body)
+    return out
+
+
 def document(providers: Iterable[ProviderRequirement], fragment: Fragment) -> dict[str, Any]:
     """The whole Terraform JSON document as plain, escaped builtins.
 
@@ -227,18 +238,8 @@ def document(providers: Iterable[ProviderRequirement], fragment: Fragment) -> di
     compiler bug, never a spec problem, so it is not reported as one.
     """
     providers = list(providers)
-    resources: dict[str, dict[str, Any]] = {}
-    for r in fragment.resources:
-        by_type = resources.setdefault(r.type, {})
-        if r.name in by_type:
-            raise ValueError(f"duplicate resource {r.type}.{r.name}")
-        by_type[r.name] = encode_value(r.body)
-    data: dict[str, dict[str, Any]] = {}
-    for d in fragment.data:
-        by_type = data.setdefault(d.type, {})
-        if d.name in by_type:
-            raise ValueError(f"duplicate data source {d.type}.{d.name}")
-        by_type[d.name] = encode_value(d.body)
+    resources = _by_type(fragment.resources, "resource")
+    data = _by_type(fragment.data, "data source")
     variables: dict[str, Any] = {}
     for v in fragment.variables:
         # several secrets may name one variable; its block is the same each time

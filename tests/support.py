@@ -182,29 +182,28 @@ def require_tool(name: str, package: str) -> str:
     return path
 
 
-def shellcheck(script: str) -> None:
-    tool = require_tool("shellcheck", "shellcheck")
-    with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
-        f.write(script)
+def _check_file(command: list[str], text: str, suffix: str) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` + a temporary file holding ``text``."""
+    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as f:
+        f.write(text)
     try:
-        result = subprocess.run([tool, "-s", "sh", f.name], capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout + result.stderr
-        bash = require_tool("bash", "bash")
-        syntax = subprocess.run([bash, "-n", f.name], capture_output=True, text=True)
-        assert syntax.returncode == 0, syntax.stderr
+        return subprocess.run([*command, f.name], capture_output=True, text=True)
     finally:
         os.unlink(f.name)
+
+
+def shellcheck(script: str) -> None:
+    """The script passes shellcheck (as POSIX sh) and ``bash -n``."""
+    result = _check_file([require_tool("shellcheck", "shellcheck"), "-s", "sh"], script, ".sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    syntax = _check_file([require_tool("bash", "bash"), "-n"], script, ".sh")
+    assert syntax.returncode == 0, syntax.stderr
 
 
 def cloud_init_schema(document: str) -> None:
-    tool = require_tool("cloud-init", "cloud-init")
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(document)
-    try:
-        result = subprocess.run([tool, "schema", "-c", f.name], capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout + result.stderr
-    finally:
-        os.unlink(f.name)
+    """The document passes ``cloud-init schema``."""
+    result = _check_file([require_tool("cloud-init", "cloud-init"), "schema", "-c"], document, ".yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # --- specs as data -------------------------------------------------------------------------
