@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 
 from nixk8s.backends.hcloud import firewall_rules
 from nixk8s.plan import plan_cluster
 from nixk8s.ports import COMMON, cluster_ports, cni_family, port_table, sources
+from nixk8s.spec import Profile
 
 from support import minimal_spec, spec_from
 
-PROFILES = [
-    "cloud-server",
-    "flannel-minimal",
-    "flannel-standard",
-    "flannel-production",
-    "calico-standard",
-    "calico-hardened",
-    "cilium-standard",
-    "cilium-mesh",
-    "istio-mesh",
-]
+PROFILES = list(typing.get_args(Profile))
 
 
 def rows(distribution: str = "k3s", profile: str = "cloud-server") -> dict[str, tuple[int, int, str, str]]:
