@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from returns.result import Failure, Result, Success
+from returns.result import Failure, Result
 
 from nixk8s.backends import backend_for
 from nixk8s.backends.base import Backend, Built, build
@@ -58,5 +58,3 @@ def compile_to_json(spec: ClusterSpec) -> Result[bytes, Problems]:
     """The ``main.tf.json`` bytes of ``spec``."""
     return compile_spec(spec).map(Compiled.to_json)
 
-
-__all__ = ["Compiled", "compile_spec", "compile_to_json", "Success", "Failure"]

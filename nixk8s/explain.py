@@ -14,7 +14,7 @@ from nixk8s.backends.base import RenderedNode
 from nixk8s.compiler import Compiled
 from nixk8s.secrets import agent_bootstrap_secrets, secret_paths, server_bootstrap_secrets
 from nixk8s.spec import SecretRef
-from nixk8s.terraform import Expr, Template, Text
+from nixk8s.terraform import Expr, Text
 
 
 def _text(value: Text | None) -> str:
@@ -83,5 +83,3 @@ def explain(compiled: Compiled) -> str:
         lines += ["", "notes:"] + [f"  - {note}" for note in built.notes]
     return "\n".join(lines) + "\n"
 
-
-__all__ = ["explain", "Template"]

@@ -50,7 +50,7 @@ def contains(outer: str, inner: str) -> bool:
 
 def overlaps(a: str, b: str) -> bool:
     x, y = net(a), net(b)
-    return x.version == y.version and x.overlaps(y)  # type: ignore[arg-type]
+    return x.version == y.version and x.overlaps(y)
 
 
 def host(block: str, offset: int) -> str | None:

@@ -181,7 +181,7 @@ def _gitops(spec: ClusterSpec) -> dict[str, Any]:
 
 
 def _secrets_block(secrets: dict[str, Any]) -> dict[str, Value] | None:
-    values = {k: secret_value(v, k) for k, v in secrets.items()}
+    values: dict[str, Value] = {k: secret_value(v, k) for k, v in secrets.items()}
     return values or None
 
 
@@ -202,8 +202,8 @@ def server_config(
     network_id: Text | None,
 ) -> NodeConfig:
     """The config of control-plane node ``index``; only index 0 initialises the cluster."""
-    options = _merge_node_options(_server_options(spec), spec.system_pool)
-    option_key = "k3s" if spec.distribution == "k3s" else "kubernetes"
+    options = _merge_node_options(_server_options(spec), spec.system_pool) or None
+    is_k3s = spec.distribution == "k3s"
     paths = secret_paths(spec)
     return NodeConfig(
         **_common(spec),
@@ -213,7 +213,8 @@ def server_config(
         join_server=None if index == 0 or join is None else join_server(spec.distribution, join),
         network_id=network_id,
         **_gitops(spec),
-        **{option_key: options or None},
+        k3s=options if is_k3s else None,
+        kubernetes=None if is_k3s else options,
         secrets=paths or None,
         bootstrap_secrets=_secrets_block(server_bootstrap_secrets(spec)),
         vpn=_set_fields(spec.vpn) if spec.vpn is not None and spec.vpn.links else None,
@@ -229,15 +230,16 @@ def agent_config(
     join: Text,
 ) -> NodeConfig:
     """The config of a worker: the shared identity, a join address, allowlisted secrets."""
-    options = _merge_node_options(_agent_options(spec), pool)
-    option_key = "k3s" if spec.distribution == "k3s" else "kubernetes"
+    options = _merge_node_options(_agent_options(spec), pool) or None
+    is_k3s = spec.distribution == "k3s"
     return NodeConfig(
         **_common(spec),
         role="agent",
         cluster_init=False,
         node_index=index,
         join_server=join_server(spec.distribution, join),
-        **{option_key: options or None},
+        k3s=options if is_k3s else None,
+        kubernetes=None if is_k3s else options,
         bootstrap_secrets=_secrets_block(agent_bootstrap_secrets(spec)),
     )
 
@@ -249,7 +251,8 @@ def _as_interpolation(value: Value) -> Expr:
     """A value Terraform must JSON-encode itself: ``jsonencode(...)``."""
     if isinstance(value, Expr):
         return call("jsonencode", value, max_len=value.json_bound())
-    return call("jsonencode", value, max_len=2 * value.max_len() + 2)
+    template = Template.of(value)
+    return call("jsonencode", template, max_len=2 * template.max_len() + 2)
 
 
 def config_json(config: NodeConfig) -> Template:

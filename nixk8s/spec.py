@@ -73,7 +73,7 @@ Port = Annotated[int, Meta(ge=0, le=65535)]
 # --- node pools --------------------------------------------------------------------
 
 
-class Taint(Frozen):
+class Taint(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     key: str
     value: str = ""
     effect: TaintEffect = "NoSchedule"
@@ -90,7 +90,7 @@ class Taint(Frozen):
         return f"{pair}:{self.effect}"
 
 
-class NodePool(Frozen):
+class NodePool(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: PoolName
     instance_types: Annotated[tuple[str, ...], Meta(min_length=1)]
     min_size: Annotated[int, Meta(ge=0)] = 1
@@ -117,7 +117,7 @@ class NodePool(Frozen):
 ANYWHERE: tuple[str, ...] = ("0.0.0.0/0", "::/0")
 
 
-class Network(Frozen):
+class Network(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     vpc_cidr: str = "10.0.0.0/16"
     subnet_cidr: str | None = None
     pod_cidr: str | None = None
@@ -138,7 +138,7 @@ class Network(Frozen):
         return str(next(vpc.subnets(new_prefix=24)))
 
 
-class Access(Frozen):
+class Access(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     ssh_sources: tuple[str, ...] = ANYWHERE
     api_sources: tuple[str, ...] = ANYWHERE
     http_sources: tuple[str, ...] = ANYWHERE
@@ -147,7 +147,7 @@ class Access(Frozen):
 # --- GitOps ------------------------------------------------------------------------
 
 
-class FluxCD(Frozen):
+class FluxCD(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     source_url: str
     enabled: bool = True
     source_auth: Literal["ssh", "token"] = "ssh"
@@ -164,7 +164,7 @@ class FluxCD(Frozen):
     sops_age_key_file: str | None = None
 
 
-class ArgoCD(Frozen):
+class ArgoCD(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     repo_url: str
     enabled: bool = True
     target_revision: str = "HEAD"
@@ -184,7 +184,7 @@ class ArgoCD(Frozen):
 # --- distribution options (passed through to the NixOS modules) -------------------
 
 
-class Firewall(Frozen):
+class Firewall(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     extra_tcp_ports: tuple[Port, ...] = ()
     extra_udp_ports: tuple[Port, ...] = ()
@@ -192,20 +192,20 @@ class Firewall(Frozen):
     allow_intra_cluster: bool = True
 
 
-class Kernel(Frozen):
+class Kernel(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     extra_modules: tuple[str, ...] = ()
     sysctl: dict[str, Any] = {}
     hardening: bool = True
 
 
-class WaitForDNS(Frozen):
+class WaitForDNS(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = False
     hostname: str | None = None
     timeout_seconds: Annotated[int, Meta(ge=1)] = 300
     retry_interval: Annotated[int, Meta(ge=1)] = 5
 
 
-class ControlPlane(Frozen):
+class ControlPlane(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     api_server_extra_args: dict[str, Any] = {}
     api_server_extra_sans: tuple[str, ...] = ()
     controller_manager_extra_args: dict[str, Any] = {}
@@ -219,7 +219,7 @@ class ControlPlane(Frozen):
     etcd_key_file: str | None = None
 
 
-class PKI(Frozen):
+class PKI(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     mode: Literal["auto", "manual", "external"] = "auto"
     cert_validity_days: Annotated[int, Meta(ge=1)] = 365
     ca_cert_path: str | None = None
@@ -228,7 +228,7 @@ class PKI(Frozen):
     cert_dir: str = "/etc/kubernetes/pki"
 
 
-class Etcd(Frozen):
+class Etcd(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     initial_cluster_state: Literal["new", "existing"] = "new"
     data_dir: str = "/var/lib/etcd"
     external_endpoints: tuple[str, ...] = ()
@@ -240,7 +240,7 @@ class Etcd(Frozen):
     key_file: str | None = None
 
 
-class _DistributionOptions(Frozen):
+class _DistributionOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Options both distributions share (pangea's K3sConfig fields)."""
 
     cluster_cidr: str | None = None
@@ -266,14 +266,14 @@ class _DistributionOptions(Frozen):
     graceful_node_shutdown: bool = True
 
 
-class K3sOptions(_DistributionOptions):
+class K3sOptions(_DistributionOptions, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``nixos.k3s``: pangea's K3sConfig, plus ``tls_san`` (which kindling applies)."""
 
     disable_agent: bool = False
     tls_san: tuple[str, ...] = ()
 
 
-class KubernetesOptions(_DistributionOptions):
+class KubernetesOptions(_DistributionOptions, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``nixos.kubernetes``: pangea's VanillaKubernetesConfig, plus ``version``.
 
     ``version`` is the kubeadm ``kubernetesVersion``; it defaults to the spec's
@@ -307,7 +307,7 @@ AGENT_OPTION_FIELDS: frozenset[str] = frozenset(
 # --- secrets -----------------------------------------------------------------------
 
 
-class SecretRef(Frozen):
+class SecretRef(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A secret given by reference: ``{var: NAME}`` becomes a sensitive Terraform variable."""
 
     var: TerraformVarName
@@ -316,7 +316,7 @@ class SecretRef(Frozen):
 Secret = str | SecretRef
 
 
-class SecretPaths(Frozen):
+class SecretPaths(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Paths of sops-nix decrypted files on the node. Never secret values."""
 
     flux_ssh_key_path: str | None = None
@@ -326,7 +326,7 @@ class SecretPaths(Frozen):
     extra_paths: dict[str, str] = {}
 
 
-class NixOS(Frozen):
+class NixOS(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     image_id: str | None = None
     flake_url: str | None = None
     extra_modules: tuple[str, ...] = ()
@@ -338,7 +338,7 @@ class NixOS(Frozen):
 # --- VPN and persistent state (pangea VpnConfig / PersistentStateConfig) -----------
 
 
-class VpnPeer(Frozen):
+class VpnPeer(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     public_key: str
     endpoint: str | None = None
     allowed_ips: tuple[str, ...] = ()
@@ -346,14 +346,14 @@ class VpnPeer(Frozen):
     preshared_key_file: str | None = None
 
 
-class VpnFirewall(Frozen):
+class VpnFirewall(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     trust_interface: bool = False
     allowed_tcp_ports: tuple[Port, ...] = ()
     allowed_udp_ports: tuple[Port, ...] = ()
     incoming_udp_port: Port | None = None
 
 
-class VpnLink(Frozen):
+class VpnLink(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str
     private_key_file: str | None = None
     listen_port: Port | None = None
@@ -365,12 +365,12 @@ class VpnLink(Frozen):
     firewall: VpnFirewall | None = None
 
 
-class Vpn(Frozen):
+class Vpn(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     require_liveness: bool = False
     links: tuple[VpnLink, ...] = ()
 
 
-class PersistentState(Frozen):
+class PersistentState(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     size_gb: Annotated[int, Meta(ge=8)] = 50
     volume_type: Literal["gp3", "gp2", "io1", "io2", "st1", "sc1"] = "gp3"
     mount_path: str = "/var/lib/rancher/k3s"
@@ -386,7 +386,7 @@ class PersistentState(Frozen):
 # --- provider blocks ---------------------------------------------------------------
 
 
-class AwsOptions(Frozen):
+class AwsOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     ami_id: str | None = None
     ssm_ami_parameter: str | None = None
     key_pair: str | None = None
@@ -396,21 +396,21 @@ class AwsOptions(Frozen):
     instance_profile_policies: tuple[str, ...] = ()
 
 
-class GcpOptions(Frozen):
+class GcpOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     project: str
     zone: str | None = None
     image: str | None = None
     regional_workers: bool = True
 
 
-class AzureOptions(Frozen):
+class AzureOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     admin_ssh_public_key: str
     resource_group_name: str | None = None
     image_id: str | None = None
     admin_username: str = "nixos"
 
 
-class HcloudOptions(Frozen):
+class HcloudOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     image: str | None = None
     network_zone: str | None = None
     replace_on_user_data_change: bool = False
@@ -419,7 +419,7 @@ class HcloudOptions(Frozen):
 # --- the cluster -------------------------------------------------------------------
 
 
-class ClusterSpec(Frozen):
+class ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """One Kubernetes cluster of NixOS machines on one cloud."""
 
     name: ClusterName
