@@ -498,6 +498,10 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
     spec["bootstrap_secrets"] = draw(bootstrap_secrets(distribution, joining=joining and not has_token_path))
     if persistent_state_allowed(backend) and draw(st.booleans()):
         spec["persistent_state"] = {"size_gb": draw(st.integers(8, 100))}
+    api = spec.get("access", {}).get("api_sources")
+    if backend == "hcloud" and "network" not in spec and joining and api is not None and "0.0.0.0/0" not in api:
+        # without a network, nodes join over public IPv4: the firewall must admit them
+        spec["access"]["api_sources"] = [*api, "0.0.0.0/0"]
     return spec
 
 

@@ -379,3 +379,28 @@ def test_shortened_server_names_are_explained() -> None:
         bootstrap_secrets={"k3s_server_token": "t0ken"},
     )
     assert any("shortened" in note for note in compile_raw(raw).built.notes)
+
+
+def test_without_a_network_a_restricted_api_would_lock_out_the_joining_nodes() -> None:
+    raw = minimal_spec(
+        node_pools=[minimal_spec()["node_pools"][0], worker_pool(size=1)],
+        bootstrap_secrets={"k3s_server_token": "t0ken"},
+        access={"api_sources": ["203.0.113.0/24"]},
+    )
+    (problem,) = problems_of(raw)
+    assert problem.path == "access.api_sources"
+
+
+def test_with_a_network_the_api_may_be_restricted() -> None:
+    raw = minimal_spec(
+        node_pools=[minimal_spec()["node_pools"][0], worker_pool(size=1)],
+        bootstrap_secrets={"k3s_server_token": "t0ken"},
+        access={"api_sources": ["203.0.113.0/24"]},
+        network={"vpc_cidr": "10.0.0.0/16"},
+    )
+    assert problems_of(raw) == ()
+
+
+def test_a_single_server_without_a_network_may_restrict_the_api() -> None:
+    raw = minimal_spec(access={"api_sources": ["203.0.113.0/24"]})
+    assert problems_of(raw) == ()

@@ -118,6 +118,13 @@ def check(spec: ClusterSpec) -> Iterator[Problem]:
             "a NixOS image is required (hcloud.image or nixos.image_id): Hetzner has no public "
             "NixOS image, so give the id or name of your snapshot",
         )
+    joining = server_count(spec) > 1 or any(p.max_size > 0 for _, p in spec.worker_pools)
+    if spec.network is None and joining and "0.0.0.0/0" not in spec.access.api_sources:
+        yield Problem(
+            "access.api_sources",
+            "without a network, nodes join over server 0's public IPv4 on port 6443, so the "
+            "firewall must admit them: add a network, or allow 0.0.0.0/0 here",
+        )
     if spec.network is not None:
         if network_zone(spec) is None:
             yield Problem(
