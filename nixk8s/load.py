@@ -15,7 +15,7 @@ from returns.result import Failure, Result, Success
 from nixk8s.backends import backend_for
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.rules import spec_problems
-from nixk8s.shape import INVALID, repaired, shape_problems
+from nixk8s.shape import INVALID, describe, repaired, shape_problems
 from nixk8s.spec import BACKEND_ALIASES, ClusterSpec
 
 SpecFormat = Literal["yaml", "toml", "json"]
@@ -88,8 +88,7 @@ def _normalise(raw: Any) -> Any:
 
 def _typed(raw: Any) -> Result[ClusterSpec, Problems]:
     if not isinstance(raw, dict):
-        kind = "a list" if isinstance(raw, list) else type(raw).__name__
-        return Failure((Problem("", f"the spec must be a mapping of fields, not {kind}"),))
+        return Failure((Problem("", f"the spec must be a mapping of fields, not {describe(raw)}"),))
     problems = sorted_problems(shape_problems(raw, ClusterSpec))
     if problems:
         return Failure(problems)

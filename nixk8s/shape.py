@@ -9,6 +9,7 @@ the messages and the rules are msgspec's own.
 
 from __future__ import annotations
 
+import datetime
 import re
 import types
 import typing
@@ -30,7 +31,14 @@ _TYPE_NAMES = {
 }
 
 
-def _describe(value: object) -> str:
+def describe(value: object) -> str:
+    """A person's name for the kind of a decoded value.
+
+    >>> describe([1]), describe(3), describe(None)
+    ('a list', 'an integer', 'null')
+    """
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return "a date"
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
@@ -68,8 +76,12 @@ def _leaf_message(value: object, tp: Any) -> str | None:
         base = _strip(tp)
         number_for_text = isinstance(value, (int, float)) and not isinstance(value, bool)
         quote_hint = f": write it in quotes (YAML reads {value!r} as a number)" if number_for_text else ""
+        if isinstance(value, (datetime.date, datetime.datetime)):
+            number_for_text, quote_hint = True, f": write it in quotes (YAML reads {value} as a date)"
         if typing.get_origin(base) is Literal:
             choices = [str(c) for c in typing.get_args(base)]
+            if isinstance(value, (dict, list, tuple)):
+                return f"expected one of {', '.join(choices)}, got {describe(value)}"
             hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
             if number_for_text and all(isinstance(c, str) for c in typing.get_args(base)):
                 hint = quote_hint
@@ -133,7 +145,7 @@ def shape_problems(value: object, tp: Any, path: str = "") -> Iterator[Problem]:
         args = typing.get_args(base)
         if origin in (tuple, list) and (origin is list or (len(args) == 2 and args[1] is Ellipsis)):
             if not isinstance(value, (list, tuple)):
-                yield Problem(path, f"expected a list, got {_describe(value)}")
+                yield Problem(path, f"expected a list, got {describe(value)}")
                 return
             item_problems = [
                 problem
@@ -146,12 +158,12 @@ def shape_problems(value: object, tp: Any, path: str = "") -> Iterator[Problem]:
             # the items fit: what is left to check is the list's own length (Meta)
         elif origin is dict:
             if not isinstance(value, dict):
-                yield Problem(path, f"expected a mapping, got {_describe(value)}")
+                yield Problem(path, f"expected a mapping, got {describe(value)}")
                 return
             key_type, value_type = args
             for key, item in value.items():
                 if not isinstance(key, str):
-                    yield Problem(join_path(path, str(key)), f"keys must be strings, got {_describe(key)}")
+                    yield Problem(join_path(path, str(key)), f"keys must be strings, got {describe(key)}")
                     continue
                 yield from shape_problems(item, value_type, join_path(path, key))
             return
@@ -162,7 +174,7 @@ def shape_problems(value: object, tp: Any, path: str = "") -> Iterator[Problem]:
 
 def _struct_problems(value: object, struct: type[msgspec.Struct], path: str) -> Iterator[Problem]:
     if not isinstance(value, dict):
-        yield Problem(path, f"expected a mapping, got {_describe(value)}")
+        yield Problem(path, f"expected a mapping, got {describe(value)}")
         return
     fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
     for key, item in value.items():

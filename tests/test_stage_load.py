@@ -351,6 +351,16 @@ def test_yaml_merge_keys_are_supported() -> None:
     assert spec.node_pools[0].disk_size_gb == 40
 
 
-def test_yaml_date_where_a_string_is_expected_is_a_problem() -> None:
+def test_yaml_date_where_a_string_is_expected_gets_the_quoting_hint() -> None:
     (problem,) = problems_of(YAML_SPEC.replace("region: nbg1", "region: 2024-01-01"), "yaml")
-    assert problem == Problem("region", "expected a string, got a date")
+    assert problem == Problem("region", "expected a string: write it in quotes (YAML reads 2024-01-01 as a date)")
+
+
+def test_a_list_where_a_choice_is_expected_names_the_choices() -> None:
+    (problem,) = problems_of(YAML_SPEC.replace("region: nbg1", "region: nbg1\ndistribution: [k3s]"), "yaml")
+    assert problem == Problem("distribution", "expected one of k3s, kubernetes, got a list")
+
+
+def test_a_scalar_document_is_named_for_a_person() -> None:
+    (problem,) = problems_of("42", "yaml")
+    assert problem == Problem("", "the spec must be a mapping of fields, not an integer")
