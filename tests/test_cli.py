@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -289,10 +290,11 @@ def schema_validator(capsys: pytest.CaptureFixture[str]) -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
-@pytest.mark.parametrize("path", sorted(SPECS.glob("*.yaml")) + sorted(SPECS.glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(SPECS.glob("*.*")), ids=lambda p: p.name)
 def test_schema_validates_the_example_specs(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     validator = schema_validator(capsys)
-    errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+    data = tomllib.loads(path.read_text()) if path.suffix == ".toml" else yaml.safe_load(path.read_text())
+    errors = list(validator.iter_errors(data))
     assert errors == []
 
 
