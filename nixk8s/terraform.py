@@ -41,7 +41,7 @@ class Template(msgspec.Struct, frozen=True):
     parts: tuple[Union[str, Expr], ...]
 
     @staticmethod
-    def of(*parts: Union[str, Expr, "Template"]) -> "Template":
+    def of(*parts: Union[str, Expr, Template]) -> Template:
         """Concatenate literals, expressions and templates, merging adjacent literals.
 
         >>> Template.of("a", "b", Expr("x")).parts
