@@ -34,7 +34,7 @@ from nixk8s.plan import ClusterPlan
 from nixk8s.ports import PortRule, cluster_ports, sources
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.spec import ClusterSpec, NodePool
-from nixk8s.terraform import Expr, Fragment, Output, ProviderRequirement, Resource, Template, Text
+from nixk8s.terraform import Expr, Fragment, Output, ProviderRequirement, Resource, Template, Text, ref
 
 PROVIDER = ProviderRequirement("hcloud", "hetznercloud/hcloud", ">= 1.45, < 2.0")
 
@@ -219,7 +219,7 @@ def join_host(plan: ClusterPlan, infra: HcloudInfra) -> Text:
     """Server 0's fixed private IP, else (no network) its public IPv4."""
     if infra.control_plane_ips:
         return infra.control_plane_ips[0]
-    return Expr(f"hcloud_server.{plan.name}_cp_0.ipv4_address", max_len=15)
+    return ref("hcloud_server", control_plane_server(plan, 0), "ipv4_address", max_len=15)
 
 
 def network_id(infra: HcloudInfra) -> Text | None:
@@ -269,15 +269,21 @@ def _server(
     return Resource("hcloud_server", name, body)
 
 
-def _attachment(infra: HcloudInfra, server: Resource, ip: str | None, after: list[str]) -> Resource | None:
+def control_plane_server(plan: ClusterPlan, i: int) -> str:
+    """The resource name of control-plane server ``i``: ``N_cp_i``."""
+    return f"{plan.name}_cp_{i}"
+
+
+def _attachment(infra: HcloudInfra, server: str, ip: str | None, after: list[str]) -> Resource | None:
+    """``hcloud_server_network.<server>_network``: the server on the subnet (None without one)."""
     if infra.subnet is None:
         return None
-    body: dict[str, Any] = {"server_id": server.ref("id"), "subnet_id": infra.subnet.ref("id")}
+    body: dict[str, Any] = {"server_id": ref("hcloud_server", server, "id"), "subnet_id": infra.subnet.ref("id")}
     if ip is not None:
         body["ip"] = ip
     if after:
         body["depends_on"] = after
-    return Resource("hcloud_server_network", f"{server.name}_network", body)
+    return Resource("hcloud_server_network", f"{server}_network", body)
 
 
 def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Fragment:
@@ -285,7 +291,7 @@ def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode
     server = _server(
         plan,
         infra,
-        f"{plan.name}_cp_{i}",
+        control_plane_server(plan, i),
         plan.spec.system_pool,
         node.user_data,
         {"role": "control-plane", "pool": plan.spec.system_pool.name, "node-index": str(i)},
@@ -297,16 +303,17 @@ def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode
 def post_instance(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Fragment:
     """Attach a control-plane server to the network at its fixed address."""
     i = node.ordinal
-    server = Resource("hcloud_server", f"{plan.name}_cp_{i}", {})
     ip = infra.control_plane_ips[i] if infra.control_plane_ips else None
-    attachment = _attachment(infra, server, ip, [])
+    attachment = _attachment(infra, control_plane_server(plan, i), ip, [])
     return Fragment(resources=(attachment,) if attachment else ())
 
 
 def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Fragment:
     # workers attach after the control plane so that Hetzner never hands a worker
     # an address the control plane is about to claim
-    after = [f"hcloud_server_network.{plan.name}_cp_{i}_network" for i in range(plan.spec.control_plane_count)]
+    after = [
+        f"hcloud_server_network.{control_plane_server(plan, i)}_network" for i in range(plan.spec.control_plane_count)
+    ]
     resources: list[Resource] = []
     for node in pool.nodes:
         i = node.ordinal
@@ -319,7 +326,7 @@ def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Frag
             {"role": "worker", "pool": pool.pool.name, "node-index": str(i)},
             placement=False,
         )
-        attachment = _attachment(infra, server, None, after)
+        attachment = _attachment(infra, server.name, None, after)
         resources += [server] + ([attachment] if attachment else [])
     return Fragment(resources=tuple(resources))
 
@@ -329,7 +336,7 @@ def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Frag
 
 def outputs(plan: ClusterPlan, infra: HcloudInfra) -> Fragment:
     n = plan.spec.control_plane_count
-    public = [Expr(f"hcloud_server.{plan.name}_cp_{i}.ipv4_address") for i in range(n)]
+    public = [ref("hcloud_server", control_plane_server(plan, i), "ipv4_address") for i in range(n)]
     addresses = {
         f"{plan.name}-cp-{i}": {
             "public_ipv4": public[i],
@@ -350,7 +357,7 @@ def outputs(plan: ClusterPlan, infra: HcloudInfra) -> Fragment:
 
 def describe_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode, pool: NodePool) -> NodeDescription:
     if node.role == "server":
-        name = f"{plan.name}_cp_{node.ordinal}"
+        name = control_plane_server(plan, node.ordinal)
         ip = infra.control_plane_ips[node.ordinal] if infra.control_plane_ips else None
         return NodeDescription(f"hcloud_server.{name}", ip or Expr(f"hcloud_server.{name}.ipv4_address"))
     return NodeDescription(f"hcloud_server.{plan.name}_{pool.name}_{node.ordinal}")
