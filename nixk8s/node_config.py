@@ -136,17 +136,21 @@ def _merge_node_options(options: dict[str, Any], pool: NodePool) -> dict[str, An
     return merged
 
 
-def _server_options(spec: ClusterSpec) -> dict[str, Any]:
-    """``nixos.k3s`` / ``nixos.kubernetes`` verbatim, plus the network's CIDRs."""
+def _server_options(spec: ClusterSpec, api_sans: tuple[Text, ...]) -> dict[str, Any]:
+    """``nixos.k3s`` / ``nixos.kubernetes`` verbatim, plus the network's CIDRs and the
+    API certificate's extra names (kindling's ``tls_san`` / ``api_server_cert_sans``)."""
     net = spec.network
     pod = net.pod_cidr if net else None
     svc = net.service_cidr if net else None
     if spec.distribution == "k3s":
-        options = _set_fields(spec.nixos.k3s or K3sOptions())
+        k3s = spec.nixos.k3s or K3sOptions()
+        options = _set_fields(k3s)
         if pod:
             options["cluster_cidr"] = pod
         if svc:
             options["service_cidr"] = svc
+        if api_sans:
+            options["tls_san"] = [*k3s.tls_san, *api_sans]
         return options
     kube = spec.nixos.kubernetes or KubernetesOptions()
     options = _set_fields(kube)
@@ -157,6 +161,8 @@ def _server_options(spec: ClusterSpec) -> dict[str, Any]:
     if svc:
         options["service_cidr"] = svc
     options["version"] = kube.version or f"{spec.kubernetes_version}.0"
+    if api_sans:
+        options["api_server_cert_sans"] = list(api_sans)
     return options
 
 
@@ -200,9 +206,14 @@ def server_config(
     *,
     join: Text | None,
     network_id: Text | None,
+    api_sans: tuple[Text, ...] = (),
 ) -> NodeConfig:
-    """The config of control-plane node ``index``; only index 0 initialises the cluster."""
-    options = _merge_node_options(_server_options(spec), spec.system_pool) or None
+    """The config of control-plane node ``index``; only index 0 initialises the cluster.
+
+    ``api_sans`` are names the API server's certificate must carry besides the
+    server's own addresses, such as a load balancer the nodes join through.
+    """
+    options = _merge_node_options(_server_options(spec, api_sans), spec.system_pool) or None
     is_k3s = spec.distribution == "k3s"
     paths = secret_paths(spec)
     return NodeConfig(

@@ -146,6 +146,24 @@ def test_applied_later_servers_join_through_the_load_balancers_dns_name(k3s_ha: 
 
 
 @pytest.mark.tfcheck
+@pytest.mark.parametrize("i", [0, 1, 2])
+def test_applied_k3s_servers_certificates_name_the_load_balancer(k3s_ha: Applied, i: int) -> None:
+    # nodes join https://<NLB>:6443 and verify the server's certificate against that name
+    sans = k3s_ha.config(f"cp_{i}")["k3s"]["tls_san"]
+    assert k3s_ha.dns_name in sans
+    assert "k8s.example.com" in sans  # the spec's own names are kept
+
+
+@pytest.mark.tfcheck
+def test_applied_kubeadm_servers_certificates_name_the_load_balancer(kubernetes: Applied) -> None:
+    servers = [a.split(".")[1].removeprefix(f"{kubernetes.name}_").removesuffix("_lt")
+               for a in kubernetes.scripts if "_cp_" in a]
+    assert servers
+    for node in servers:
+        assert kubernetes.config(node)["kubernetes"]["api_server_cert_sans"] == [kubernetes.dns_name]
+
+
+@pytest.mark.tfcheck
 @pytest.mark.parametrize("pool", ["workers", "gpu"])
 def test_applied_workers_join_through_the_load_balancer_and_read_their_index_at_boot(
     k3s_ha: Applied, pool: str

@@ -404,3 +404,13 @@ def test_with_a_network_the_api_may_be_restricted() -> None:
 def test_a_single_server_without_a_network_may_restrict_the_api() -> None:
     raw = minimal_spec(access={"api_sources": ["203.0.113.0/24"]})
     assert problems_of(raw) == ()
+
+
+def test_servers_joined_at_server_0s_own_address_add_no_certificate_names() -> None:
+    raw = minimal_spec(
+        node_pools=[{"name": "system", "instance_types": ["cx32"], "min_size": 3, "max_size": 3}],
+        bootstrap_secrets={"k3s_server_token": "t0ken"},
+        network={"vpc_cidr": "10.0.0.0/16"},
+    )
+    for node in compile_raw(raw).built.control_plane:
+        assert "tls_san" not in (node.config.k3s or {})

@@ -912,6 +912,7 @@ AWS: Backend[AwsInfra] = Backend(
     provider=PROVIDER,
     default_format="shell",
     user_data_limit=USER_DATA_LIMIT,
+    joins_through_load_balancer=True,
     worker_index_probe=IMDS_INDEX_PROBE,
     check=check,
     foundation=foundation,

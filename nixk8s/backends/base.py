@@ -94,6 +94,10 @@ class Backend(msgspec.Struct, Generic[I], frozen=True):
     # None: one machine per node, each with its own static index. Otherwise worker
     # pools are templates (ASG, MIG, VMSS) whose nodes read their index at boot.
     worker_index_probe: IndexProbe | None
+    # True where nodes join through an endpoint in front of the servers (a load
+    # balancer) rather than server 0's own address: the servers' API certificates
+    # then name that endpoint too, or joining nodes fail TLS verification.
+    joins_through_load_balancer: bool
     check: Callable[[ClusterSpec], Iterable[Problem]]
     foundation: Callable[[ClusterPlan], Foundation[I]]
     join_host: Callable[[ClusterPlan, I], Text]
@@ -134,10 +138,12 @@ def render_node(
     )
 
 
-def control_plane_nodes(plan: ClusterPlan, join: Text, network_id: Text | None) -> tuple[RenderedNode, ...]:
+def control_plane_nodes(
+    plan: ClusterPlan, join: Text, network_id: Text | None, api_sans: tuple[Text, ...]
+) -> tuple[RenderedNode, ...]:
     spec = plan.spec
     return tuple(
-        render_node(plan, i, server_config(spec, i, join=join, network_id=network_id))
+        render_node(plan, i, server_config(spec, i, join=join, network_id=network_id, api_sans=api_sans))
         for i in range(spec.control_plane_count)
     )
 
@@ -184,7 +190,8 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     foundation = backend.foundation(plan)
     infra = foundation.infra
     join = backend.join_host(plan, infra)
-    servers = control_plane_nodes(plan, join, backend.network_id(infra))
+    api_sans = (join,) if backend.joins_through_load_balancer else ()
+    servers = control_plane_nodes(plan, join, backend.network_id(infra), api_sans)
     pools = worker_pools(plan, join, backend.worker_index_probe)
 
     limit = backend.user_data_limit

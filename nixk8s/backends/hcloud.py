@@ -394,6 +394,7 @@ HCLOUD: Backend[HcloudInfra] = Backend(
     provider=PROVIDER,
     default_format="cloud-config",
     user_data_limit=USER_DATA_LIMIT,
+    joins_through_load_balancer=False,
     worker_index_probe=None,
     check=check,
     foundation=foundation,
