@@ -47,20 +47,3 @@ def label_value_error(value: str) -> str | None:
     if value == "" or _NAME.match(value):
         return None
     return f'label value "{value}" must be empty or 1-63 characters of [a-zA-Z0-9] with "-", "_" or "." inside'
-
-
-_GCP_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_GCP_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-
-
-def gcp_label_key_error(key: str) -> str | None:
-    """GCP: keys start with a lowercase letter; at most 63 of ``[a-z0-9_-]``."""
-    if _GCP_KEY.match(key):
-        return None
-    return f'GCP label key "{key}" must start with a lowercase letter and be at most 63 characters of [a-z0-9_-]'
-
-
-def gcp_label_value_error(value: str) -> str | None:
-    if _GCP_VALUE.match(value):
-        return None
-    return f'GCP label value "{value}" must be at most 63 characters of [a-z0-9_-]'

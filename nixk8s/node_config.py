@@ -277,7 +277,7 @@ def config_json(config: NodeConfig) -> Template:
         for name in config.__struct_fields__
         if getattr(config, name) is not None
     }
-    return embed(fields, _encode_json, quoted=True)
+    return embed(fields, _encode_json)
 
 
 def _lift(value: Any) -> Any:

@@ -1,10 +1,11 @@
-"""Carry Terraform expressions through a text encoder (JSON, YAML) untouched.
+"""Carry Terraform expressions through a JSON encoder untouched.
 
-An encoder such as msgspec's JSON or PyYAML only sees strings. :func:`embed` swaps
-every :class:`~nixk8s.terraform.Expr` for a token that cannot occur in the literal
-content, lets the encoder write the text, and splits the text back into a
-:class:`~nixk8s.terraform.Template` at the tokens. The token is chosen by a
-deterministic search, so the same input always gives the same output.
+msgspec's JSON encoder only sees builtins. :func:`embed` swaps every
+:class:`~nixk8s.terraform.Expr` in a tree for a token string that cannot occur in the
+literal content, lets the encoder write the text, and splits the text back into a
+:class:`~nixk8s.terraform.Template` at the tokens, each quoted token standing for a
+whole JSON value. The token is chosen by a deterministic search, so the same input
+always gives the same output.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ def _substitute(tree: Any, token: Callable[[int], str], exprs: list[Expr]) -> An
     if isinstance(tree, Expr):
         exprs.append(tree)
         return token(len(exprs) - 1)
-    if isinstance(tree, Template):
-        return "".join(p if isinstance(p, str) else _substitute(p, token, exprs) for p in tree.parts)
     if isinstance(tree, dict):
         return {k: _substitute(v, token, exprs) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
@@ -31,11 +30,9 @@ def _substitute(tree: Any, token: Callable[[int], str], exprs: list[Expr]) -> An
 
 
 def _strings(tree: Any) -> Iterator[str]:
-    """Every literal string in ``tree``: keys, values, and templates' literal parts."""
+    """Every literal string in ``tree``: keys and values."""
     if isinstance(tree, str):
         yield tree
-    elif isinstance(tree, Template):
-        yield from (p for p in tree.parts if isinstance(p, str))
     elif isinstance(tree, dict):
         for k, v in tree.items():
             yield from _strings(k)
@@ -59,15 +56,11 @@ def _free_prefix(tree: Any) -> str:
     raise AssertionError("unreachable")
 
 
-def embed(tree: Any, encode: Callable[[Any], str], *, quoted: bool = False) -> Template:
-    """Encode ``tree`` whose leaves may be Expr or Template, keeping the expressions.
-
-    With ``quoted`` the encoder is expected to put each token between double quotes
-    (JSON strings) and the quotes are replaced along with the token: the expression
-    stands for the whole value.
+def embed(tree: Any, encode: Callable[[Any], str]) -> Template:
+    """JSON-encode ``tree``, whose leaves may be Expr, keeping each Expr as a whole value.
 
     >>> import json
-    >>> embed({"a": Expr("var.x"), "b": "y"}, json.dumps, quoted=True).parts
+    >>> embed({"a": Expr("var.x"), "b": "y"}, json.dumps).parts
     ('{"a": ', Expr(text='var.x', max_len=64, json_max_len=None), ', "b": "y"}')
     """
     prefix = _free_prefix(tree)
@@ -75,8 +68,7 @@ def embed(tree: Any, encode: Callable[[Any], str], *, quoted: bool = False) -> T
     text = encode(_substitute(tree, lambda i: f"{prefix}{i}q", exprs))
     if not exprs:
         return Template.of(text)
-    quote = '"' if quoted else ""
-    pattern = re.compile(re.escape(quote + prefix) + r"(\d+)q" + re.escape(quote))
+    pattern = re.compile(re.escape('"' + prefix) + r"(\d+)q" + re.escape('"'))
     pieces = pattern.split(text)
     if len(pieces) != 2 * len(exprs) + 1:
         raise ValueError("the encoder did not keep every expression token intact")

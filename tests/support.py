@@ -130,19 +130,6 @@ def decode_user_data(value: str) -> str:
     return base64.b64decode(value).decode()
 
 
-def embedded_config(user_data: str) -> dict[str, Any]:
-    """The cluster-config JSON a user_data writes (before any boot-time index probe)."""
-    if user_data.startswith("#cloud-config"):
-        import yaml
-
-        doc = yaml.safe_load(user_data)
-        (entry,) = [f for f in doc["write_files"] if "cluster-config" in f["path"]]
-        return json.loads(entry["content"])
-    match = _HEREDOC.search(user_data)
-    assert match, "no PANGEA_CONFIG_EOF heredoc in the script"
-    return json.loads(match.group(1))
-
-
 def embedded_json_text(user_data: str) -> str:
     """The exact JSON text (bytes as written to the file) a user_data carries."""
     if user_data.startswith("#cloud-config"):
@@ -152,8 +139,13 @@ def embedded_json_text(user_data: str) -> str:
         (entry,) = [f for f in doc["write_files"] if "cluster-config" in f["path"]]
         return str(entry["content"])
     match = _HEREDOC.search(user_data)
-    assert match
+    assert match, "no PANGEA_CONFIG_EOF heredoc in the script"
     return match.group(1) + "\n"
+
+
+def embedded_config(user_data: str) -> dict[str, Any]:
+    """The cluster-config a user_data writes (before any boot-time index probe)."""
+    return json.loads(embedded_json_text(user_data))  # type: ignore[no-any-return]
 
 
 @cache

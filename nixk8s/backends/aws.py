@@ -60,8 +60,8 @@ from nixk8s.names import shortened
 from nixk8s.backends.base import Backend, Foundation, NodeDescription, RenderedNode, UserDataLimit, WorkerPool, no_fragment
 from nixk8s.cloud_init import IndexProbe
 from nixk8s.node_config import join_server
-from nixk8s.plan import ClusterPlan, base_tags, plan_cluster
-from nixk8s.ports import PortRule, sources
+from nixk8s.plan import ClusterPlan, base_tags
+from nixk8s.ports import PortRule, cluster_ports, sources
 from nixk8s.problems import Problem, join_path
 from nixk8s.spec import AwsOptions, ClusterSpec, NodePool
 from nixk8s.terraform import DataSource, Expr, Fragment, Output, ProviderRequirement, Resource, Template, Text, combine
@@ -244,20 +244,21 @@ def _sg_rule(first: int, last: int, protocol: str, cidrs: tuple[Text, ...], desc
     }
 
 
-def ingress_rules(plan: ClusterPlan, vpc_cidr: Text) -> list[dict[str, Any]]:
+def ingress_rules(spec: ClusterSpec, ports: tuple[PortRule, ...], vpc_cidr: Text) -> list[dict[str, Any]]:
     """One rule per port row that someone may reach, plus ICMP "fragmentation needed"
     (path-MTU discovery) from anywhere."""
     rules = [_sg_rule(3, 4, "icmp", ("0.0.0.0/0",), "ICMP fragmentation needed (path MTU)")]
-    for rule in plan.ports:
-        allowed = rule_sources(rule, plan.spec, vpc_cidr)
+    for rule in ports:
+        allowed = rule_sources(rule, spec, vpc_cidr)
         if allowed:
             rules.append(_sg_rule(rule.first, rule.last, rule.protocol, allowed, rule.description))
     return rules
 
 
-def security_group_rule_count(plan: ClusterPlan) -> int:
+def security_group_rule_count(spec: ClusterSpec) -> int:
     """Inbound rules as AWS counts them: one per CIDR."""
-    return sum(len(r["cidr_blocks"]) + len(r["ipv6_cidr_blocks"]) for r in ingress_rules(plan, "10.0.0.0/16"))
+    rules = ingress_rules(spec, cluster_ports(spec), "10.0.0.0/16")
+    return sum(len(r["cidr_blocks"]) + len(r["ipv6_cidr_blocks"]) for r in rules)
 
 
 # --- spec checks (DESIGN §7) -----------------------------------------------------------
@@ -359,7 +360,7 @@ def check(spec: ClusterSpec) -> Iterator[Problem]:
     for i, pool in enumerate(spec.node_pools):
         if len(pool.ssh_keys) > 1:
             yield Problem(join_path(join_path("node_pools", i), "ssh_keys"), "an EC2 instance takes one key pair")
-    count = security_group_rule_count(plan_cluster(spec, "shell"))
+    count = security_group_rule_count(spec)
     if count > MAX_SECURITY_GROUP_RULES:
         yield Problem(
             "access", f"{count} inbound rules (one per source CIDR); a security group allows {MAX_SECURITY_GROUP_RULES}"
@@ -488,7 +489,7 @@ def _security_group(plan: ClusterPlan, network: AwsNetwork) -> Resource:
             "name": f"{n}-k8s-nodes",
             "description": f"Kubernetes nodes of cluster {n} (managed by nixk8s)",
             "vpc_id": network.vpc_id,
-            "ingress": ingress_rules(plan, network.vpc_cidr),
+            "ingress": ingress_rules(plan.spec, plan.ports, network.vpc_cidr),
             "egress": [_sg_rule(0, 0, "-1", ("0.0.0.0/0", "::/0"), "all outbound traffic")],
             "tags": tags(plan, Name=f"{n}-sg"),
         },

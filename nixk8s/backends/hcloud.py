@@ -30,7 +30,7 @@ from nixk8s import netaddr
 from nixk8s.names import shortened
 from nixk8s.backends.base import Backend, Foundation, NodeDescription, RenderedNode, UserDataLimit, WorkerPool
 from nixk8s.labels import label_key_error, label_value_error
-from nixk8s.plan import ClusterPlan
+from nixk8s.plan import ClusterPlan, base_tags
 from nixk8s.ports import PortRule, cluster_ports, sources
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.spec import ClusterSpec, NodePool
@@ -88,8 +88,7 @@ def server_count(spec: ClusterSpec) -> int:
 
 def labels(spec: ClusterSpec) -> dict[str, str]:
     """Base tags and the spec's tags as Hetzner labels: keys lowercased, as pangea does."""
-    base = {"KubernetesCluster": spec.name, "Backend": spec.backend, "ManagedBy": "nixk8s"}
-    return {k.lower(): v for k, v in {**base, **spec.tags}.items()}
+    return {k.lower(): v for k, v in base_tags(spec)}
 
 
 def firewall_rules(spec: ClusterSpec, ports: tuple[PortRule, ...]) -> list[dict[str, Any]]:
