@@ -18,9 +18,9 @@ from pathlib import Path
 import msgspec
 from returns.result import Failure, Result
 
-from nixk8s.compiler import Compiled, compile_spec
+from nixk8s.compiler import Compiled, compile_source
 from nixk8s.explain import explain
-from nixk8s.load import format_of, load
+from nixk8s.load import format_of
 from nixk8s.problems import Problems, format_problems
 from nixk8s.spec import ClusterSpec
 
@@ -39,7 +39,7 @@ def _read(path: str) -> bytes:
 
 
 def _compile_file(path: str) -> Result[Compiled, Problems]:
-    return load(_read(path), format_of(path)).bind(compile_spec)
+    return compile_source(_read(path), format_of(path))
 
 
 def write_atomically(target: Path, data: bytes) -> None:

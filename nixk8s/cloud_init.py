@@ -2,7 +2,7 @@
 
 Both formats write byte-identical JSON to ``/etc/pangea/cluster-config.json``
 (mode 0640). Where one template serves many machines the JSON has no
-``node_index``: an :class:`IndexProbe` from the backend derives it at boot from the
+``node_index``: an :class:`~nixk8s.index_probe.IndexProbe` derives it at boot from the
 cloud's instance metadata, and the file appears only once it holds the integer
 (kindling waits for the file, so it never sees a config without an index).
 
@@ -16,25 +16,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import msgspec
 import yaml
 
+from nixk8s.index_probe import IndexProbe
 from nixk8s.spec import UserDataFormat
 from nixk8s.terraform import Template
 
 CONFIG_PATH = "/etc/pangea/cluster-config.json"
 STAGING_PATH = "/run/nixk8s/cluster-config.partial.json"
 DELIMITER = "PANGEA_CONFIG_EOF"
-
-
-class IndexProbe(msgspec.Struct, frozen=True):
-    """POSIX shell that sets ``NODE_INDEX`` from the cloud's instance metadata.
-
-    ``source`` names the metadata it reads, for ``explain``.
-    """
-
-    script: str
-    source: str
 
 
 def _index_commands(probe: IndexProbe) -> str:

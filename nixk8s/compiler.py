@@ -1,5 +1,8 @@
 """compile(spec) → Terraform JSON, or every problem found.
 
+The backend is looked up once, here: its own checks run on the plan beside the
+cloud-neutral ones, then the shared pipeline builds the document.
+
 >>> from nixk8s.load import load
 >>> spec = load(b'''
 ... name: demo
@@ -20,10 +23,10 @@ import msgspec
 from returns.result import Failure, Result
 
 from nixk8s.backends import backend_for
-from nixk8s.backends.base import Backend, Built, build
-from nixk8s.load import check
-from nixk8s.plan import ClusterPlan, plan_cluster
-from nixk8s.problems import Problem, Problems
+from nixk8s.backends.base import Backend, Built, backend_problems, build, plan_for
+from nixk8s.load import Examined, SpecFormat, beside, check, decode_source, examine, neutral_problems
+from nixk8s.plan import ClusterPlan
+from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.spec import ClusterSpec
 from nixk8s.terraform import document, to_json
 
@@ -39,22 +42,52 @@ class Compiled(msgspec.Struct, frozen=True):
         return to_json(self.document)
 
 
-def _compile_checked(spec: ClusterSpec) -> Result[Compiled, Problems]:
-    backend: Backend[Any] | None = backend_for(spec.backend)
+def _backend(spec: ClusterSpec) -> Backend[Any] | Problem:
+    backend = backend_for(spec.backend)
     if backend is None:
-        return Failure((Problem("backend", f"backend {spec.backend} is not available in this version of nixk8s"),))
-    plan = plan_cluster(spec, backend.default_format)
+        return Problem("backend", f"backend {spec.backend} is not available in this version of nixk8s")
+    return backend
+
+
+def _compile(spec: ClusterSpec, earlier: Problems = (), damaged: tuple[str, ...] = ()) -> Result[Compiled, Problems]:
+    """Plan ``spec`` for its backend, check it there, and build it.
+
+    ``earlier`` are the problems already found (reported beside the backend's);
+    ``damaged`` the places whose broken values were dropped from ``spec``.
+    """
+    backend = _backend(spec)
+    if isinstance(backend, Problem):
+        return Failure(sorted_problems([*earlier, backend]))
+    plan = plan_for(backend, spec)
+    problems = sorted_problems([*earlier, *beside(backend_problems(backend, plan), damaged)])
+    if problems:
+        return Failure(problems)
     return build(backend, plan).map(
         lambda built: Compiled(plan, built, document([backend.provider_for(plan)], built.fragment))
     )
 
 
 def compile_spec(spec: ClusterSpec) -> Result[Compiled, Problems]:
-    """Check ``spec`` and compile it. Pure: the same spec gives the same document."""
-    return check(spec).bind(_compile_checked)
+    """Check ``spec`` (built in code or loaded) and compile it. Pure: the same spec gives the same document."""
+    return check(spec).bind(_compile)
+
+
+def _compile_examined(examined: Examined) -> Result[Compiled, Problems]:
+    if examined.spec is None:
+        return Failure(examined.problems)
+    return _compile(examined.spec, neutral_problems(examined), examined.damaged)
+
+
+def compile_source(data: bytes, fmt: SpecFormat = "yaml") -> Result[Compiled, Problems]:
+    """Spec bytes to a compiled cluster in one pass, or every problem at once.
+
+    Type problems, the cross-field rules and the chosen cloud's own checks are
+    reported together: the rules and the cloud's checks run on what is left of a
+    spec once its broken values are dropped. The spec is checked once.
+    """
+    return decode_source(data, fmt).map(examine).bind(_compile_examined)
 
 
 def compile_to_json(spec: ClusterSpec) -> Result[bytes, Problems]:
     """The ``main.tf.json`` bytes of ``spec``."""
     return compile_spec(spec).map(Compiled.to_json)
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from nixk8s.backends import backend_for
-from nixk8s.backends.base import RenderedNode
+from nixk8s.backends.base import NodeHandle, RenderedNode
 from nixk8s.compiler import Compiled
 from nixk8s.secrets import agent_bootstrap_secrets, secret_paths, server_bootstrap_secrets
 from nixk8s.spec import SecretRef
@@ -35,12 +35,13 @@ def _secret_names(secrets: dict[str, Any]) -> str:
     )
 
 
-def _node_line(label: str, node: RenderedNode, resource: str, address: Text | None) -> str:
+def _node_line(label: str, node: RenderedNode, handle: NodeHandle) -> str:
     config = node.config
     index = "from instance metadata" if config.node_index is None else str(config.node_index)
     action = "initialises the cluster" if config.cluster_init else f"joins {_text(config.join_server)}"
+    address = handle.private_ip or handle.public_ip
     where = f" at {_text(address)}" if address is not None else ""
-    return f"  {label:<8} index {index:<24} {resource}{where}; {action}"
+    return f"  {label:<8} index {index:<24} {handle.resource}{where}; {action}"
 
 
 def explain(compiled: Compiled) -> str:
@@ -55,20 +56,19 @@ def explain(compiled: Compiled) -> str:
         "",
         "nodes:",
     ]
-    for node in built.control_plane:
-        d = backend.describe_node(plan, built.infra, node, spec.system_pool)
-        lines.append(_node_line("server", node, d.resource, d.address))
-    for pool in built.workers:
+    for node, handle in zip(built.control_plane, built.server_handles):
+        lines.append(_node_line("server", node, handle))
+    for pool, handles in zip(built.workers, built.worker_handles):
         lines.append(f"  pool {pool.pool.name}: {pool.pool.instance_type}, min {pool.pool.min_size} / "
                      f"desired {pool.pool.desired} / max {pool.pool.max_size}")
-        for node in pool.nodes:
-            d = backend.describe_node(plan, built.infra, node, pool.pool)
-            lines.append(_node_line("agent", node, d.resource, d.address))
+        for node, handle in zip(pool.nodes, handles):
+            lines.append(_node_line("agent", node, handle))
     lines += ["", "open ports (inbound):"]
     for rule in plan.ports:
-        allowed = backend.port_sources(plan, built.infra, rule)
+        allowed = built.port_sources(plan, rule)
         who = ", ".join(_text(a) for a in allowed) if allowed else "nobody (closed)"
-        lines.append(f"  {rule.port_range + '/' + rule.protocol:<16} {rule.description:<24} from {who}")
+        port = f"{rule.port_range}/{rule.protocol}" if rule.port_range else rule.protocol
+        lines.append(f"  {port:<16} {rule.description:<24} from {who}")
     paths = secret_paths(spec)
     lines += [
         "",

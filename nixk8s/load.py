@@ -1,4 +1,7 @@
-"""Bytes → ClusterSpec, or every problem with its path.
+"""Bytes → ClusterSpec, or every problem with its path: decoding and the cloud-neutral rules.
+
+Nothing here knows a cloud: a backend's own checks run in :mod:`nixk8s.compiler`,
+where the backend is looked up once.
 
 >>> load(b"name: demo\\nbackend: hcloud\\nregion: nbg1\\n", "yaml").failure()[0]
 Problem(path='node_pools', message='required field is missing')
@@ -6,13 +9,13 @@ Problem(path='node_pools', message='required field is missing')
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import msgspec
 import yaml
 from returns.result import Failure, Result, Success
 
-from nixk8s.backends import backend_for
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.rules import spec_problems
 from nixk8s.shape import INVALID, describe, repaired, shape_problems
@@ -89,6 +92,10 @@ def _normalise(raw: Any) -> Any:
 def _typed(raw: Any) -> Result[ClusterSpec, Problems]:
     if not isinstance(raw, dict):
         return Failure((Problem("", f"the spec must be a mapping of fields, not {describe(raw)}"),))
+    try:
+        return Success(msgspec.convert(raw, ClusterSpec))
+    except msgspec.ValidationError:
+        pass  # msgspec stops at the first problem: walk the data for all of them
     problems = sorted_problems(shape_problems(raw, ClusterSpec))
     if problems:
         return Failure(problems)
@@ -99,28 +106,47 @@ def _typed(raw: Any) -> Result[ClusterSpec, Problems]:
         return Failure((Problem(where.rstrip("`").lstrip("."), message),))
 
 
+def decode_source(data: bytes, fmt: SpecFormat = "yaml") -> Result[Any, Problems]:
+    """Spec bytes as plain data (mappings, lists, scalars), backend aliases resolved."""
+    return _decode(data, fmt).map(_normalise)
+
+
 def parse(data: bytes, fmt: SpecFormat = "yaml") -> Result[ClusterSpec, Problems]:
     """Decode and type-check a spec: unknown fields, types, ranges, patterns."""
-    return _decode(data, fmt).map(_normalise).bind(_typed)
+    return decode_source(data, fmt).bind(_typed)
 
 
-def check(spec: ClusterSpec) -> Result[ClusterSpec, Problems]:
-    """Every rule that spans fields, and the chosen cloud's platform limits.
+class Examined(msgspec.Struct, frozen=True):
+    """A decoded spec as far as it could be typed.
 
-    Works on specs built in code too: they are round-tripped through the decoder
-    first, so that field constraints hold whatever built the struct.
+    ``spec`` is the spec itself when it is well-typed; otherwise the spec left once
+    every invalid optional value and unknown field is dropped (None when even that
+    is not a spec), so that the rules can still run on the rest. ``problems`` are
+    the type problems.
     """
-    typed = _typed(msgspec.to_builtins(spec))
-    if isinstance(typed, Failure):
-        return typed
-    problems = spec_problems(spec)
-    backend = backend_for(spec.backend)
-    if backend is None:
-        problems.append(Problem("backend", f"backend {spec.backend} is not available in this version of nixk8s"))
-    elif not problems:
-        # platform limits assume a spec that is otherwise sound
-        problems.extend(backend.check(spec))
-    return Failure(sorted_problems(problems)) if problems else Success(spec)
+
+    spec: ClusterSpec | None
+    problems: Problems
+
+    @property
+    def damaged(self) -> tuple[str, ...]:
+        """The paths of the type problems."""
+        return tuple(p.path for p in self.problems)
+
+
+def examine(raw: Any) -> Examined:
+    """Type-check decoded data, keeping a repaired spec where it has type problems."""
+    typed = _typed(raw)
+    if isinstance(typed, Success):
+        return Examined(typed.unwrap(), ())
+    shape = typed.failure()
+    kept = repaired(raw, ClusterSpec) if isinstance(raw, dict) else INVALID
+    if kept is INVALID:
+        return Examined(None, shape)
+    try:
+        return Examined(msgspec.convert(kept, ClusterSpec), shape)
+    except msgspec.ValidationError:
+        return Examined(None, shape)
 
 
 def _within(path: str, place: str) -> bool:
@@ -132,35 +158,44 @@ def _within(path: str, place: str) -> bool:
     return path == place or path.startswith((place + ".", place + "["))
 
 
-def _rule_problems_beside(raw: Any, shape: Problems) -> list[Problem]:
-    """The cross-field rules' problems on what is left once the shape problems are dropped.
+def beside(problems: Iterable[Problem], damaged: Iterable[str]) -> list[Problem]:
+    """``problems`` that do not lie at or under a damaged place.
 
-    A rule problem at (or under) a place with a shape problem is left out: it would
-    only be an echo of the dropped value, read as its default.
+    A rule run on a repaired spec reads a dropped value as its default; a problem it
+    finds there would only echo the type problem already reported.
     """
-    kept = repaired(raw, ClusterSpec)
-    if kept is INVALID:
-        return []
-    try:
-        spec = msgspec.convert(kept, ClusterSpec)
-    except msgspec.ValidationError:
-        return []
-    damaged = tuple(p.path for p in shape)
-    return [p for p in spec_problems(spec) if not any(_within(p.path, d) for d in damaged)]
+    places = tuple(damaged)
+    return [p for p in problems if not any(_within(p.path, d) for d in places)]
 
 
-def _load_raw(raw: Any) -> Result[ClusterSpec, Problems]:
-    typed = _typed(raw)
-    if isinstance(typed, Success):
-        return typed.bind(check)
-    shape = typed.failure()
-    return Failure(sorted_problems([*shape, *_rule_problems_beside(raw, shape)]))
+def neutral_problems(examined: Examined) -> Problems:
+    """The type problems and the cloud-neutral rules' problems, together."""
+    if examined.spec is None:
+        return examined.problems
+    rules = beside(spec_problems(examined.spec), examined.damaged)
+    return sorted_problems([*examined.problems, *rules])
+
+
+def _checked(examined: Examined) -> Result[ClusterSpec, Problems]:
+    problems = neutral_problems(examined)
+    if problems or examined.spec is None:
+        return Failure(problems)
+    return Success(examined.spec)
+
+
+def check(spec: ClusterSpec) -> Result[ClusterSpec, Problems]:
+    """The cloud-neutral checks of a spec built in code.
+
+    It is round-tripped through the decoder first, so that field constraints hold
+    whatever built the struct.
+    """
+    return _checked(examine(msgspec.to_builtins(spec)))
 
 
 def load(data: bytes, fmt: SpecFormat = "yaml") -> Result[ClusterSpec, Problems]:
-    """Bytes to a checked ClusterSpec, or every problem found.
+    """Bytes to a spec that passed every cloud-neutral check, or every problem found.
 
-    Type problems and the cross-field rules are reported together; a cloud's platform
-    limits only once the rest is sound (they assume a sound spec).
+    Type problems and the cross-field rules are reported together. The chosen
+    cloud's own checks run when the spec is compiled.
     """
-    return _decode(data, fmt).map(_normalise).bind(_load_raw)
+    return decode_source(data, fmt).map(examine).bind(_checked)

@@ -11,7 +11,6 @@ apply time (a network id, a load balancer's DNS name, a secret variable) are
 from __future__ import annotations
 
 import re
-import zlib
 from typing import Any, Literal, Union
 
 import msgspec
@@ -56,28 +55,6 @@ class NodeConfig(msgspec.Struct, frozen=True, omit_defaults=True):
     bootstrap_secrets: dict[str, Value] | None = None
     vpn: dict[str, Any] | None = None
     persistent_state: dict[str, Any] | None = None
-
-
-# Worker indices: each pool owns a block of AGENT_BLOCK indices chosen by a stable
-# hash of its name, so that kindling's hostnames ({cluster}-agent-{index}) never
-# collide across pools, and neither reordering pools nor resizing one renumbers
-# another (servers keep their user_data when the spec changes, so a renumbering
-# would hand a new node the index of a live one).
-AGENT_BLOCK = 100_000
-AGENT_BLOCKS = 42_000  # AGENT_BLOCK * AGENT_BLOCKS stays below 2**32 (kindling's u32)
-
-
-def agent_index_block(pool_name: str) -> int:
-    """The first node index of a pool's block.
-
-    >>> agent_index_block("workers")
-    705600000
-    """
-    return (zlib.crc32(pool_name.encode()) % AGENT_BLOCKS) * AGENT_BLOCK
-
-
-def agent_node_index(pool_name: str, i: int) -> int:
-    return agent_index_block(pool_name) + i
 
 
 def join_server(distribution: Distribution, host: Text) -> Template:

@@ -1,9 +1,9 @@
 """ClusterSpec → ClusterPlan: every backend-neutral decision, made once.
 
 The plan is what the backends build from: the port table, the secret variables, the
-user_data format and the tags every resource carries. Per-node configs need the
-backend's join address and network id, so the shared pipeline in
-:mod:`nixk8s.backends.base` makes them.
+user_data format, the tags every resource carries, and whether the control plane is
+parked. Per-node configs need the backend's join address and network id, so the
+shared pipeline in :mod:`nixk8s.backends.base` makes them.
 """
 
 from __future__ import annotations
@@ -22,10 +22,20 @@ class ClusterPlan(msgspec.Struct, frozen=True):
     ports: tuple[PortRule, ...]
     variables: tuple[Variable, ...]
     tags: tuple[tuple[str, str], ...]
+    # a system pool of min_size 0: the control plane's infrastructure is kept and no
+    # server runs (backends that cannot park refuse such a spec)
+    parked: bool
+    # nodes join through a load balancer in front of the servers (not server 0): the
+    # servers' certificates name it, and the API row is open to the cluster's network
+    joins_through_load_balancer: bool
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def tag_map(self, **own: str) -> dict[str, str]:
+        """The base tags and the spec's tags, then a resource's own (``Name``, ``Role``...)."""
+        return {**dict(self.tags), **own}
 
 
 def base_tags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
@@ -43,11 +53,16 @@ def base_tags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
     return tuple({**base, **dict(sorted(spec.tags.items()))}.items())
 
 
-def plan_cluster(spec: ClusterSpec, default_format: UserDataFormat) -> ClusterPlan:
+def plan_cluster(
+    spec: ClusterSpec, default_format: UserDataFormat, *, joins_through_load_balancer: bool = False
+) -> ClusterPlan:
+    """The plan of ``spec`` on a backend with this default format and way of joining."""
     return ClusterPlan(
         spec=spec,
         user_data_format=spec.user_data_format or default_format,
         ports=cluster_ports(spec),
         variables=secret_variables(spec),
         tags=base_tags(spec),
+        parked=spec.system_pool.min_size == 0,
+        joins_through_load_balancer=joins_through_load_balancer,
     )

@@ -11,14 +11,21 @@ from typing import Literal
 
 import msgspec
 
-from nixk8s.spec import ClusterSpec, Distribution, Profile
+from nixk8s.spec import ANYWHERE, Access, ClusterSpec, Distribution, Profile
+from nixk8s.terraform import Text
 
-Protocol = Literal["tcp", "udp"]
-Audience = Literal["ssh", "api", "http", "private", "vpn"]
+Protocol = Literal["tcp", "udp", "icmp"]
+# who a row is for: an access list (ssh, api, http), the cluster's own network
+# (private), or anyone (WireGuard authenticates its peers; ICMP carries path MTU)
+Audience = Literal["ssh", "api", "http", "private", "anywhere"]
 
 
 class PortRule(msgspec.Struct, frozen=True):
-    """One row: a port or range, its protocol, and who may reach it."""
+    """One row: a port or range, its protocol, and who may reach it.
+
+    An ``icmp`` row has no ports (``first`` = ``last`` = 0); each cloud opens it as
+    narrowly as its firewall allows.
+    """
 
     name: str
     first: int
@@ -37,7 +44,11 @@ class PortRule(msgspec.Struct, frozen=True):
 
         >>> PortRule("etcd", 2379, 2380, "tcp", "private", "etcd").port_range
         '2379-2380'
+        >>> PORT_ICMP.port_range
+        ''
         """
+        if self.protocol == "icmp":
+            return ""
         return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
 
 
@@ -46,7 +57,11 @@ def _rule(name: str, port: int | tuple[int, int], protocol: Protocol, audience: 
     return PortRule(name, first, last, protocol, audience, description)
 
 
+# path-MTU discovery needs "fragmentation needed" from anywhere on the path
+PORT_ICMP = PortRule("icmp", 0, 0, "icmp", "anywhere", "ICMP")
+
 COMMON: tuple[PortRule, ...] = (
+    PORT_ICMP,
     _rule("ssh", 22, "tcp", "ssh", "SSH"),
     _rule("http", 80, "tcp", "http", "HTTP"),
     _rule("https", 443, "tcp", "http", "HTTPS"),
@@ -104,7 +119,7 @@ def vpn_rules(spec: ClusterSpec) -> tuple[PortRule, ...]:
             if link.firewall is not None and (link.firewall.incoming_udp_port or link.listen_port)
         }
     )
-    return tuple(_rule(f"wireguard_{p}", p, "udp", "vpn", f"WireGuard {p}") for p in ports)
+    return tuple(_rule(f"wireguard_{p}", p, "udp", "anywhere", f"WireGuard {p}") for p in ports)
 
 
 def cluster_ports(spec: ClusterSpec) -> tuple[PortRule, ...]:
@@ -112,14 +127,32 @@ def cluster_ports(spec: ClusterSpec) -> tuple[PortRule, ...]:
     return port_table(spec.distribution, spec.profile) + vpn_rules(spec)
 
 
-def sources(rule: PortRule, spec: ClusterSpec, private_cidr: str | None) -> tuple[str, ...]:
-    """Who may reach ``rule``: the access list, the cluster CIDR, or nobody (empty)."""
-    if rule.audience == "ssh":
-        return spec.access.ssh_sources
-    if rule.audience == "api":
-        return spec.access.api_sources
-    if rule.audience == "http":
-        return spec.access.http_sources
-    if rule.audience == "vpn":
-        return ("0.0.0.0/0", "::/0")
-    return (private_cidr,) if private_cidr else ()
+def rule_sources(
+    rule: PortRule, access: Access, private_cidr: Text | None, *, joins_through_load_balancer: bool
+) -> tuple[Text, ...]:
+    """Who may reach ``rule``: every backend's firewall and ``explain`` ask this one function.
+
+    Public rows are open to their ``access`` list (or to anyone); private rows only to
+    the cluster's own network, ``private_cidr`` as the foundation reports it, or to
+    nobody (empty) without one. Where nodes join through a load balancer in front of
+    the servers, the API row is open to the network as well: joining nodes, and the
+    balancer's health checks, reach the servers from inside it.
+
+    >>> api = PortRule("api", 6443, 6443, "tcp", "api", "Kubernetes API")
+    >>> rule_sources(api, Access(api_sources=("203.0.113.0/24",)), "10.0.0.0/16", joins_through_load_balancer=True)
+    ('203.0.113.0/24', '10.0.0.0/16')
+    >>> kubelet = PortRule("kubelet", 10250, 10250, "tcp", "private", "kubelet")
+    >>> rule_sources(kubelet, Access(), None, joins_through_load_balancer=False)
+    ()
+    """
+    if rule.audience == "private":
+        return () if private_cidr is None else (private_cidr,)
+    public: tuple[Text, ...] = {
+        "ssh": access.ssh_sources,
+        "api": access.api_sources,
+        "http": access.http_sources,
+        "anywhere": ANYWHERE,
+    }[rule.audience]
+    if rule.audience == "api" and joins_through_load_balancer and private_cidr is not None and private_cidr not in public:
+        return (*public, private_cidr)
+    return public

@@ -2,18 +2,21 @@
 
 Each rule is a function ``ClusterSpec -> Iterator[Problem]``; :func:`spec_problems`
 runs them all, so one run reports every problem. Rules of one cloud (its platform
-limits) live in that backend's ``check`` hook instead.
+limits, what it cannot do) live in that backend's record instead: nothing here names
+a cloud.
 """
 
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Callable, Iterator
 
+import msgspec
 from toolz import concat, frequencies
 
 from nixk8s import netaddr
-from nixk8s.node_config import AGENT_BLOCK, agent_index_block
+from nixk8s.node_index import AGENT_BLOCK, agent_index_block
 from nixk8s.labels import label_key_error, label_value_error
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS, KUBEADM_TOKEN_PATTERN, TOKEN_FORBIDDEN
@@ -116,14 +119,24 @@ def access_sources(spec: ClusterSpec) -> Iterator[Problem]:
                 yield Problem(join_path(join_path("access", field), i), error)
 
 
+def _required_fields(block: str) -> tuple[str, ...]:
+    """The required fields of a provider block's struct (``gcp`` → ``("project",)``)."""
+    field = next(f for f in msgspec.structs.fields(ClusterSpec) if f.encode_name == block)
+    options = next(t for t in typing.get_args(field.type) if t is not type(None))
+    return tuple(f.encode_name for f in msgspec.structs.fields(options) if f.required)
+
+
 def provider_blocks(spec: ClusterSpec) -> Iterator[Problem]:
+    """Only the backend's own provider block; and it where its struct has required fields."""
     for block in PROVIDER_BLOCKS:
         if block != spec.backend and getattr(spec, block) is not None:
             yield Problem(block, f'the "{block}" block is for backend {block}, but backend is {spec.backend}')
-    if spec.backend == "gcp" and spec.gcp is None:
-        yield Problem("gcp", "backend gcp needs a gcp block with at least project")
-    if spec.backend == "azure" and spec.azure is None:
-        yield Problem("azure", "backend azure needs an azure block with at least admin_ssh_public_key")
+    required = _required_fields(spec.backend)
+    if required and getattr(spec, spec.backend) is None:
+        yield Problem(
+            spec.backend,
+            f"backend {spec.backend} needs a {spec.backend} block with at least {', '.join(required)}",
+        )
 
 
 def distribution_options(spec: ClusterSpec) -> Iterator[Problem]:
@@ -265,11 +278,6 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
                 yield Problem("vpn.links", f"{field} {value!r} is used by {n} links; each link needs its own")
 
 
-def persistent_state(spec: ClusterSpec) -> Iterator[Problem]:
-    if spec.persistent_state is not None and spec.backend != "aws":
-        yield Problem("persistent_state", f"persistent_state attaches an EBS volume: AWS only, not {spec.backend}")
-
-
 RULES: tuple[Rule, ...] = (
     node_pool_sizes,
     node_pool_names,
@@ -284,7 +292,6 @@ RULES: tuple[Rule, ...] = (
     join_credential,
     secret_paths,
     vpn,
-    persistent_state,
 )
 
 

@@ -24,8 +24,9 @@ import msgspec
 from hypothesis import strategies as st
 from returns.result import Failure
 
+from nixk8s.backends import backend_for
 from nixk8s.load import load
-from nixk8s.node_config import agent_index_block
+from nixk8s.node_index import agent_index_block
 from nixk8s.rules import TERRAFORM_RESERVED_VARIABLE_NAMES
 from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS, TOKEN_FORBIDDEN
 from nixk8s.spec import ClusterSpec
@@ -149,7 +150,9 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 @st.composite
 def node_pool(draw: st.DrawFn, name: str, backend: str, *, control_plane: bool) -> dict[str, Any]:
-    min_size = draw(st.integers(0, 5 if control_plane else 3))
+    # a system pool of min_size 0 parks the control plane, where the backend can
+    least = 0 if not control_plane or can_park_control_plane(backend) else 1
+    min_size = draw(st.integers(least, 5 if control_plane else 3))
     max_size = draw(st.integers(max(min_size, 1), max(min_size, 1) + 3))
     pool: dict[str, Any] = {
         "name": name,
@@ -506,7 +509,13 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
 
 
 def persistent_state_allowed(backend: str) -> bool:
-    return backend == "aws"
+    chosen = backend_for(backend)  # type: ignore[arg-type]
+    return chosen is not None and chosen.supports_persistent_state
+
+
+def can_park_control_plane(backend: str) -> bool:
+    chosen = backend_for(backend)  # type: ignore[arg-type]
+    return chosen is not None and chosen.can_park_control_plane
 
 
 def load_raw(raw: dict[str, Any]) -> ClusterSpec:

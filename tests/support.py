@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from nixk8s.compiler import Compiled, compile_spec
+from nixk8s.compiler import Compiled, compile_source, compile_spec
 from nixk8s.load import load, parse
 from nixk8s.spec import ClusterSpec
 
@@ -231,9 +231,10 @@ def spec_from(raw: dict[str, Any]) -> ClusterSpec:
 
 
 def problems_of(raw: dict[str, Any] | str | bytes, fmt: str = "json") -> tuple[Any, ...]:
-    """Every Problem ``load`` reports for ``raw`` (data is encoded as JSON); () when it loads."""
+    """Every Problem the command reports for ``raw`` (data is encoded as JSON), its
+    cloud's checks included; () when it compiles."""
     data = json.dumps(raw).encode() if isinstance(raw, dict) else raw.encode() if isinstance(raw, str) else raw
-    result = load(data, fmt)  # type: ignore[arg-type]
+    result = compile_source(data, fmt)  # type: ignore[arg-type]
     value = result.value_or(None)
     return () if value is not None else tuple(result.failure())
 
@@ -471,3 +472,55 @@ def document_user_data(document: dict[str, Any], ref: Any = placeholder) -> list
 
     walk(document.get("resource", {}))
     return found
+
+
+# --- a stand-in instance metadata service ----------------------------------------------------
+
+_FAKE_CURL = r'''#!/usr/bin/env python3
+"""A stand-in curl that answers like a cloud's instance metadata service.
+
+$FAKE_METADATA is a JSON list of routes {method, url, headers, body}: a request is
+answered with the first route whose method and URL match and whose headers it sent
+(curl -H), else it fails as curl -f does on HTTP 404 (exit 22).
+"""
+import json, os, sys
+
+args = sys.argv[1:]
+method, url, headers, i = "GET", None, [], 0
+while i < len(args):
+    a = args[i]
+    if a == "-X":
+        method = args[i + 1]; i += 2; continue
+    if a == "-H":
+        headers.append(args[i + 1]); i += 2; continue
+    if a in ("--retry", "--retry-delay", "--max-time", "-m", "--connect-timeout"):
+        i += 2; continue
+    if a.startswith("-"):
+        i += 1; continue
+    url = a; i += 1
+with open(os.environ["FAKE_METADATA_LOG"], "a") as log:
+    log.write(json.dumps({"method": method, "url": url, "headers": headers}) + "\n")
+for route in json.loads(os.environ["FAKE_METADATA"]):
+    if route["method"] == method and route["url"] == url and all(h in headers for h in route["headers"]):
+        sys.stdout.write(route["body"])
+        sys.exit(0)
+sys.exit(22)
+'''
+
+
+def metadata_route(url: str, body: str, *headers: str, method: str = "GET") -> dict[str, Any]:
+    """One answer of the stand-in metadata service."""
+    return {"method": method, "url": url, "headers": list(headers), "body": body}
+
+
+def fake_curl_env(directory: Path, routes: list[dict[str, Any]]) -> dict[str, str]:
+    """An environment whose ``curl`` is the stand-in metadata service answering ``routes``."""
+    curl = directory / "curl"
+    curl.write_text(_FAKE_CURL)
+    curl.chmod(0o755)
+    return {
+        **os.environ,
+        "PATH": f"{directory}:{os.environ['PATH']}",
+        "FAKE_METADATA": json.dumps(routes),
+        "FAKE_METADATA_LOG": str(directory / "requests.log"),
+    }

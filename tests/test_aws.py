@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +14,14 @@ from support import (
     compile_file,
     decode_user_data,
     embedded_config,
-    require_tool,
     shellcheck,
     tfcheck,
     write_module,
 )
 
-from nixk8s.backends.aws import IMDS_INDEX_PROBE, LB_NAME_LIMIT, aws_lb_name
+from nixk8s.backends.aws import IMDS, LB_NAME_LIMIT, aws_lb_name
 from nixk8s.compiler import Compiled, compile_spec
+from nixk8s.index_probe import metadata_index_probe
 from nixk8s.load import load, parse
 from nixk8s.problems import Problem
 
@@ -172,7 +169,7 @@ def test_applied_workers_join_through_the_load_balancer_and_read_their_index_at_
     assert config["join_server"] == f"https://{k3s_ha.dns_name}:6443"
     assert config["role"] == "agent"
     assert "node_index" not in config
-    assert IMDS_INDEX_PROBE.script in k3s_ha.script(pool)
+    assert metadata_index_probe(IMDS).script in k3s_ha.script(pool)
 
 
 @pytest.mark.tfcheck
@@ -211,46 +208,6 @@ def test_applied_outputs_name_the_load_balancer(k3s_ha: Applied, tmp_path: Path)
 
 
 # --- the worker index probe ----------------------------------------------------------------
-
-_FAKE_CURL = """#!/bin/sh
-case "$*" in
-  *api/token*) printf 'a-token' ;;
-  *"X-aws-ec2-metadata-token: a-token"*local-ipv4*) printf '%s' "$FAKE_IPV4" ;;
-  *) exit 22 ;;
-esac
-"""
-
-
-def run_probe(tmp_path: Path, ipv4: str) -> subprocess.CompletedProcess[str]:
-    sh = require_tool("sh", "dash")
-    curl = tmp_path / "curl"
-    curl.write_text(_FAKE_CURL)
-    curl.chmod(curl.stat().st_mode | stat.S_IEXEC)
-    script = "set -eu\n" + IMDS_INDEX_PROBE.script + 'echo "${NODE_INDEX}"\n'
-    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "FAKE_IPV4": ipv4}
-    return subprocess.run([sh, "-c", script], capture_output=True, text=True, env=env)
-
-
-def test_index_probe_turns_the_private_ipv4_address_into_an_integer(tmp_path: Path) -> None:
-    result = run_probe(tmp_path, "10.20.1.5")
-    assert result.returncode == 0, result.stderr
-    assert int(result.stdout) == (10 << 24) + (20 << 16) + (1 << 8) + 5
-
-
-def test_index_probe_fits_kindlings_unsigned_32_bit_index(tmp_path: Path) -> None:
-    result = run_probe(tmp_path, "255.255.255.254")
-    assert int(result.stdout) == 2**32 - 2
-
-
-@pytest.mark.parametrize("ipv4", ["", "10.0.1", "10.0.1.2.3", "10.0.01.2", "10.0.x.2"])
-def test_index_probe_refuses_a_malformed_address(tmp_path: Path, ipv4: str) -> None:
-    result = run_probe(tmp_path, ipv4)
-    assert result.returncode != 0
-    assert result.stdout == ""
-
-
-def test_index_probe_passes_shellcheck() -> None:
-    shellcheck("#!/bin/sh\nset -eu\n" + IMDS_INDEX_PROBE.script + 'echo "${NODE_INDEX}"\n')
 
 
 def test_index_probe_shell_variables_are_escaped_for_terraform() -> None:

@@ -414,3 +414,20 @@ def test_servers_joined_at_server_0s_own_address_add_no_certificate_names() -> N
     )
     for node in compile_raw(raw).built.control_plane:
         assert "tls_san" not in (node.config.k3s or {})
+
+
+# --- what Hetzner Cloud cannot do -------------------------------------------------------------
+
+
+def test_a_parked_control_plane_is_refused_with_the_way_out() -> None:
+    raw = minimal_spec(node_pools=[{"name": "system", "instance_types": ["cx32"], "min_size": 0, "max_size": 3}])
+    (problem,) = problems_of(raw)
+    assert problem.path == "node_pools[0].min_size"
+    assert "park" in problem.message and "Hetzner Cloud cannot" in problem.message
+    assert "set min_size to 1" in problem.message
+
+
+def test_persistent_state_is_refused_with_the_reason() -> None:
+    (problem,) = problems_of(minimal_spec(persistent_state={"size_gb": 50}))
+    assert problem.path == "persistent_state"
+    assert "EBS" in problem.message

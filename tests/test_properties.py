@@ -133,7 +133,7 @@ def test_exactly_one_node_has_cluster_init_and_it_is_server_zero(backend: str, d
 def test_every_agent_and_every_server_after_the_first_joins_server_zero(backend: str, data: st.DataObject) -> None:
     spec = data.draw(cluster_specs(backend))
     result = compiled(spec)
-    host = BACKENDS[spec.backend].join_host(result.plan, result.built.infra)
+    host = result.built.foundation.join_host
     expected = concrete(join_server(spec.distribution, host))
     form = r"^https://[^/:\s]+:6443$" if spec.distribution == "k3s" else r"^[^/:\s]+:6443$"
     for config in configs(result):

@@ -20,11 +20,11 @@ import yaml
 from nixk8s.cloud_init import (
     CONFIG_PATH,
     DELIMITER,
-    IndexProbe,
     cloud_config_user_data,
     shell_user_data,
     user_data,
 )
+from nixk8s.index_probe import IndexProbe
 from nixk8s.node_config import agent_config, config_json
 from nixk8s.terraform import Expr, Template, render
 

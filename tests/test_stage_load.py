@@ -307,7 +307,7 @@ def test_syntax_errors_are_a_problem(text: str, fmt: str) -> None:
         ("vpn", [], "expected a mapping or null, got a list"),
         ("access", {"ssh_sources": "0.0.0.0/0"}, "expected a list, got a string"),
         ("bootstrap_secrets", {"nix_github_token": ["x"]}, "expected a string or a mapping, got a list"),
-        ("hcloud", {"replace_on_user_data_change": "yes"}, "expected true or false, got a string"),
+        ("hcloud", {"image": "nixos", "replace_on_user_data_change": "yes"}, "expected true or false, got a string"),
     ],
 )
 def test_wrong_types_are_problems(field: str, value: object, expected: str) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from nixk8s.load import parse
-from nixk8s.node_config import agent_config, agent_node_index, config_json, join_server, server_config
+from nixk8s.node_config import agent_config, config_json, join_server, server_config
+from nixk8s.node_index import agent_node_index
 from nixk8s.spec import ClusterSpec
 from nixk8s.terraform import Expr, render
 

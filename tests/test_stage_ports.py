@@ -8,8 +8,8 @@ import pytest
 
 from nixk8s.backends.hcloud import firewall_rules
 from nixk8s.plan import plan_cluster
-from nixk8s.ports import COMMON, cluster_ports, cni_family, port_table, sources
-from nixk8s.spec import Profile
+from nixk8s.ports import COMMON, PortRule, cluster_ports, cni_family, port_table, rule_sources
+from nixk8s.spec import ClusterSpec, Profile
 
 from support import minimal_spec, spec_from
 
@@ -85,15 +85,26 @@ def test_cni_rows_per_profile(profile: str, expected: dict[str, tuple[int, int, 
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("distribution", ["k3s", "kubernetes"])
-def test_only_ssh_api_and_http_rows_are_public(distribution: str, profile: str) -> None:
+def test_only_icmp_ssh_api_and_http_rows_are_public(distribution: str, profile: str) -> None:
     public = {r.name for r in port_table(distribution, profile) if r.public}  # type: ignore[arg-type]
-    assert public == {"ssh", "http", "https", "api"}
+    assert public == {"icmp", "ssh", "http", "https", "api"}
+
+
+def test_icmp_is_open_to_anywhere_for_path_mtu_discovery() -> None:
+    spec = spec_from(minimal_spec(access={"ssh_sources": [], "api_sources": [], "http_sources": []}))
+    icmp = next(r for r in cluster_ports(spec) if r.protocol == "icmp")
+    assert sources(icmp, spec, None) == ("0.0.0.0/0", "::/0")
+    assert icmp.port_range == ""
 
 
 def test_port_range_is_a_single_port_or_first_dash_last() -> None:
     table = {r.name: r.port_range for r in port_table("k3s", "cloud-server")}
     assert table["ssh"] == "22"
     assert table["etcd"] == "2379-2380"
+
+
+def sources(rule: PortRule, spec: ClusterSpec, private_cidr: str | None, *, through_lb: bool = False) -> tuple[str, ...]:
+    return rule_sources(rule, spec.access, private_cidr, joins_through_load_balancer=through_lb)  # type: ignore[return-value]
 
 
 ACCESS = {
@@ -136,9 +147,27 @@ def test_empty_access_list_closes_the_port() -> None:
     assert sources(ssh, spec, "10.0.0.0/16") == ()
 
 
+def test_joining_through_a_load_balancer_opens_the_api_to_the_network_too() -> None:
+    spec = spec_from(minimal_spec(access=ACCESS))
+    api = next(r for r in cluster_ports(spec) if r.name == "api")
+    assert sources(api, spec, "10.0.0.0/16", through_lb=True) == ("198.51.100.0/24", "2001:db8::/32", "10.0.0.0/16")
+
+
+def test_joining_through_a_load_balancer_does_not_repeat_a_listed_network() -> None:
+    spec = spec_from(minimal_spec(access={"api_sources": ["10.0.0.0/16"]}))
+    api = next(r for r in cluster_ports(spec) if r.name == "api")
+    assert sources(api, spec, "10.0.0.0/16", through_lb=True) == ("10.0.0.0/16",)
+
+
+def test_joining_through_a_load_balancer_leaves_the_other_rows_alone() -> None:
+    spec = spec_from(minimal_spec(access=ACCESS))
+    ssh = next(r for r in cluster_ports(spec) if r.name == "ssh")
+    assert sources(ssh, spec, "10.0.0.0/16", through_lb=True) == ("203.0.113.0/24",)
+
+
 def test_empty_access_list_leaves_no_firewall_rule() -> None:
     spec = spec_from(minimal_spec(access={"ssh_sources": [], "http_sources": []}, network={}))
-    ports = {rule.get("port") for rule in firewall_rules(spec, plan_cluster(spec, "cloud-config").ports)}
+    ports = {rule.get("port") for rule in firewall_rules(plan_cluster(spec, "cloud-config"))}
     assert "22" not in ports
     assert "80" not in ports
     assert "443" not in ports
@@ -155,5 +184,6 @@ def test_vpn_listen_port_is_a_public_udp_row() -> None:
         "peers": [{"public_key": "A" * 43 + "=", "allowed_ips": ["10.100.0.0/24"], "preshared_key_file": "/p"}],
     }
     spec = spec_from(minimal_spec(vpn={"links": [link]}))
-    (row,) = [r for r in cluster_ports(spec) if r.audience == "vpn"]
+    (row,) = [r for r in cluster_ports(spec) if r.name.startswith("wireguard")]
+    assert row.audience == "anywhere"
     assert (row.first, row.protocol, row.public) == (51830, "udp", True)

@@ -16,7 +16,7 @@ from nixk8s.load import parse
 from nixk8s.problems import Problem
 from nixk8s.spec import ClusterSpec
 
-from support import minimal_spec, problem_paths, problems_of, worker_pool
+from support import minimal_spec, problem_paths, worker_pool
 
 WG_KEY = "A" * 43 + "="
 KUBEADM_TOKEN = "abcdef.0123456789abcdef"
@@ -49,8 +49,13 @@ def test_every_rule_is_run_by_spec_problems() -> None:
         "bootstrap_secrets",
         "join_credential",
         "vpn",
-        "persistent_state",
     } <= names
+
+
+def test_no_rule_names_a_cloud() -> None:
+    source = open(rules.__file__).read()
+    for cloud in ("hcloud", "Hetzner", "AWS", "Azure", "GCP"):
+        assert cloud not in source
 
 
 def test_minimal_spec_breaks_no_rule() -> None:
@@ -465,16 +470,6 @@ def test_vpn_links_sharing_a_name_or_port_are_a_problem() -> None:
 # --- persistent state -----------------------------------------------------------------------------------------
 
 
-def test_persistent_state_off_aws_is_a_problem() -> None:
-    (problem,) = run(rules.persistent_state, minimal_spec(persistent_state={"size_gb": 50}))
-    assert problem.path == "persistent_state"
-    assert "AWS only" in problem.message
-
-
-def test_persistent_state_on_aws_is_fine() -> None:
-    assert run(rules.persistent_state, minimal_spec(backend="aws", hcloud=None, persistent_state={})) == []
-
-
 # --- wired into load ----------------------------------------------------------------------------------------------
 
 
@@ -495,8 +490,12 @@ def test_load_reports_rule_problems_from_several_rules_at_once() -> None:
     ]
 
 
-def test_platform_limits_are_checked_only_when_the_rules_pass() -> None:
-    raw = minimal_spec(hcloud=None, persistent_state={})
-    # the missing image (a platform check) waits until the spec is otherwise sound
-    assert problem_paths(raw) == ["persistent_state"]
-    assert [p.path for p in problems_of(minimal_spec(hcloud=None))] == ["hcloud.image"]
+def test_platform_limits_are_reported_beside_the_rules() -> None:
+    raw = minimal_spec(hcloud=None, argocd={"repo_url": "https://x"})
+    assert problem_paths(raw) == ["argocd", "hcloud.image"]
+
+
+def test_load_applies_only_the_cloud_neutral_rules() -> None:
+    from nixk8s.load import load
+
+    assert load(json.dumps(minimal_spec(hcloud=None)).encode(), "json").value_or(None) is not None

@@ -3,25 +3,29 @@
 A backend is a :class:`Backend`: a frozen record of pure hook functions, generic
 over ``I``, the backend's own typed record of what its foundation built (network,
 firewall, load balancer ids...). Hooks receive that record as an argument, so
-nothing travels through tags or globals.
+nothing travels through tags or globals. A backend spells out what its cloud
+builds; what most clouds do not need has a default.
 
 :func:`build` is pangea's NixosBase as one function: foundation (network, firewall,
 IAM, ...) → control-plane loop (config, user_data, instance, post-instance hook) →
-worker pools → outputs.
+worker pools → outputs. ``docs/architecture.md`` draws it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 from returns.result import Failure, Result, Success
 
-from nixk8s.cloud_init import IndexProbe, user_data
-from nixk8s.node_config import NodeConfig, agent_config, agent_node_index, config_json, server_config
-from nixk8s.plan import ClusterPlan
-from nixk8s.ports import PortRule, sources
+from nixk8s import names
+from nixk8s.cloud_init import user_data
+from nixk8s.index_probe import IndexProbe, MetadataFetch, metadata_index_probe
+from nixk8s.node_config import NodeConfig, agent_config, config_json, server_config
+from nixk8s.node_index import agent_node_index
+from nixk8s.plan import ClusterPlan, plan_cluster
+from nixk8s.ports import PortRule, rule_sources
 from nixk8s.problems import Problem, Problems, join_path
 from nixk8s.spec import BackendName, ClusterSpec, NodePool, UserDataFormat
 from nixk8s.terraform import Fragment, ProviderRequirement, Template, Text, combine
@@ -29,21 +33,32 @@ from nixk8s.terraform import Fragment, ProviderRequirement, Template, Text, comb
 I = TypeVar("I")
 
 
-class Foundation(msgspec.Struct, Generic[I], frozen=True):
-    """What a backend builds before any node, and its typed handles to it."""
+class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
+    """What a backend builds before any node: its resources, its typed handles to
+    them, and the three facts the shared stages need from it.
+
+    ``join_host``: where nodes join (server 0's address, or a load balancer in front
+    of the servers). ``private_cidr``: the cluster's own network, the only source of
+    the private port rows (None: they stay closed). ``network_id``: what servers
+    receive as ``network_id`` (None: left out).
+    """
 
     fragment: Fragment
     infra: I
+    join_host: Text
+    private_cidr: Text | None = None
+    network_id: Text | None = None
 
 
 class RenderedNode(msgspec.Struct, frozen=True):
     """One node's (or one template's) config, its JSON text, and its user_data.
 
-    ``ordinal`` is the node's position in its pool (0, 1, ...), which names its
-    resources; ``config.node_index`` is the index kindling sees.
+    ``name`` is its resource name (:mod:`nixk8s.names`); ``ordinal`` its position in
+    its pool (0, 1, ...); ``config.node_index`` the index kindling sees.
     """
 
     role: Literal["server", "agent"]
+    name: str
     ordinal: int
     config: NodeConfig
     json: Template
@@ -62,9 +77,23 @@ class WorkerPool(msgspec.Struct, frozen=True):
         return join_path("node_pools", self.spec_index)
 
 
-class NodeDescription(msgspec.Struct, frozen=True):
+class NodeHandle(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a built node lives, as its hook built it: for outputs and ``explain``.
+
+    ``resource`` is the Terraform address of the machine, or of the group that runs a
+    template's machines; the addresses are known only where the hook fixed them.
+    """
+
     resource: str
-    address: Text | None = None
+    private_ip: Text | None = None
+    public_ip: Text | None = None
+
+
+class Placed(msgspec.Struct, frozen=True):
+    """What a node hook built: its resources, and one handle per rendered node."""
+
+    fragment: Fragment
+    handles: tuple[NodeHandle, ...]
 
 
 class UserDataLimit(msgspec.Struct, frozen=True):
@@ -72,10 +101,14 @@ class UserDataLimit(msgspec.Struct, frozen=True):
     what: str  # e.g. "Hetzner allows 32,768 bytes of user_data"
 
 
-def network_port_sources(plan: ClusterPlan, infra: object, rule: PortRule) -> tuple[Text, ...]:
-    """Who may reach a port row: the access sources, or for private rows the spec's network."""
-    spec = plan.spec
-    return sources(rule, spec, spec.network.vpc_cidr if spec.network else None)
+def no_fragment(plan: ClusterPlan, infra: object, node: RenderedNode) -> Fragment:
+    """A post-instance hook that adds nothing."""
+    return Fragment()
+
+
+def no_notes(plan: ClusterPlan, infra: object) -> tuple[str, ...]:
+    """Nothing to tell the operator."""
+    return ()
 
 
 def no_provider_config(plan: ClusterPlan) -> Mapping[str, Any]:
@@ -83,54 +116,123 @@ def no_provider_config(plan: ClusterPlan) -> Mapping[str, Any]:
     return {}
 
 
-class Backend(msgspec.Struct, Generic[I], frozen=True):
-    """What one cloud builds, as hook functions over typed data."""
+class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
+    """What one cloud builds, as hook functions over typed data.
+
+    Every hook is pure. ``plan`` is the backend-neutral :class:`ClusterPlan`, ``I``
+    the backend's own record of what :attr:`foundation` built.
+    """
 
     name: BackendName
     title: str
     provider: ProviderRequirement
     default_format: UserDataFormat
     user_data_limit: UserDataLimit
-    # None: one machine per node, each with its own static index. Otherwise worker
-    # pools are templates (ASG, MIG, VMSS) whose nodes read their index at boot.
-    worker_index_probe: IndexProbe | None
-    # True where nodes join through an endpoint in front of the servers (a load
-    # balancer) rather than server 0's own address: the servers' API certificates
-    # then name that endpoint too, or joining nodes fail TLS verification.
-    joins_through_load_balancer: bool
-    check: Callable[[ClusterSpec], Iterable[Problem]]
+
+    check: Callable[[ClusterPlan], Iterable[Problem]]
+    """The cloud's platform limits (DESIGN §7): receives the plan of a well-typed spec
+    (whose cross-field rules may have failed: check defensively), yields each
+    problem with its spec path."""
+
     foundation: Callable[[ClusterPlan], Foundation[I]]
-    join_host: Callable[[ClusterPlan, I], Text]
-    network_id: Callable[[I], Text | None]
-    control_plane_node: Callable[[ClusterPlan, I, RenderedNode], Fragment]
-    post_instance: Callable[[ClusterPlan, I, RenderedNode], Fragment]
-    worker_pool: Callable[[ClusterPlan, I, WorkerPool], Fragment]
-    outputs: Callable[[ClusterPlan, I], Fragment]
-    # for explain: each node's resource address and, where known, its IP or DNS name
-    describe_node: Callable[[ClusterPlan, I, RenderedNode, NodePool], NodeDescription]
-    notes: Callable[[ClusterPlan, I], tuple[str, ...]]
-    # the spec's part of the provider block (e.g. the AWS region), merged over
-    # ``provider.config``
+    """Receives the plan; returns the resources built before any node (network,
+    firewall, IAM, load balancer), the typed handles the node hooks need, and the
+    join host, private CIDR and network id."""
+
+    control_plane_node: Callable[[ClusterPlan, I, RenderedNode], Placed]
+    """Receives one rendered server (its name, ordinal, config and user_data);
+    returns its machine (or group of one) and that node's handle."""
+
+    worker_pool: Callable[[ClusterPlan, I, WorkerPool], Placed]
+    """Receives one worker pool with its rendered nodes (one per machine, or one
+    template); returns its resources and one handle per rendered node."""
+
+    outputs: Callable[[ClusterPlan, I, tuple[NodeHandle, ...]], Fragment]
+    """Receives the control-plane handles in index order; returns the outputs
+    (``api_endpoint``, ``control_plane_addresses``, ``join_server``)."""
+
+    worker_index_fetch: MetadataFetch | None = None
+    """None: one machine per node, each with its own static index. Otherwise worker
+    pools are templates (ASG, MIG, VMSS) whose machines read their private IPv4
+    address through this fetch at boot and use it as their index."""
+
+    joins_through_load_balancer: bool = False
+    """True where nodes always join through a load balancer in front of the servers
+    rather than server 0's own address (the plan records it: the servers' API
+    certificates then name it, or joining nodes fail TLS, and the API row is open to
+    the cluster's network)."""
+
+    can_park_control_plane: bool = False
+    """Whether a system pool of ``min_size: 0`` can keep its infrastructure with no
+    running servers; elsewhere such a spec is refused."""
+
+    supports_persistent_state: bool = False
+    """Whether kindling can attach the spec's ``persistent_state`` volume here."""
+
+    post_instance: Callable[[ClusterPlan, I, RenderedNode], Fragment] = no_fragment
+    """Receives a rendered server after its machine; returns what follows it (for
+    example its attachment to the network at a fixed address)."""
+
+    notes: Callable[[ClusterPlan, I], tuple[str, ...]] = no_notes
+    """Receives the plan and the foundation's record; returns what the operator
+    should know before applying, for ``explain``."""
+
     provider_config: Callable[[ClusterPlan], Mapping[str, Any]] = no_provider_config
-    # for explain: who may reach each port row, as this cloud's firewall opens it
-    port_sources: Callable[[ClusterPlan, I, PortRule], tuple[Text, ...]] = network_port_sources
+    """Receives the plan; returns the spec's part of the provider block (e.g. the
+    AWS region), merged over ``provider.config``."""
 
     def provider_for(self, plan: ClusterPlan) -> ProviderRequirement:
         """The provider requirement with its block completed from the spec."""
         return msgspec.structs.replace(self.provider, config={**self.provider.config, **self.provider_config(plan)})
 
+    @property
+    def worker_index_probe(self) -> IndexProbe | None:
+        """The boot-time probe of template-built workers, or None."""
+        fetch = self.worker_index_fetch
+        return None if fetch is None else metadata_index_probe(fetch)
 
-def no_fragment(plan: ClusterPlan, infra: object, node: RenderedNode) -> Fragment:
-    """A post-instance hook that adds nothing."""
-    return Fragment()
+
+# --- checks every backend shares ---------------------------------------------------------
+
+
+def capability_problems(backend: Backend[Any], plan: ClusterPlan) -> Iterator[Problem]:
+    """What the spec asks of the cloud that this backend cannot do."""
+    spec = plan.spec
+    if plan.parked and not backend.can_park_control_plane:
+        yield Problem(
+            join_path(join_path("node_pools", spec.system_pool_index), "min_size"),
+            f"min_size 0 would park the control plane (keep the infrastructure, run no server), "
+            f"which {backend.title} cannot do: set min_size to 1 or more",
+        )
+    if spec.persistent_state is not None and not backend.supports_persistent_state:
+        yield Problem(
+            "persistent_state",
+            f"kindling attaches persistent_state as an EBS volume; {backend.title} has none to attach",
+        )
+
+
+def plan_for(backend: Backend[Any], spec: ClusterSpec) -> ClusterPlan:
+    """The plan of ``spec`` on ``backend``."""
+    return plan_cluster(
+        spec, backend.default_format, joins_through_load_balancer=backend.joins_through_load_balancer
+    )
+
+
+def backend_problems(backend: Backend[Any], plan: ClusterPlan) -> list[Problem]:
+    """Every problem the backend finds with a well-typed spec."""
+    return [*capability_problems(backend, plan), *backend.check(plan)]
+
+
+# --- the pipeline ------------------------------------------------------------------------
 
 
 def render_node(
-    plan: ClusterPlan, ordinal: int, config: NodeConfig, probe: IndexProbe | None = None
+    plan: ClusterPlan, name: str, ordinal: int, config: NodeConfig, probe: IndexProbe | None = None
 ) -> RenderedNode:
     text = config_json(config)
     return RenderedNode(
         role=config.role,
+        name=name,
         ordinal=ordinal,
         config=config,
         json=text,
@@ -143,7 +245,12 @@ def control_plane_nodes(
 ) -> tuple[RenderedNode, ...]:
     spec = plan.spec
     return tuple(
-        render_node(plan, i, server_config(spec, i, join=join, network_id=network_id, api_sans=api_sans))
+        render_node(
+            plan,
+            names.control_plane_node(plan.name, i),
+            i,
+            server_config(spec, i, join=join, network_id=network_id, api_sans=api_sans),
+        )
         for i in range(spec.control_plane_count)
     )
 
@@ -153,9 +260,15 @@ def worker_pools(plan: ClusterPlan, join: Text, probe: IndexProbe | None) -> tup
 
     def nodes(pool: NodePool) -> tuple[RenderedNode, ...]:
         if probe is not None:
-            return (render_node(plan, 0, agent_config(spec, pool, None, join=join), probe),)
+            config = agent_config(spec, pool, None, join=join)
+            return (render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe),)
         return tuple(
-            render_node(plan, i, agent_config(spec, pool, agent_node_index(pool.name, i), join=join))
+            render_node(
+                plan,
+                names.worker_node(plan.name, pool.name, i),
+                i,
+                agent_config(spec, pool, agent_node_index(pool.name, i), join=join),
+            )
             for i in range(pool.desired)
         )
 
@@ -175,23 +288,38 @@ def _size_problems(limit: UserDataLimit, path: str, nodes: Iterable[RenderedNode
     ]
 
 
-class Built(msgspec.Struct, Generic[I], frozen=True):
-    """The pipeline's result: the document's pieces and what explain needs."""
+class Built(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
+    """The pipeline's result: the document's pieces and what ``explain`` needs."""
 
     fragment: Fragment
-    infra: I
+    foundation: Foundation[I]
     control_plane: tuple[RenderedNode, ...]
     workers: tuple[WorkerPool, ...]
+    server_handles: tuple[NodeHandle, ...]
+    worker_handles: tuple[tuple[NodeHandle, ...], ...]  # per pool, per rendered node
     notes: tuple[str, ...]
+
+    @property
+    def infra(self) -> I:
+        return self.foundation.infra
+
+    def port_sources(self, plan: ClusterPlan, rule: PortRule) -> tuple[Text, ...]:
+        """Who may reach ``rule`` in this cluster, as its firewall opens it."""
+        return rule_sources(
+            rule,
+            plan.spec.access,
+            self.foundation.private_cidr,
+            joins_through_load_balancer=plan.joins_through_load_balancer,
+        )
 
 
 def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     """Run the shared pipeline: foundation → control plane → workers → outputs."""
     foundation = backend.foundation(plan)
     infra = foundation.infra
-    join = backend.join_host(plan, infra)
-    api_sans = (join,) if backend.joins_through_load_balancer else ()
-    servers = control_plane_nodes(plan, join, backend.network_id(infra), api_sans)
+    join = foundation.join_host
+    api_sans = (join,) if plan.joins_through_load_balancer else ()
+    servers = control_plane_nodes(plan, join, foundation.network_id, api_sans)
     pools = worker_pools(plan, join, backend.worker_index_probe)
 
     limit = backend.user_data_limit
@@ -201,16 +329,29 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     if problems:
         return Failure(tuple(problems))
 
+    placed_servers = [backend.control_plane_node(plan, infra, node) for node in servers]
+    placed_pools = [backend.worker_pool(plan, infra, pool) for pool in pools]
+    server_handles = tuple(h for placed in placed_servers for h in placed.handles)
     fragment = combine(
         [
             Fragment(variables=plan.variables),
             foundation.fragment,
             *(
-                combine([backend.control_plane_node(plan, infra, node), backend.post_instance(plan, infra, node)])
-                for node in servers
+                combine([placed.fragment, backend.post_instance(plan, infra, node)])
+                for placed, node in zip(placed_servers, servers)
             ),
-            *(backend.worker_pool(plan, infra, pool) for pool in pools),
-            backend.outputs(plan, infra),
+            *(placed.fragment for placed in placed_pools),
+            backend.outputs(plan, infra, server_handles),
         ]
     )
-    return Success(Built(fragment, infra, servers, pools, backend.notes(plan, infra)))
+    return Success(
+        Built(
+            fragment=fragment,
+            foundation=foundation,
+            control_plane=servers,
+            workers=pools,
+            server_handles=server_handles,
+            worker_handles=tuple(placed.handles for placed in placed_pools),
+            notes=backend.notes(plan, infra),
+        )
+    )

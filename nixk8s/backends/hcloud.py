@@ -26,15 +26,15 @@ from typing import Any
 
 import msgspec
 
-from nixk8s import netaddr
-from nixk8s.names import shortened
-from nixk8s.backends.base import Backend, Foundation, NodeDescription, RenderedNode, UserDataLimit, WorkerPool
+from nixk8s import names, netaddr
+from nixk8s.backends.base import Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
 from nixk8s.labels import label_key_error, label_value_error
+from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan, base_tags
-from nixk8s.ports import PortRule, cluster_ports, sources
+from nixk8s.ports import rule_sources
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.spec import ClusterSpec, NodePool
-from nixk8s.terraform import Expr, Fragment, Output, ProviderRequirement, Resource, Template, Text, ref
+from nixk8s.terraform import Fragment, Output, ProviderRequirement, Resource, Template, Text, ref
 
 PROVIDER = ProviderRequirement("hcloud", "hetznercloud/hcloud", ">= 1.45, < 2.0")
 
@@ -52,9 +52,6 @@ MAX_FIREWALL_RULES = 50
 USER_DATA_LIMIT = UserDataLimit(32_768, "Hetzner allows 32,768 bytes of user_data")
 # Control-plane addresses start here in the subnet: .1 may be Hetzner's gateway.
 FIRST_CONTROL_PLANE_HOST = 2
-ICMP_SOURCES = ("0.0.0.0/0", "::/0")
-# A server name must be a valid hostname; nixk8s names are one DNS label.
-SERVER_NAME_LIMIT = 63
 
 
 class HcloudInfra(msgspec.Struct, frozen=True):
@@ -91,18 +88,28 @@ def labels(spec: ClusterSpec) -> dict[str, str]:
     return {k.lower(): v for k, v in base_tags(spec)}
 
 
-def firewall_rules(spec: ClusterSpec, ports: tuple[PortRule, ...]) -> list[dict[str, Any]]:
-    """One rule per port row that someone may reach, plus ICMP (path-MTU discovery)."""
-    private = spec.network.vpc_cidr if spec.network else None
-    rules = [{"direction": "in", "protocol": "icmp", "source_ips": list(ICMP_SOURCES), "description": "ICMP"}]
-    for rule in ports:
-        allowed = sources(rule, spec, private)
+def private_cidr(spec: ClusterSpec) -> str | None:
+    """The cluster's private network: ``network.vpc_cidr``, or None without a network."""
+    return spec.network.vpc_cidr if spec.network else None
+
+
+def firewall_rules(plan: ClusterPlan) -> list[dict[str, Any]]:
+    """One rule per port row that someone may reach (ICMP has no port on Hetzner)."""
+    rules = []
+    for rule in plan.ports:
+        allowed = rule_sources(
+            rule,
+            plan.spec.access,
+            private_cidr(plan.spec),
+            joins_through_load_balancer=plan.joins_through_load_balancer,
+        )
         if allowed:
+            port = {} if rule.protocol == "icmp" else {"port": rule.port_range}
             rules.append(
                 {
                     "direction": "in",
                     "protocol": rule.protocol,
-                    "port": rule.port_range,
+                    **port,
                     "source_ips": list(allowed),
                     "description": rule.description,
                 }
@@ -110,7 +117,8 @@ def firewall_rules(spec: ClusterSpec, ports: tuple[PortRule, ...]) -> list[dict[
     return rules
 
 
-def check(spec: ClusterSpec) -> Iterator[Problem]:
+def check(plan: ClusterPlan) -> Iterator[Problem]:
+    spec = plan.spec
     if image(spec) is None:
         yield Problem(
             "hcloud.image",
@@ -124,7 +132,7 @@ def check(spec: ClusterSpec) -> Iterator[Problem]:
             "without a network, nodes join over server 0's public IPv4 on port 6443, so the "
             "firewall must admit them: add a network, or allow 0.0.0.0/0 here",
         )
-    if spec.network is not None:
+    if spec.network is not None and netaddr.cidr_error(spec.network.vpc_cidr) is None:
         if network_zone(spec) is None:
             yield Problem(
                 "region",
@@ -141,7 +149,8 @@ def check(spec: ClusterSpec) -> Iterator[Problem]:
         if not netaddr.net(spec.network.vpc_cidr).is_private:
             yield Problem("network.vpc_cidr", "Hetzner networks must use a private (RFC 1918) range")
         needed = FIRST_CONTROL_PLANE_HOST + spec.control_plane_count
-        if netaddr.host(spec.network.subnet, needed) is None:
+        subnet_ok = spec.network.subnet_cidr is None or netaddr.cidr_error(spec.network.subnet_cidr) is None
+        if subnet_ok and netaddr.host(spec.network.subnet, needed) is None:
             yield Problem(
                 "network.subnet_cidr",
                 f"{spec.network.subnet} has too few addresses for {spec.control_plane_count} control-plane nodes",
@@ -152,7 +161,7 @@ def check(spec: ClusterSpec) -> Iterator[Problem]:
             f"{spec.control_plane_count} control-plane servers; a Hetzner spread placement group "
             f"holds at most {MAX_SERVERS_PER_PLACEMENT_GROUP}",
         )
-    rule_count = len(firewall_rules(spec, cluster_ports(spec)))
+    rule_count = len(firewall_rules(plan))
     if rule_count > MAX_FIREWALL_RULES:
         yield Problem("access", f"{rule_count} firewall rules; Hetzner allows {MAX_FIREWALL_RULES} per firewall")
     for key, value in labels(spec).items():
@@ -194,7 +203,7 @@ def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
     firewall = Resource(
         "hcloud_firewall",
         f"{plan.name}_firewall",
-        {"name": f"{plan.name}-firewall", "labels": label_map, "rule": firewall_rules(spec, plan.ports)},
+        {"name": f"{plan.name}-firewall", "labels": label_map, "rule": firewall_rules(plan)},
     )
     placement = Resource(
         "hcloud_placement_group",
@@ -211,32 +220,21 @@ def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
     )
     resources = tuple(r for r in (network, subnet, firewall, placement) if r is not None)
     infra = HcloudInfra(firewall, placement, network, subnet, cp_ips, image(spec) or "", label_map)
-    return Foundation(Fragment(resources=resources), infra)
+    return Foundation(
+        fragment=Fragment(resources=resources),
+        infra=infra,
+        join_host=cp_ips[0] if cp_ips else public_ipv4(names.control_plane_node(plan.name, 0)),
+        private_cidr=private_cidr(spec),
+        network_id=network.ref("id", max_len=20) if network else None,
+    )
 
 
-def join_host(plan: ClusterPlan, infra: HcloudInfra) -> Text:
-    """Server 0's fixed private IP, else (no network) its public IPv4."""
-    if infra.control_plane_ips:
-        return infra.control_plane_ips[0]
-    return ref("hcloud_server", control_plane_server(plan, 0), "ipv4_address", max_len=15)
-
-
-def network_id(infra: HcloudInfra) -> Text | None:
-    return infra.network.ref("id", max_len=20) if infra.network else None
+def public_ipv4(server: str) -> Text:
+    """A server's public IPv4 address (known after apply)."""
+    return ref("hcloud_server", server, "ipv4_address", max_len=15)
 
 
 # --- servers ---------------------------------------------------------------------------
-
-
-def server_name(resource_name: str) -> str:
-    """The Hetzner name of a server: its resource name as one hostname label of ≤ 63 characters.
-
-    >>> server_name("demo_workers_0")
-    'demo-workers-0'
-    >>> len(server_name("a" * 40 + "_" + "b" * 32 + "_12"))
-    63
-    """
-    return shortened(resource_name.replace("_", "-"), SERVER_NAME_LIMIT)
 
 
 def _server(
@@ -252,7 +250,7 @@ def _server(
     spec = plan.spec
     replace = spec.hcloud is not None and spec.hcloud.replace_on_user_data_change
     body: dict[str, Any] = {
-        "name": server_name(name),
+        "name": names.dns_name(name),
         "server_type": pool.instance_type,
         "image": infra.image,
         "location": spec.region,
@@ -268,11 +266,6 @@ def _server(
     return Resource("hcloud_server", name, body)
 
 
-def control_plane_server(plan: ClusterPlan, i: int) -> str:
-    """The resource name of control-plane server ``i``: ``N_cp_i``."""
-    return f"{plan.name}_cp_{i}"
-
-
 def _attachment(infra: HcloudInfra, server: str, ip: str | None, after: list[str]) -> Resource | None:
     """``hcloud_server_network.<server>_network``: the server on the subnet (None without one)."""
     if infra.subnet is None:
@@ -285,81 +278,79 @@ def _attachment(infra: HcloudInfra, server: str, ip: str | None, after: list[str
     return Resource("hcloud_server_network", f"{server}_network", body)
 
 
-def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Fragment:
+def _handle(name: str, ip: str | None) -> NodeHandle:
+    return NodeHandle(resource=f"hcloud_server.{name}", private_ip=ip, public_ip=public_ipv4(name))
+
+
+def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Placed:
     i = node.ordinal
     server = _server(
         plan,
         infra,
-        control_plane_server(plan, i),
+        node.name,
         plan.spec.system_pool,
         node.user_data,
         {"role": "control-plane", "pool": plan.spec.system_pool.name, "node-index": str(i)},
         placement=True,
     )
-    return Fragment(resources=(server,))
+    ip = infra.control_plane_ips[i] if infra.control_plane_ips else None
+    return Placed(Fragment(resources=(server,)), (_handle(node.name, ip),))
 
 
 def post_instance(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Fragment:
     """Attach a control-plane server to the network at its fixed address."""
-    i = node.ordinal
-    ip = infra.control_plane_ips[i] if infra.control_plane_ips else None
-    attachment = _attachment(infra, control_plane_server(plan, i), ip, [])
+    ip = infra.control_plane_ips[node.ordinal] if infra.control_plane_ips else None
+    attachment = _attachment(infra, node.name, ip, [])
     return Fragment(resources=(attachment,) if attachment else ())
 
 
-def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Fragment:
+def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Placed:
     # workers attach after the control plane so that Hetzner never hands a worker
     # an address the control plane is about to claim
     after = [
-        f"hcloud_server_network.{control_plane_server(plan, i)}_network" for i in range(plan.spec.control_plane_count)
+        f"hcloud_server_network.{names.control_plane_node(plan.name, i)}_network"
+        for i in range(plan.spec.control_plane_count)
     ]
     resources: list[Resource] = []
     for node in pool.nodes:
-        i = node.ordinal
         server = _server(
             plan,
             infra,
-            f"{plan.name}_{pool.pool.name}_{i}",
+            node.name,
             pool.pool,
             node.user_data,
-            {"role": "worker", "pool": pool.pool.name, "node-index": str(i)},
+            {"role": "worker", "pool": pool.pool.name, "node-index": str(node.ordinal)},
             placement=False,
         )
         attachment = _attachment(infra, server.name, None, after)
         resources += [server] + ([attachment] if attachment else [])
-    return Fragment(resources=tuple(resources))
+    return Placed(Fragment(resources=tuple(resources)), tuple(_handle(n.name, None) for n in pool.nodes))
 
 
 # --- outputs and notes -------------------------------------------------------------------
 
 
-def outputs(plan: ClusterPlan, infra: HcloudInfra) -> Fragment:
-    n = plan.spec.control_plane_count
-    public = [ref("hcloud_server", control_plane_server(plan, i), "ipv4_address") for i in range(n)]
+def outputs(plan: ClusterPlan, infra: HcloudInfra, servers: tuple[NodeHandle, ...]) -> Fragment:
     addresses = {
-        f"{plan.name}-cp-{i}": {
-            "public_ipv4": public[i],
-            **({"private_ip": infra.control_plane_ips[i]} if infra.control_plane_ips else {}),
+        names.dns_name(names.control_plane_node(plan.name, i)): {
+            "public_ipv4": server.public_ip,
+            **({"private_ip": server.private_ip} if server.private_ip is not None else {}),
         }
-        for i in range(n)
+        for i, server in enumerate(servers)
     }
-    join = join_host(plan, infra)
-    scheme = "https://" if plan.spec.distribution == "k3s" else ""
+    join = servers[0].private_ip or servers[0].public_ip
+    assert join is not None
     return Fragment(
         outputs=(
-            Output("api_endpoint", Template.of("https://", public[0], ":6443"), "Kubernetes API of server 0 (public IPv4)"),
+            Output(
+                "api_endpoint",
+                Template.of("https://", servers[0].public_ip or "", ":6443"),
+                "Kubernetes API of server 0 (public IPv4)",
+            ),
             Output("control_plane_addresses", addresses, "public and private addresses of each control-plane server"),
-            Output("join_server", Template.of(scheme, join, ":6443"), "the address nodes join the cluster through"),
+            Output("join_server", join_server(plan.spec.distribution, join), "the address nodes join the cluster through"),
         )
     )
-
-
-def describe_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode, pool: NodePool) -> NodeDescription:
-    if node.role == "server":
-        name = control_plane_server(plan, node.ordinal)
-        ip = infra.control_plane_ips[node.ordinal] if infra.control_plane_ips else None
-        return NodeDescription(f"hcloud_server.{name}", ip or Expr(f"hcloud_server.{name}.ipv4_address"))
-    return NodeDescription(f"hcloud_server.{plan.name}_{pool.name}_{node.ordinal}")
 
 
 def notes(plan: ClusterPlan, infra: HcloudInfra) -> tuple[str, ...]:
@@ -374,10 +365,10 @@ def notes(plan: ClusterPlan, infra: HcloudInfra) -> tuple[str, ...]:
     else:
         result.append("Hetzner firewalls filter public traffic only; the private network is not filtered")
     longest = max((f"{plan.name}-{p.name}-{p.desired - 1}" for _, p in spec.worker_pools), key=len, default="")
-    if len(longest) > SERVER_NAME_LIMIT:
+    if len(longest) > names.DNS_LABEL_LIMIT:
         result.append(
-            f"server names longer than {SERVER_NAME_LIMIT} characters are shortened with a stable hash "
-            f'suffix (e.g. "{longest}" is named "{server_name(longest)}")'
+            f"server names longer than {names.DNS_LABEL_LIMIT} characters are shortened with a stable hash "
+            f'suffix (e.g. "{longest}" is named "{names.dns_name(longest)}")'
         )
     if not (spec.hcloud and spec.hcloud.replace_on_user_data_change):
         result.append(
@@ -393,16 +384,11 @@ HCLOUD: Backend[HcloudInfra] = Backend(
     provider=PROVIDER,
     default_format="cloud-config",
     user_data_limit=USER_DATA_LIMIT,
-    joins_through_load_balancer=False,
-    worker_index_probe=None,
     check=check,
     foundation=foundation,
-    join_host=join_host,
-    network_id=network_id,
     control_plane_node=control_plane_node,
     post_instance=post_instance,
     worker_pool=worker_pool,
     outputs=outputs,
-    describe_node=describe_node,
     notes=notes,
 )
