@@ -1,0 +1,116 @@
+"""The shape of the code that the design promises (docs/architecture.md): small backend
+files, a cloud-neutral loader, no import cycles, and a Backend record whose every hook
+says what it receives and returns."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+from support import ROOT, minimal_spec
+
+from nixk8s import cli, rules
+from nixk8s.backends import BACKENDS
+from nixk8s.backends import base as base_module
+
+PACKAGE = ROOT / "nixk8s"
+
+
+def imports_of(path: Path) -> set[str]:
+    """The nixk8s modules a file imports (``from nixk8s.x import y`` → ``nixk8s.x`` and ``nixk8s.x.y``)."""
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nixk8s"):
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("nixk8s"))
+    return found
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+GRAPH = {name: {m for m in imports_of(path) if m in MODULES and m != name} for name, path in MODULES.items()}
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "backends").glob("*.py")), ids=lambda p: p.name)
+def test_no_backend_file_exceeds_450_lines(path: Path) -> None:
+    assert len(path.read_text().splitlines()) <= 450
+
+
+def test_load_imports_no_backend() -> None:
+    assert not any(m.startswith("nixk8s.backends") for m in GRAPH["nixk8s.load"])
+
+
+def test_rules_do_not_borrow_from_node_config() -> None:
+    assert "nixk8s.node_config" not in GRAPH["nixk8s.rules"]
+
+
+def test_the_import_graph_has_no_cycles() -> None:
+    done: set[str] = set()
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        assert name not in stack, "import cycle: " + " → ".join((*stack[stack.index(name):], name))
+        if name in done:
+            return
+        for dep in GRAPH[name]:
+            visit(dep, (*stack, name))
+        done.add(name)
+
+    for name in GRAPH:
+        visit(name, ())
+
+
+def test_every_backend_hook_has_a_docstring() -> None:
+    tree = ast.parse(Path(base_module.__file__).read_text())
+    record = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Backend")
+    hooks: list[str] = []
+    documented: set[str] = set()
+    body = record.body
+    for i, node in enumerate(body):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            annotation = ast.unparse(node.annotation)
+            if annotation.startswith("Callable"):
+                hooks.append(node.target.id)
+                nxt = body[i + 1] if i + 1 < len(body) else None
+                if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str):
+                    documented.add(node.target.id)
+    assert hooks, "the Backend record has no hooks?"
+    assert set(hooks) == documented, f"hooks without a docstring: {set(hooks) - documented}"
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_every_backend_is_registered_under_its_own_name(name: str) -> None:
+    assert BACKENDS[name].name == name  # type: ignore[index]
+
+
+def test_the_command_checks_a_spec_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"rules": 0, "backend": 0}
+    real_rules = rules.spec_problems
+
+    def counting_rules(spec):  # type: ignore[no-untyped-def]
+        calls["rules"] += 1
+        return real_rules(spec)
+
+    hcloud = BACKENDS["hcloud"]
+    real_check = hcloud.check
+
+    def counting_check(plan):  # type: ignore[no-untyped-def]
+        calls["backend"] += 1
+        return real_check(plan)
+
+    import nixk8s.load
+
+    monkeypatch.setattr(nixk8s.load, "spec_problems", counting_rules)
+    monkeypatch.setitem(BACKENDS, "hcloud", hcloud.__class__(**{**{f: getattr(hcloud, f) for f in hcloud.__struct_fields__}, "check": counting_check}))
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(minimal_spec()))
+    assert cli.main(["compile", str(spec), "-o", str(tmp_path / "out")]) == 0
+    assert calls == {"rules": 1, "backend": 1}
