@@ -12,12 +12,15 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
+import sys
 import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from nixk8s.compiler import Compiled, compile_source, compile_spec
@@ -524,3 +527,89 @@ def fake_curl_env(directory: Path, routes: list[dict[str, Any]]) -> dict[str, st
         "FAKE_METADATA": json.dumps(routes),
         "FAKE_METADATA_LOG": str(directory / "requests.log"),
     }
+
+
+# --- booting a user_data for real, in a private mount namespace --------------------------------
+
+
+class BootResult(msgspec.Struct, frozen=True):
+    """What a user_data did: its exit status and output, and the config file it left.
+
+    ``config`` is the text of /etc/pangea/cluster-config.json (None when the script
+    wrote none) and ``mode`` its permission bits.
+    """
+
+    returncode: int
+    stdout: str
+    stderr: str
+    config: str | None
+    mode: int | None
+
+
+_NAMESPACE_SETUP = """set -eu
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$UPPER,workdir=$WORK" /etc
+mount -t tmpfs tmpfs /run
+exec "$@"
+"""
+
+
+@cache
+def namespace_problem() -> str | None:
+    """Why a private mount namespace with an /etc overlay cannot be had here, or None."""
+    if shutil.which("unshare") is None:
+        return "unshare not installed (Debian package util-linux)"
+    if os.geteuid() != 0:
+        return "needs root to mount /etc as an overlay in a private mount namespace"
+    with tempfile.TemporaryDirectory() as tmp:
+        upper, work = Path(tmp, "upper"), Path(tmp, "work")
+        upper.mkdir()
+        work.mkdir()
+        probe = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", _NAMESPACE_SETUP, "sh", "true"],
+            env={**os.environ, "UPPER": str(upper), "WORK": str(work)},
+            capture_output=True,
+            text=True,
+        )
+    if probe.returncode != 0:
+        return f"unshare --mount with an overlay /etc is not allowed here: {probe.stderr.strip()}"
+    return None
+
+
+def boot_in_namespace(user_data: str, routes: list[dict[str, Any]], tmp: Path) -> BootResult:
+    """Run ``user_data`` unmodified, as root, as the machine would at first boot.
+
+    It runs in a private mount namespace where /etc is an overlay (writes land in a
+    scratch directory, never on the host) and /run a fresh tmpfs, with ``curl`` a
+    stand-in metadata service answering ``routes``. A shell script is run by ``sh``; a
+    ``#cloud-config`` document by cloud_config_runner.py (write_files, then runcmd).
+    Skips with the reason where such a namespace is not allowed.
+    """
+    problem = namespace_problem()
+    if problem is not None:
+        pytest.skip(problem)
+    upper, work, bin_dir = tmp / "etc-upper", tmp / "etc-work", tmp / "bin"
+    for d in (upper, work, bin_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    script = tmp / "user-data"
+    script.write_text(user_data)
+    if user_data.startswith("#cloud-config"):
+        runner = Path(__file__).with_name("cloud_config_runner.py")
+        command = [sys.executable, str(runner), str(script)]
+    else:
+        command = [require_tool("sh", "dash"), str(script)]
+    env = {**fake_curl_env(bin_dir, routes), "UPPER": str(upper), "WORK": str(work)}
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", _NAMESPACE_SETUP, "sh", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    written = upper / "pangea" / "cluster-config.json"
+    return BootResult(
+        returncode=result.returncode,
+        stdout=result.stdout,
+        stderr=result.stderr,
+        config=written.read_text() if written.is_file() else None,
+        mode=stat.S_IMODE(written.stat().st_mode) if written.is_file() else None,
+    )
