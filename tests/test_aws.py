@@ -584,3 +584,14 @@ def test_explain_shows_private_ports_open_to_the_vpc_and_workers_indexed_at_boot
     assert "kubelet                  from 10.8.0.0/16" in text
     assert "index from instance metadata" in text
     assert "legacyBootstrap" in text
+
+
+def test_a_created_vpcs_default_security_group_is_emptied() -> None:
+    (group,) = resources(compiled(aws_spec()), "aws_default_security_group").values()
+    assert group["vpc_id"] == "${aws_vpc.demo_vpc.id}"
+    assert group["ingress"] == [] and group["egress"] == []
+
+
+def test_an_existing_vpcs_default_security_group_is_left_alone() -> None:
+    raw = aws_spec(network=None, aws={"ami_id": AMI, "vpc_id": "vpc-01234567", "subnet_ids": ["subnet-01234567"]})
+    assert resources(compiled(raw), "aws_default_security_group") == {}

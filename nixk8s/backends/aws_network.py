@@ -1,7 +1,8 @@
 """The AWS network: the VPC the nodes live in, its subnets, and the security group.
 
 With a ``network``: ``aws_vpc.N_vpc``, ``aws_internet_gateway.N_igw``,
-``aws_route_table.N_rt`` + ``aws_route.N_default_route``, and per availability zone a
+``aws_route_table.N_rt`` + ``aws_route.N_default_route``, the VPC's default security
+group emptied (``aws_default_security_group.N_default_sg``), and per availability zone a
 public ``aws_subnet.N_subnet_<zone>`` carved from ``vpc_cidr`` with its
 ``aws_route_table_association.N_rta_<zone>``. With ``aws.vpc_id`` + ``aws.subnet_ids``
 the existing VPC is read (``data.aws_vpc.N_vpc``, for its CIDR); with neither, the
@@ -192,8 +193,15 @@ def created_network(plan: ClusterPlan) -> AwsNetwork:
                 {"subnet_id": subnet.ref("id"), "route_table_id": table.ref("id")},
             )
         )
+    # every VPC comes with a default security group that lets its members reach each
+    # other; nothing of the cluster's uses it, so it is taken over with no rules
+    default_sg = Resource(
+        "aws_default_security_group",
+        f"{n}_default_sg",
+        {"vpc_id": vpc.ref("id"), "ingress": [], "egress": [], "tags": plan.tag_map(Name=f"{n}-default-sg")},
+    )
     return AwsNetwork(
-        Fragment(resources=(vpc, igw, table, route, *subnets, *associations)),
+        Fragment(resources=(vpc, igw, table, route, default_sg, *subnets, *associations)),
         vpc_id=vpc.ref("id", max_len=32),
         vpc_cidr=spec.network.vpc_cidr,
         subnet_ids=tuple(s.ref("id") for s in subnets),
