@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import yaml
 
 from nixk8s.index_probe import IndexProbe
 from nixk8s.spec import UserDataFormat
@@ -74,16 +73,27 @@ class _Literal(str):
     """A string PyYAML writes as a literal block (``|``), so the JSON line stays verbatim."""
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
+@functools.cache
+def _dumper() -> Any:
+    """PyYAML's safe dumper, writing :class:`_Literal` strings as literal blocks.
 
+    PyYAML is imported here, the first time a cloud-config is written, so that a
+    compile that writes none (shell user_data from a JSON spec) never imports it.
+    """
+    import yaml
 
-_Dumper.add_representer(
-    _Literal, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-)
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    Dumper.add_representer(
+        _Literal, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    )
+    return Dumper
 
 
 def _dump_yaml(document: Any) -> str:
+    import yaml
+
     def literal_content(node: Any) -> Any:
         if isinstance(node, dict):
             return {k: _Literal(v) if k == "content" else literal_content(v) for k, v in node.items()}
@@ -93,7 +103,7 @@ def _dump_yaml(document: Any) -> str:
 
     body = yaml.dump(
         literal_content(document),
-        Dumper=_Dumper,
+        Dumper=_dumper(),
         sort_keys=False,
         default_flow_style=False,
         allow_unicode=True,

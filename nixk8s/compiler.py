@@ -28,18 +28,34 @@ from nixk8s.load import Examined, SpecFormat, beside, check, decode_source, exam
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.spec import ClusterSpec
+from nixk8s.stamp import stamped_resources
 from nixk8s.terraform import document, to_json
 
 
 class Compiled(msgspec.Struct, frozen=True):
-    """A compiled cluster: the Terraform document, and the plan behind it for ``explain``."""
+    """A compiled cluster: ``main.tf.json``, and the plan behind it for ``explain``."""
 
     plan: ClusterPlan
     built: Built[Any]
-    document: dict[str, Any]
+    json: bytes
 
     def to_json(self) -> bytes:
-        return to_json(self.document)
+        return self.json
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The Terraform document as plain data (decoded from :attr:`json` on each call)."""
+        return msgspec.json.decode(self.json)  # type: ignore[no-any-return]
+
+
+def _document_json(backend: Backend[Any], plan: ClusterPlan, built: Built[Any]) -> bytes:
+    """The document's bytes: every stamped pool's machines beside the rest."""
+    encoded: dict[str, dict[str, msgspec.Raw]] = {}
+    for pool, fragment in zip(built.workers, built.stamped):
+        if pool.tokens is not None:
+            for kind, bodies in stamped_resources(fragment.resources, pool.tokens, pool.machines).items():
+                encoded.setdefault(kind, {}).update(bodies)
+    return to_json(document([backend.provider_for(plan)], built.fragment, encoded))
 
 
 def _backend(spec: ClusterSpec) -> Backend[Any] | Problem:
@@ -62,9 +78,7 @@ def _compile(spec: ClusterSpec, earlier: Problems = (), damaged: tuple[str, ...]
     problems = sorted_problems([*earlier, *beside(backend_problems(backend, plan), damaged)])
     if problems:
         return Failure(problems)
-    return build(backend, plan).map(
-        lambda built: Compiled(plan, built, document([backend.provider_for(plan)], built.fragment))
-    )
+    return build(backend, plan).map(lambda built: Compiled(plan, built, _document_json(backend, plan, built)))
 
 
 def compile_spec(spec: ClusterSpec) -> Result[Compiled, Problems]:

@@ -61,7 +61,7 @@ def explain(compiled: Compiled) -> str:
     for pool, handles in zip(built.workers, built.worker_handles):
         lines.append(f"  pool {pool.pool.name}: {pool.pool.instance_type}, min {pool.pool.min_size} / "
                      f"desired {pool.pool.desired} / max {pool.pool.max_size}")
-        for node, handle in zip(pool.nodes, handles):
+        for node, handle in zip(pool.machine_nodes(), pool.machine_handles(handles)):
             lines.append(_node_line("agent", node, handle))
     lines += ["", "open ports (inbound):"]
     for rule in plan.ports:

@@ -18,12 +18,14 @@ import msgspec
 from nixk8s.secrets import agent_bootstrap_secrets, secret_paths, secret_value, server_bootstrap_secrets
 from nixk8s.spec import (
     AGENT_OPTION_FIELDS,
+    fields_of,
     ClusterSpec,
     Distribution,
     K3sOptions,
     KubernetesOptions,
     NodePool,
 )
+from nixk8s.stamp import Slot
 from nixk8s.terraform import Expr, Template, Text, call
 from nixk8s.tokens import embed
 
@@ -35,7 +37,8 @@ class NodeConfig(msgspec.Struct, frozen=True, omit_defaults=True):
     """The cluster-config of one node (or of one template that many machines share).
 
     ``node_index`` is None only for template-built nodes: their user_data derives the
-    index at boot from the cloud's instance metadata and writes it into the file.
+    index at boot from the cloud's instance metadata and writes it into the file. It
+    is a :class:`~nixk8s.stamp.Slot` in a pool rendered once for many machines.
     """
 
     cluster_name: str
@@ -44,7 +47,7 @@ class NodeConfig(msgspec.Struct, frozen=True, omit_defaults=True):
     distribution_track: str
     role: Role
     cluster_init: bool
-    node_index: int | None = None
+    node_index: int | Slot | None = None
     join_server: Value | None = None
     network_id: Value | None = None
     fluxcd: dict[str, Any] | None = None
@@ -83,7 +86,7 @@ def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
     {'disable': ('traefik',), 'kernel': {'hardening': False}}
     """
     out: dict[str, Any] = {}
-    for field in msgspec.structs.fields(struct):
+    for field in fields_of(type(struct)):
         value = getattr(struct, field.name)
         if value == _default(field):
             continue
@@ -213,7 +216,7 @@ def server_config(
 def agent_config(
     spec: ClusterSpec,
     pool: NodePool,
-    index: int | None,
+    index: int | Slot | None,
     *,
     join: Text,
 ) -> NodeConfig:
@@ -254,7 +257,14 @@ def config_json(config: NodeConfig) -> Template:
         for name in config.__struct_fields__
         if getattr(config, name) is not None
     }
-    return embed(fields, _encode_json)
+    slot = config.node_index
+    if not isinstance(slot, Slot):
+        return embed(fields, _encode_json)
+    # a slot is written as its bare token, where the machine's integer goes
+    fields["node_index"] = slot.token
+    text = embed(fields, _encode_json)
+    quoted = f'"{slot.token}"'
+    return Template.of(*(p.replace(quoted, slot.token) if isinstance(p, str) else p for p in text.parts))
 
 
 def _lift(value: Any) -> Any:

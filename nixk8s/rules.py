@@ -12,7 +12,6 @@ import re
 import typing
 from collections.abc import Callable, Iterator
 
-import msgspec
 from toolz import concat, frequencies
 
 from nixk8s import netaddr
@@ -20,7 +19,7 @@ from nixk8s.node_index import AGENT_BLOCK, agent_index_block
 from nixk8s.labels import label_key_error, label_value_error
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS, KUBEADM_TOKEN_PATTERN, TOKEN_FORBIDDEN
-from nixk8s.spec import PROVIDER_BLOCKS, ClusterSpec, SecretRef
+from nixk8s.spec import PROVIDER_BLOCKS, ClusterSpec, SecretRef, fields_of
 
 Rule = Callable[[ClusterSpec], Iterator[Problem]]
 
@@ -121,9 +120,9 @@ def access_sources(spec: ClusterSpec) -> Iterator[Problem]:
 
 def _required_fields(block: str) -> tuple[str, ...]:
     """The required fields of a provider block's struct (``gcp`` → ``("project",)``)."""
-    field = next(f for f in msgspec.structs.fields(ClusterSpec) if f.encode_name == block)
+    field = next(f for f in fields_of(ClusterSpec) if f.encode_name == block)
     options = next(t for t in typing.get_args(field.type) if t is not type(None))
-    return tuple(f.encode_name for f in msgspec.structs.fields(options) if f.required)
+    return tuple(f.encode_name for f in fields_of(options) if f.required)
 
 
 def provider_blocks(spec: ClusterSpec) -> Iterator[Problem]:

@@ -88,6 +88,8 @@ def escape(literal: str) -> str:
     >>> escape("a ${b} %{c} $d")
     'a $${b} %%{c} $d'
     """
+    if "{" not in literal:  # most literals: nothing to escape, and this is a hot path
+        return literal
     return literal.replace("${", "$${").replace("%{", "%%{")
 
 
@@ -231,14 +233,26 @@ def _by_type(blocks: Iterable[Resource | DataSource], what: str) -> dict[str, di
     return out
 
 
-def document(providers: Iterable[ProviderRequirement], fragment: Fragment) -> dict[str, Any]:
+def document(
+    providers: Iterable[ProviderRequirement],
+    fragment: Fragment,
+    encoded: Mapping[str, Mapping[str, msgspec.Raw]] = {},
+) -> dict[str, Any]:
     """The whole Terraform JSON document as plain, escaped builtins.
 
-    Raises ValueError on a duplicate resource or data source address, or output: that is a
-    compiler bug, never a spec problem, so it is not reported as one.
+    ``encoded`` are further resources whose bodies are already encoded (``{TYPE: {NAME:
+    body}}``, see :mod:`nixk8s.stamp`). Raises ValueError on a duplicate resource or
+    data source address, or output: that is a compiler bug, never a spec problem, so
+    it is not reported as one.
     """
     providers = list(providers)
-    resources = _by_type(fragment.resources, "resource")
+    resources: dict[str, dict[str, Any]] = _by_type(fragment.resources, "resource")
+    for kind, bodies in encoded.items():
+        by_type = resources.setdefault(kind, {})
+        for name, body in bodies.items():
+            if name in by_type:
+                raise ValueError(f"duplicate resource {kind}.{name}")
+            by_type[name] = body
     data = _by_type(fragment.data, "data source")
     variables: dict[str, Any] = {}
     for v in fragment.variables:

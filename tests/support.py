@@ -430,9 +430,10 @@ def concrete(text: Any, ref: Any = placeholder) -> str:
 
 
 def rendered_nodes(compiled: Compiled) -> list[Any]:
-    """Every RenderedNode of a compiled cluster: servers first, then each pool's nodes."""
+    """Every RenderedNode of a compiled cluster, as each machine (or template) receives it:
+    servers first, then each pool's machines."""
     built = compiled.built
-    return [*built.control_plane, *(n for pool in built.workers for n in pool.nodes)]
+    return [*built.control_plane, *(n for pool in built.workers for n in pool.machine_nodes())]
 
 
 def node_config(node: Any, ref: Any = placeholder) -> dict[str, Any]:

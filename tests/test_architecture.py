@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 from support import ROOT, minimal_spec
 
@@ -109,8 +112,23 @@ def test_the_command_checks_a_spec_once(tmp_path: Path, monkeypatch: pytest.Monk
     import nixk8s.load
 
     monkeypatch.setattr(nixk8s.load, "spec_problems", counting_rules)
-    monkeypatch.setitem(BACKENDS, "hcloud", hcloud.__class__(**{**{f: getattr(hcloud, f) for f in hcloud.__struct_fields__}, "check": counting_check}))
+    import nixk8s.backends.hcloud
+
+    monkeypatch.setattr(nixk8s.backends.hcloud, "HCLOUD", msgspec.structs.replace(hcloud, check=counting_check))
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(minimal_spec()))
     assert cli.main(["compile", str(spec), "-o", str(tmp_path / "out")]) == 0
     assert calls == {"rules": 1, "backend": 1}
+
+
+def test_compiling_for_one_cloud_imports_no_other_backend(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(minimal_spec(user_data_format="shell")))
+    probe = (
+        "import sys\n"
+        "from nixk8s.cli import main\n"
+        f"assert main(['compile', {str(spec)!r}, '-o', {str(tmp_path / 'out')!r}]) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith('nixk8s.backends.')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "['nixk8s.backends.base', 'nixk8s.backends.hcloud']"

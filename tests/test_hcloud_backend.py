@@ -33,7 +33,7 @@ def configs(raw: dict[str, Any]) -> dict[str, Any]:
     Terraform interpolations such as the network id, so it is not JSON yet)."""
     built = compile_raw(raw).built
     out = {f"demo_cp_{n.ordinal}": n.config for n in built.control_plane}
-    out.update({f"demo_{p.pool.name}_{n.ordinal}": n.config for p in built.workers for n in p.nodes})
+    out.update({f"demo_{p.pool.name}_{n.ordinal}": n.config for p in built.workers for n in p.machine_nodes()})
     return out
 
 

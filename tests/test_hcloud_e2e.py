@@ -225,7 +225,7 @@ USER_DATA_CASES = {
 
 def all_user_data(compiled: Compiled) -> list[str]:
     found = document_user_data(msgspec.json.decode(compiled.to_json()))
-    assert len(found) == len(compiled.built.control_plane) + sum(len(p.nodes) for p in compiled.built.workers)
+    assert len(found) == len(compiled.built.control_plane) + sum(len(p.machine_nodes()) for p in compiled.built.workers)
     return found
 
 

@@ -23,6 +23,7 @@ from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.node_config import join_server
 from nixk8s.secrets import agent_allowlist, secret_variables
 from nixk8s.spec import AGENT_OPTION_FIELDS, ClusterSpec, SecretRef
+from nixk8s.stamp import fill
 from nixk8s.terraform import Expr, Template
 from strategies import cluster_specs, load_raw, raw_cluster_specs
 from support import (
@@ -53,7 +54,7 @@ def servers(result: Compiled) -> list[dict[str, Any]]:
 
 
 def agents_by_pool(result: Compiled) -> list[tuple[Any, dict[str, Any]]]:
-    return [(pool.pool, node_config(node)) for pool in result.built.workers for node in pool.nodes]
+    return [(pool.pool, node_config(node)) for pool in result.built.workers for node in pool.machine_nodes()]
 
 
 def expected_bootstrap_secrets(spec: ClusterSpec) -> dict[str, str]:
@@ -251,6 +252,11 @@ def test_literal_template_sequences_are_escaped_and_only_nixk8s_interpolations_r
         | set().union(*(_expression_texts(v) for _, v in fragment.locals))
         | {cond for v in fragment.variables for cond, _ in v.validations}
     )
+    for pool, stamped in zip(result.built.workers, result.built.stamped):
+        symbolic = set().union(*(_expression_texts(r.body) for r in stamped.resources))
+        for machine in pool.machines:
+            assert pool.tokens is not None
+            built |= {fill(text, pool.tokens, machine) for text in symbolic}
     document = msgspec.json.decode(result.to_json())
     found = {expr for s in _strings(document) for expr in interpolations(s)}
     # every `${` and `%{` from the spec was escaped (else it would show up here as an

@@ -125,7 +125,7 @@ def test_worker_indices_are_distinct_across_pools() -> None:
         bootstrap_secrets={"k3s_server_token": "t"},
     )
     compiled = compile_raw(raw)
-    indices = [n.config.node_index for pool in compiled.built.workers for n in pool.nodes]
+    indices = [n.config.node_index for pool in compiled.built.workers for n in pool.machine_nodes()]
     server_indices = [n.config.node_index for n in compiled.built.control_plane]
     assert len(indices) == 9
     assert len(set(indices + server_indices)) == 10
@@ -139,7 +139,7 @@ def test_worker_indices_do_not_depend_on_pool_order() -> None:
     b = compile_raw(minimal_spec(node_pools=[minimal_spec()["node_pools"][0], *reversed(pools)], **base))
 
     def by_pool(c: Any) -> dict[str, list[int]]:
-        return {p.pool.name: [n.config.node_index for n in p.nodes] for p in c.built.workers}
+        return {p.pool.name: [n.config.node_index for n in p.machine_nodes()] for p in c.built.workers}
 
     assert by_pool(a) == by_pool(b)
 
@@ -186,7 +186,7 @@ def test_network_id_is_never_on_agents() -> None:
                        bootstrap_secrets={"k3s_server_token": "t"})
     compiled = compile_raw(raw)
     assert compiled.built.control_plane[0].config.network_id is not None
-    assert compiled.built.workers[0].nodes[0].config.network_id is None
+    assert compiled.built.workers[0].machine_nodes()[0].config.network_id is None
 
 
 # --- GitOps ---------------------------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def test_agents_get_their_pools_labels_and_taints() -> None:
         ],
         bootstrap_secrets={"k3s_server_token": "t"},
     )
-    gpu, plain = (as_json(p.nodes[0].config)["k3s"] for p in compile_raw(raw).built.workers)
+    gpu, plain = (as_json(p.machine_nodes()[0].config)["k3s"] for p in compile_raw(raw).built.workers)
     assert gpu == {
         "node_labels": {"tier": "base", "gpu": "true"},
         "node_taints": ["base:NoSchedule", "nvidia.com/gpu=true:NoSchedule"],

@@ -127,7 +127,7 @@ def test_agent_bootstrap_block_is_absent_when_nothing_is_allowlisted() -> None:
         bootstrap_secrets={"sops_age_key": "AGE"},
         nixos={"secrets": {"join_token_path": "/run/secrets/join"}},
     )
-    agent = compile_raw(raw).built.workers[0].nodes[0]
+    agent = compile_raw(raw).built.workers[0].machine_nodes()[0]
     assert agent.config.bootstrap_secrets is None
 
 

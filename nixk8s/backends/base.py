@@ -28,6 +28,7 @@ from nixk8s.plan import ClusterPlan, plan_cluster
 from nixk8s.ports import PortRule, rule_sources
 from nixk8s.problems import Problem, Problems, join_path
 from nixk8s.spec import BackendName, ClusterSpec, NodePool, UserDataFormat
+from nixk8s.stamp import MachineSlots, Slot, fill, filled, literal_strings, slot_tokens
 from nixk8s.terraform import Fragment, ProviderRequirement, Template, Text, combine
 
 I = TypeVar("I")
@@ -50,33 +51,6 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     network_id: Text | None = None
 
 
-class RenderedNode(msgspec.Struct, frozen=True):
-    """One node's (or one template's) config, its JSON text, and its user_data.
-
-    ``name`` is its resource name (:mod:`nixk8s.names`); ``ordinal`` its position in
-    its pool (0, 1, ...); ``config.node_index`` the index kindling sees.
-    """
-
-    role: Literal["server", "agent"]
-    name: str
-    ordinal: int
-    config: NodeConfig
-    json: Template
-    user_data: Template
-
-
-class WorkerPool(msgspec.Struct, frozen=True):
-    """A worker pool and its rendered nodes: one per machine, or one shared template."""
-
-    spec_index: int
-    pool: NodePool
-    nodes: tuple[RenderedNode, ...]
-
-    @property
-    def path(self) -> str:
-        return join_path("node_pools", self.spec_index)
-
-
 class NodeHandle(msgspec.Struct, frozen=True, kw_only=True):
     """Where a built node lives, as its hook built it: for outputs and ``explain``.
 
@@ -94,6 +68,82 @@ class Placed(msgspec.Struct, frozen=True):
 
     fragment: Fragment
     handles: tuple[NodeHandle, ...]
+
+
+class RenderedNode(msgspec.Struct, frozen=True):
+    """One node's (or one template's) config, its JSON text, and its user_data.
+
+    ``name`` is its resource name (:mod:`nixk8s.names`), ``cloud_name`` the name the
+    cloud shows (one DNS label), ``ordinal`` its position in its pool ("0", "1", ...),
+    ``config.node_index`` the index kindling sees. In a stamped pool the one rendered
+    node holds slot tokens in these places (:mod:`nixk8s.stamp`).
+    """
+
+    role: Literal["server", "agent"]
+    name: str
+    cloud_name: str
+    ordinal: str
+    config: NodeConfig
+    json: Template
+    user_data: Template
+
+
+def concrete_node(node: RenderedNode, tokens: MachineSlots, machine: MachineSlots) -> RenderedNode:
+    """A stamped pool's rendered node as one machine receives it."""
+    return RenderedNode(
+        role=node.role,
+        name=fill(node.name, tokens, machine),
+        cloud_name=machine.cloud_name,
+        ordinal=machine.ordinal,
+        config=msgspec.structs.replace(node.config, node_index=int(machine.node_index)),
+        json=Template.of(filled(node.json, tokens, machine)),
+        user_data=Template.of(filled(node.user_data, tokens, machine)),
+    )
+
+
+class WorkerPool(msgspec.Struct, frozen=True):
+    """A worker pool and its rendered nodes.
+
+    Template-built pools (ASG, MIG, VMSS) have one node, the template, and no
+    machines. Pools of one machine per node are rendered once, for the slot
+    ``tokens``, and stamped for each of ``machines`` (:mod:`nixk8s.stamp`).
+    """
+
+    spec_index: int
+    pool: NodePool
+    nodes: tuple[RenderedNode, ...]
+    tokens: MachineSlots | None = None
+    machines: tuple[MachineSlots, ...] = ()
+
+    @property
+    def path(self) -> str:
+        return join_path("node_pools", self.spec_index)
+
+    @property
+    def stamped(self) -> bool:
+        return self.tokens is not None
+
+    def machine_nodes(self) -> tuple[RenderedNode, ...]:
+        """Every machine's rendered node (the template's one for a template-built pool)."""
+        if self.tokens is None:
+            return self.nodes
+        (node,) = self.nodes
+        return tuple(concrete_node(node, self.tokens, m) for m in self.machines)
+
+    def machine_handles(self, handles: tuple[NodeHandle, ...]) -> tuple[NodeHandle, ...]:
+        """The pool's handles per machine (as the hook returned them for a template-built pool)."""
+        tokens = self.tokens
+        if tokens is None:
+            return handles
+        (handle,) = handles
+        return tuple(
+            NodeHandle(
+                resource=fill(handle.resource, tokens, m),
+                private_ip=None if handle.private_ip is None else filled(handle.private_ip, tokens, m),
+                public_ip=None if handle.public_ip is None else filled(handle.public_ip, tokens, m),
+            )
+            for m in self.machines
+        )
 
 
 class UserDataLimit(msgspec.Struct, frozen=True):
@@ -227,12 +277,14 @@ def backend_problems(backend: Backend[Any], plan: ClusterPlan) -> list[Problem]:
 
 
 def render_node(
-    plan: ClusterPlan, name: str, ordinal: int, config: NodeConfig, probe: IndexProbe | None = None
+    plan: ClusterPlan, name: str, ordinal: str, config: NodeConfig, probe: IndexProbe | None = None
 ) -> RenderedNode:
+    """One node's config, rendered as JSON and wrapped as user_data in the plan's format."""
     text = config_json(config)
     return RenderedNode(
         role=config.role,
         name=name,
+        cloud_name=names.dns_name(name),
         ordinal=ordinal,
         config=config,
         json=text,
@@ -248,31 +300,58 @@ def control_plane_nodes(
         render_node(
             plan,
             names.control_plane_node(plan.name, i),
-            i,
+            str(i),
             server_config(spec, i, join=join, network_id=network_id, api_sans=api_sans),
         )
         for i in range(spec.control_plane_count)
     )
 
 
+def machine_slots(cluster: str, pool: str, count: int) -> tuple[MachineSlots, ...]:
+    """The values each machine of a pool fills in: its ordinal, node index and cloud name."""
+    block = agent_node_index(pool, 0)
+    return tuple(
+        MachineSlots(str(i), str(block + i), names.dns_name(names.worker_node(cluster, pool, i)))
+        for i in range(count)
+    )
+
+
 def worker_pools(plan: ClusterPlan, join: Text, probe: IndexProbe | None) -> tuple[WorkerPool, ...]:
+    """Each worker pool rendered once: as the template its machines share, or as one
+    machine with slot tokens, to be stamped for each machine."""
     spec = plan.spec
-
-    def nodes(pool: NodePool) -> tuple[RenderedNode, ...]:
-        if probe is not None:
-            config = agent_config(spec, pool, None, join=join)
-            return (render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe),)
+    if probe is not None:
         return tuple(
-            render_node(
-                plan,
-                names.worker_node(plan.name, pool.name, i),
+            WorkerPool(
                 i,
-                agent_config(spec, pool, agent_node_index(pool.name, i), join=join),
+                pool,
+                (
+                    render_node(
+                        plan, names.worker_template(plan.name, pool.name), "0", agent_config(spec, pool, None, join=join), probe
+                    ),
+                ),
             )
-            for i in range(pool.desired)
+            for i, pool in spec.worker_pools
         )
+    tokens = slot_tokens(literal_strings(msgspec.to_builtins(spec)))
 
-    return tuple(WorkerPool(i, pool, nodes(pool)) for i, pool in spec.worker_pools)
+    def symbolic(pool: NodePool) -> RenderedNode:
+        config = agent_config(spec, pool, Slot(tokens.node_index), join=join)
+        node = render_node(plan, names.worker_node(plan.name, pool.name, tokens.ordinal), tokens.ordinal, config)  # type: ignore[arg-type]
+        return msgspec.structs.replace(node, cloud_name=tokens.cloud_name)
+
+    return tuple(
+        WorkerPool(i, pool, (symbolic(pool),), tokens, machine_slots(plan.name, pool.name, pool.desired))
+        for i, pool in spec.worker_pools
+    )
+
+
+def _largest_user_data(pool: WorkerPool) -> Iterable[RenderedNode]:
+    """The nodes whose user_data is the pool's largest: for a stamped pool, the machine
+    with the longest node index."""
+    if pool.tokens is None:
+        return pool.nodes
+    return [concrete_node(pool.nodes[0], pool.tokens, pool.machines[-1])] if pool.machines else []
 
 
 def _size_problems(limit: UserDataLimit, path: str, nodes: Iterable[RenderedNode]) -> list[Problem]:
@@ -289,9 +368,15 @@ def _size_problems(limit: UserDataLimit, path: str, nodes: Iterable[RenderedNode
 
 
 class Built(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
-    """The pipeline's result: the document's pieces and what ``explain`` needs."""
+    """The pipeline's result: the document's pieces and what ``explain`` needs.
+
+    ``stamped`` holds, per worker pool, the resources of its one rendered machine,
+    to be stamped for each of its machines (empty for template-built pools);
+    ``fragment`` holds everything else.
+    """
 
     fragment: Fragment
+    stamped: tuple[Fragment, ...]
     foundation: Foundation[I]
     control_plane: tuple[RenderedNode, ...]
     workers: tuple[WorkerPool, ...]
@@ -325,7 +410,7 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     limit = backend.user_data_limit
     problems = _size_problems(limit, join_path("node_pools", plan.spec.system_pool_index), servers)
     for pool in pools:
-        problems += _size_problems(limit, pool.path, pool.nodes)
+        problems += _size_problems(limit, pool.path, _largest_user_data(pool))
     if problems:
         return Failure(tuple(problems))
 
@@ -340,13 +425,14 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
                 combine([placed.fragment, backend.post_instance(plan, infra, node)])
                 for placed, node in zip(placed_servers, servers)
             ),
-            *(placed.fragment for placed in placed_pools),
+            *(placed.fragment for placed, pool in zip(placed_pools, pools) if not pool.stamped),
             backend.outputs(plan, infra, server_handles),
         ]
     )
     return Success(
         Built(
             fragment=fragment,
+            stamped=tuple(placed.fragment if pool.stamped else Fragment() for placed, pool in zip(placed_pools, pools)),
             foundation=foundation,
             control_plane=servers,
             workers=pools,

@@ -240,9 +240,8 @@ def public_ipv4(server: str) -> Text:
 def _server(
     plan: ClusterPlan,
     infra: HcloudInfra,
-    name: str,
+    node: RenderedNode,
     pool: NodePool,
-    user_data: Template,
     role_labels: dict[str, str],
     *,
     placement: bool,
@@ -250,11 +249,11 @@ def _server(
     spec = plan.spec
     replace = spec.hcloud is not None and spec.hcloud.replace_on_user_data_change
     body: dict[str, Any] = {
-        "name": names.dns_name(name),
+        "name": node.cloud_name,
         "server_type": pool.instance_type,
         "image": infra.image,
         "location": spec.region,
-        "user_data": user_data,
+        "user_data": node.user_data,
         "ssh_keys": list(pool.ssh_keys),
         "firewall_ids": [infra.firewall.ref("id")],
         "labels": {**infra.labels, **role_labels},
@@ -263,7 +262,7 @@ def _server(
         body["placement_group_id"] = infra.placement_group.ref("id")
     if not replace:
         body["lifecycle"] = {"ignore_changes": ["user_data", "image"]}
-    return Resource("hcloud_server", name, body)
+    return Resource("hcloud_server", node.name, body)
 
 
 def _attachment(infra: HcloudInfra, server: str, ip: str | None, after: list[str]) -> Resource | None:
@@ -282,25 +281,27 @@ def _handle(name: str, ip: str | None) -> NodeHandle:
     return NodeHandle(resource=f"hcloud_server.{name}", private_ip=ip, public_ip=public_ipv4(name))
 
 
+def _control_plane_ip(infra: HcloudInfra, node: RenderedNode) -> str | None:
+    """A server's fixed private address (servers are never stamped: their ordinal is a number)."""
+    return infra.control_plane_ips[int(node.ordinal)] if infra.control_plane_ips else None
+
+
 def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Placed:
-    i = node.ordinal
     server = _server(
         plan,
         infra,
-        node.name,
+        node,
         plan.spec.system_pool,
-        node.user_data,
-        {"role": "control-plane", "pool": plan.spec.system_pool.name, "node-index": str(i)},
+        {"role": "control-plane", "pool": plan.spec.system_pool.name, "node-index": node.ordinal},
         placement=True,
     )
-    ip = infra.control_plane_ips[i] if infra.control_plane_ips else None
+    ip = _control_plane_ip(infra, node)
     return Placed(Fragment(resources=(server,)), (_handle(node.name, ip),))
 
 
 def post_instance(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Fragment:
     """Attach a control-plane server to the network at its fixed address."""
-    ip = infra.control_plane_ips[node.ordinal] if infra.control_plane_ips else None
-    attachment = _attachment(infra, node.name, ip, [])
+    attachment = _attachment(infra, node.name, _control_plane_ip(infra, node), [])
     return Fragment(resources=(attachment,) if attachment else ())
 
 
@@ -316,10 +317,9 @@ def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Plac
         server = _server(
             plan,
             infra,
-            node.name,
+            node,
             pool.pool,
-            node.user_data,
-            {"role": "worker", "pool": pool.pool.name, "node-index": str(node.ordinal)},
+            {"role": "worker", "pool": pool.pool.name, "node-index": node.ordinal},
             placement=False,
         )
         attachment = _attachment(infra, server.name, None, after)
