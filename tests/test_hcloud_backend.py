@@ -169,9 +169,9 @@ def test_servers_have_type_location_and_ssh_keys_from_their_pool() -> None:
     assert servers["demo_cp_0"]["name"] == "demo-cp-0"
 
 
-def test_servers_ignore_user_data_and_image_changes_by_default() -> None:
+def test_servers_ignore_user_data_image_and_ssh_key_changes_by_default() -> None:
     for server in resources(ha_spec())["hcloud_server"].values():
-        assert server["lifecycle"] == {"ignore_changes": ["user_data", "image"]}
+        assert server["lifecycle"] == {"ignore_changes": ["user_data", "image", "ssh_keys"]}
 
 
 def test_replace_on_user_data_change_drops_the_lifecycle_block() -> None:

@@ -281,11 +281,11 @@ def _hcloud_servers(compiled: Compiled) -> dict[str, dict[str, Any]]:
     return msgspec.json.decode(compiled.to_json())["resource"]["hcloud_server"]
 
 
-def test_servers_ignore_user_data_and_image_changes_by_default() -> None:
+def test_servers_ignore_user_data_image_and_ssh_key_changes_by_default() -> None:
     found = _hcloud_servers(compile_file(SPECS / "hcloud-k3s.yaml"))
     assert len(found) == 3 + 3 + 1
     for body in found.values():
-        assert body["lifecycle"] == {"ignore_changes": ["user_data", "image"]}
+        assert body["lifecycle"] == {"ignore_changes": ["user_data", "image", "ssh_keys"]}
 
 
 def test_servers_are_replaced_on_user_data_change_when_the_spec_asks() -> None:

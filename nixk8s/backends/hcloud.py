@@ -14,9 +14,9 @@ What this backend builds, in order:
    ``hcloud_server_network.N_P_i_network`` (address chosen by Hetzner, after the
    control plane has taken its fixed ones).
 
-Hetzner replaces a server whose user_data or image changes; NixOS nodes are
+Hetzner replaces a server whose user_data, image or SSH keys change; NixOS nodes are
 reconfigured through their flake and GitOps instead, so servers ignore changes to
-both unless ``hcloud.replace_on_user_data_change`` is set.
+all three unless ``hcloud.replace_on_user_data_change`` is set.
 """
 
 from __future__ import annotations
@@ -261,7 +261,9 @@ def _server(
     if placement:
         body["placement_group_id"] = infra.placement_group.ref("id")
     if not replace:
-        body["lifecycle"] = {"ignore_changes": ["user_data", "image"]}
+        # Hetzner replaces a server whose user_data, image or ssh_keys change; NixOS
+        # nodes take those through their flake and GitOps instead
+        body["lifecycle"] = {"ignore_changes": ["user_data", "image", "ssh_keys"]}
     return Resource("hcloud_server", node.name, body)
 
 
@@ -372,7 +374,8 @@ def notes(plan: ClusterPlan, infra: HcloudInfra) -> tuple[str, ...]:
         )
     if not (spec.hcloud and spec.hcloud.replace_on_user_data_change):
         result.append(
-            "servers ignore changes to user_data and image (reconfigure through the flake and GitOps); "
+            "servers ignore changes to user_data, image and ssh_keys, each of which would replace them "
+            "(reconfigure through the flake and GitOps); "
             "set hcloud.replace_on_user_data_change to replace them instead"
         )
     return tuple(result)
