@@ -407,11 +407,41 @@ class AwsOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     instance_profile_policies: tuple[str, ...] = ()
 
 
+GcpDiskType = Literal["pd-balanced", "pd-ssd", "hyperdisk-balanced"]
+
+
 class GcpOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    project: str
-    zone: str | None = None
-    image: str | None = None
-    regional_workers: bool = True
+    """``gcp``: the project, and what GCP needs beyond the cloud-neutral spec.
+
+    The GCP backend checks each field (formats, the region's zones, pool names) with
+    its spec path: ``nixk8s/backends/gcp_checks.py``.
+    """
+
+    project: Annotated[str, Meta(description="the GCP project id the cluster lives in")]
+    zones: Annotated[
+        tuple[str, ...],
+        Meta(description="zones to spread nodes over; default: the zones nixk8s knows for the region"),
+    ] = ()
+    image: Annotated[
+        str | None,
+        Meta(description="the NixOS image (NAME, family/NAME or projects/P/global/images/...); else nixos.image_id"),
+    ] = None
+    service_account_roles: Annotated[
+        tuple[str, ...],
+        Meta(description="IAM roles for the nodes' service account beyond logging.logWriter and monitoring.metricWriter"),
+    ] = ()
+    ssh_keys: Annotated[
+        tuple[str, ...],
+        Meta(description="SSH keys for every node in GCP metadata form: USER:ssh-ed25519 AAAA... comment"),
+    ] = ()
+    spot_pools: Annotated[
+        tuple[str, ...], Meta(description="worker pools that run on Spot VMs (GCP may stop them at any time)")
+    ] = ()
+    shielded_vm: Annotated[
+        bool, Meta(description="vTPM and integrity monitoring, Secure Boot off: needs a UEFI image")
+    ] = False
+    disk_type: GcpDiskType = "pd-balanced"
+    flow_logs: Annotated[bool, Meta(description="VPC flow logs on the subnet (50% sampled; billed)")] = True
 
 
 class AzureOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
