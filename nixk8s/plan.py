@@ -28,6 +28,9 @@ class ClusterPlan(msgspec.Struct, frozen=True):
     # nodes join through a load balancer in front of the servers (not server 0): the
     # servers' certificates name it, and the API row is open to the cluster's network
     joins_through_load_balancer: bool
+    # the API row is open to the cluster's network (nodes join from inside it through
+    # a firewall that filters it: see ports.rule_sources)
+    api_from_network: bool = False
 
     @property
     def name(self) -> str:
@@ -54,7 +57,11 @@ def base_tags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
 
 
 def plan_cluster(
-    spec: ClusterSpec, default_format: UserDataFormat, *, joins_through_load_balancer: bool = False
+    spec: ClusterSpec,
+    default_format: UserDataFormat,
+    *,
+    joins_through_load_balancer: bool = False,
+    api_from_network: bool = False,
 ) -> ClusterPlan:
     """The plan of ``spec`` on a backend with this default format and way of joining."""
     return ClusterPlan(
@@ -65,4 +72,5 @@ def plan_cluster(
         tags=base_tags(spec),
         parked=spec.system_pool.min_size == 0,
         joins_through_load_balancer=joins_through_load_balancer,
+        api_from_network=api_from_network,
     )

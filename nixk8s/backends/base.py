@@ -212,6 +212,11 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     certificates then name it, or joining nodes fail TLS, and the API row is open to
     the cluster's network)."""
 
+    firewall_filters_network: bool = False
+    """True where the cloud's firewall filters traffic between the cluster's own
+    machines too (GCP): the API row is then open to the cluster's network, from which
+    nodes join server 0 at its private address (the plan records it)."""
+
     can_park_control_plane: bool = False
     """Whether a system pool of ``min_size: 0`` can keep its infrastructure with no
     running servers; elsewhere such a spec is refused."""
@@ -263,9 +268,8 @@ def capability_problems(backend: Backend[Any], plan: ClusterPlan) -> Iterator[Pr
 
 def plan_for(backend: Backend[Any], spec: ClusterSpec) -> ClusterPlan:
     """The plan of ``spec`` on ``backend``."""
-    return plan_cluster(
-        spec, backend.default_format, joins_through_load_balancer=backend.joins_through_load_balancer
-    )
+    through_lb, from_network = backend.joins_through_load_balancer, backend.firewall_filters_network
+    return plan_cluster(spec, backend.default_format, joins_through_load_balancer=through_lb, api_from_network=from_network)
 
 
 def backend_problems(backend: Backend[Any], plan: ClusterPlan) -> list[Problem]:
@@ -395,6 +399,7 @@ class Built(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
             plan.spec.access,
             self.foundation.private_cidr,
             joins_through_load_balancer=plan.joins_through_load_balancer,
+            api_from_network=plan.api_from_network,
         )
 
 
