@@ -121,16 +121,24 @@ pool_names = st.sampled_from(["workers", "gpu", "batch", "edge", "ingress", "sto
 REGIONS = {
     "hcloud": ["nbg1", "fsn1", "hel1", "ash", "hil", "sin"],
     "aws": ["eu-central-1", "us-east-1", "eu-west-1"],
-    "gcp": ["europe-west3", "us-central1"],
+    # europe-west1 and us-east1 have no zone -a; me-west1 is not in nixk8s' table (gcp.zones given)
+    "gcp": ["europe-west1", "europe-west3", "us-central1", "us-east1", "me-west1"],
     "azure": ["westeurope", "eastus"],
 }
 
 INSTANCE_TYPES = {
     "hcloud": ["cx22", "cx32", "cx42", "ccx33"],
     "aws": ["t3.medium", "m6i.large"],
-    "gcp": ["e2-standard-2"],
+    "gcp": ["e2-standard-2", "n2-standard-4"],
     "azure": ["Standard_D2s_v5"],
 }
+
+# SSH keys in GCP's metadata form (USER:TYPE KEY COMMENT)
+GCP_SSH_KEYS = [
+    "ops:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnixk8stestkeyonly ops@example",
+    "alice:ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY= alice",
+    "nixos:ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7nixk8s",
+]
 
 # (vpc_cidr, subnet_cidr choices): RFC 1918, subnets inside their VPC
 VPCS = {
@@ -184,7 +192,8 @@ def node_pool(draw: st.DrawFn, name: str, backend: str, *, control_plane: bool) 
     if draw(st.booleans()):
         # an EC2 instance takes one key pair
         most = 1 if backend == "aws" else 2
-        pool["ssh_keys"] = draw(st.lists(st.sampled_from(["ops", "alice", "12345"]), max_size=most, unique=True))
+        keys = GCP_SSH_KEYS if backend == "gcp" else ["ops", "alice", "12345"]
+        pool["ssh_keys"] = draw(st.lists(st.sampled_from(keys), max_size=most, unique=True))
     return pool
 
 
@@ -414,6 +423,9 @@ def bootstrap_secrets(draw: st.DrawFn, distribution: str, *, joining: bool) -> d
     return secrets
 
 
+# GCP label values: lowercase letters, digits, "_" and "-" (no dots, no capitals)
+gcp_label_values = st.from_regex(r"\A[a-z0-9_-]{0,12}\Z")
+
 tag_keys = st.from_regex(r"\A[a-z][a-z0-9_-]{0,10}[a-z0-9]\Z").filter(
     lambda k: k not in ("kubernetescluster", "backend", "managedby")
 )
@@ -430,7 +442,25 @@ def provider_block(backend: str, draw: st.DrawFn) -> dict[str, Any]:
     if backend == "aws":
         return {"ami_id": "ami-0123456789abcdef0"}
     if backend == "gcp":
-        return {"project": "nixk8s-test", "image": "projects/nixk8s-test/global/images/nixos"}
+        return draw(
+            st.fixed_dictionaries(
+                {
+                    "project": st.just("nixk8s-test"),
+                    "image": st.sampled_from(["projects/nixk8s-test/global/images/nixos", "family/nixos-k3s"]),
+                },
+                optional={
+                    "ssh_keys": st.lists(st.sampled_from(GCP_SSH_KEYS), max_size=2, unique=True),
+                    "service_account_roles": st.lists(
+                        st.sampled_from(["roles/artifactregistry.reader", "projects/nixk8s-test/roles/nodeReader"]),
+                        max_size=2,
+                        unique=True,
+                    ),
+                    "shielded_vm": st.booleans(),
+                    "disk_type": st.sampled_from(["pd-balanced", "pd-ssd", "hyperdisk-balanced"]),
+                    "flow_logs": st.booleans(),
+                },
+            )
+        )
     if backend == "azure":
         return {"admin_ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnixk8stestkeyonly nixk8s"}
     raise ValueError(f"no provider block for backend {backend}")
@@ -462,7 +492,7 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
             {}, optional={"ssh_sources": cidr_sources, "api_sources": cidr_sources, "http_sources": cidr_sources}
         ),
         "vpn": vpns(),
-        "tags": st.dictionaries(tag_keys, label_value, max_size=3),
+        "tags": st.dictionaries(tag_keys, gcp_label_values if backend == "gcp" else label_value, max_size=3),
     }
     for field, strategy in optional.items():
         if draw(st.booleans()):
@@ -501,11 +531,38 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
     spec["bootstrap_secrets"] = draw(bootstrap_secrets(distribution, joining=joining and not has_token_path))
     if persistent_state_allowed(backend) and draw(st.booleans()):
         spec["persistent_state"] = {"size_gb": draw(st.integers(8, 100))}
+    if backend == "gcp":
+        spec["gcp"] = {**spec["gcp"], **draw(gcp_placement(spec))}
     api = spec.get("access", {}).get("api_sources")
     if backend == "hcloud" and "network" not in spec and joining and api is not None and "0.0.0.0/0" not in api:
         # without a network, nodes join over public IPv4: the firewall must admit them
         spec["access"]["api_sources"] = [*api, "0.0.0.0/0"]
     return spec
+
+
+# the zones of the regions drawn above (me-west1 is not in nixk8s' table)
+GCP_ZONES = {
+    "europe-west1": ["europe-west1-b", "europe-west1-c", "europe-west1-d"],
+    "europe-west3": ["europe-west3-a", "europe-west3-b", "europe-west3-c"],
+    "us-central1": ["us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"],
+    "us-east1": ["us-east1-b", "us-east1-c", "us-east1-d"],
+    "me-west1": ["me-west1-a", "me-west1-b", "me-west1-c"],
+}
+
+
+@st.composite
+def gcp_placement(draw: st.DrawFn, spec: dict[str, Any]) -> dict[str, Any]:
+    """``gcp.zones`` (required for a region nixk8s does not know) and ``gcp.spot_pools``."""
+    extra: dict[str, Any] = {}
+    region = spec["region"]
+    if region == "me-west1" or draw(st.booleans()):
+        extra["zones"] = draw(st.lists(st.sampled_from(GCP_ZONES[region]), min_size=1, max_size=3, unique=True))
+    pools = [p["name"] for p in spec["node_pools"]]
+    system = "system" if "system" in pools else pools[0]
+    workers = [p for p in pools if p != system]
+    if workers and draw(st.booleans()):
+        extra["spot_pools"] = draw(st.lists(st.sampled_from(workers), max_size=2, unique=True))
+    return extra
 
 
 def persistent_state_allowed(backend: str) -> bool:

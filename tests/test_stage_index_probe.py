@@ -10,15 +10,10 @@ import pytest
 from support import fake_curl_env, metadata_route, require_tool, shellcheck
 
 from nixk8s.backends.aws import IMDS
+from nixk8s.backends.gcp import METADATA_SERVER as GCE
 from nixk8s.index_probe import MetadataFetch, metadata_index_probe
 
 # How each cloud's metadata service answers a machine's private IPv4 address.
-GCE = MetadataFetch(
-    service="GCE metadata server",
-    url="http://169.254.169.254/computeMetadata/v1/instance/network-interfaces/0/ip",
-    header="Metadata-Flavor: Google",
-    answer="network-interfaces/0/ip",
-)
 AZURE = MetadataFetch(
     service="Azure IMDS",
     url="http://169.254.169.254/metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress"
