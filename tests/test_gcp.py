@@ -149,7 +149,10 @@ def test_nodes_have_their_own_service_account_with_log_and_metric_writer_roles()
 @pytest.mark.parametrize("machine", [instance, template])
 def test_machines_run_as_the_node_service_account_with_the_nixos_image(machine: Any) -> None:
     body = machine(compile_raw(gcp_spec()))
-    assert body["service_account"] == {"email": "${google_service_account.demo_nodes.email}", "scopes": ["cloud-platform"]}
+    assert body["service_account"] == {
+        "email": "${google_service_account.demo_nodes.email}",
+        "scopes": ["cloud-platform"],
+    }
     image = body["boot_disk"]["initialize_params"]["image"] if "boot_disk" in body else body["disk"][0]["source_image"]
     assert image == IMAGE
 
@@ -194,7 +197,9 @@ def test_servers_boot_disk_has_the_pools_size_and_the_disk_type() -> None:
 
 
 def test_servers_ignore_image_changes_which_would_replace_them() -> None:
-    assert instance(compile_raw(gcp_spec()))["lifecycle"] == {"ignore_changes": ["boot_disk[0].initialize_params[0].image"]}
+    assert instance(compile_raw(gcp_spec()))["lifecycle"] == {
+        "ignore_changes": ["boot_disk[0].initialize_params[0].image"]
+    }
 
 
 def test_servers_carry_their_own_config_with_a_static_index_in_raw_user_data() -> None:
@@ -412,6 +417,7 @@ def test_compilation_is_deterministic() -> None:
 
 # --- the spec checks (DESIGN §7) ---------------------------------------------------------------
 
+
 def _pools(*sizes: int) -> list[dict[str, Any]]:
     return [{"name": "system", "instance_types": ["e2-standard-2"], "min_size": sizes[0], "max_size": max(sizes[0], 1)}]
 
@@ -427,7 +433,10 @@ CHECKS: dict[str, tuple[dict[str, Any], str]] = {
     "malformed project id": (gcp_spec(gcp={"project": "My Project", "image": IMAGE}), "gcp.project"),
     "malformed role": (with_gcp(service_account_roles=["artifactregistry.reader"]), "gcp.service_account_roles[0]"),
     "basic role": (with_gcp(service_account_roles=["roles/editor"]), "gcp.service_account_roles[0]"),
-    "a role granted already": (with_gcp(service_account_roles=["roles/logging.logWriter"]), "gcp.service_account_roles[0]"),
+    "a role granted already": (
+        with_gcp(service_account_roles=["roles/logging.logWriter"]),
+        "gcp.service_account_roles[0]",
+    ),
     "role listed twice": (
         with_gcp(service_account_roles=["roles/artifactregistry.reader", "roles/artifactregistry.reader"]),
         "gcp.service_account_roles[1]",
@@ -443,7 +452,10 @@ CHECKS: dict[str, tuple[dict[str, Any], str]] = {
     "label keys equal once lowercased": (gcp_spec(tags={"team": "a", "Team": "b"}), "tags.Team"),
     "label key nixk8s sets": (gcp_spec(tags={"role": "x"}), "tags.role"),
     "too many labels": (gcp_spec(tags={f"t{i}": "v" for i in range(60)}), "tags"),
-    "subnet smaller than a /29": (gcp_spec(network={"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/30"}), "network.subnet_cidr"),
+    "subnet smaller than a /29": (
+        gcp_spec(network={"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/30"}),
+        "network.subnet_cidr",
+    ),
     "no room for the servers' addresses": (
         gcp_spec(network={"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/28"}, node_pools=_pools(5)),
         "network.subnet_cidr",
@@ -479,7 +491,9 @@ def test_the_unknown_region_message_asks_for_zones() -> None:
     assert "not every region has -a, -b and -c" in problem.message
 
 
-@pytest.mark.parametrize("network", [{"vpc_cidr": "10.8.0.0/33"}, {"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.9.0.0/24"}])
+@pytest.mark.parametrize(
+    "network", [{"vpc_cidr": "10.8.0.0/33"}, {"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.9.0.0/24"}]
+)
 def test_a_broken_network_is_the_rules_problem_and_the_checks_still_run(network: dict[str, str]) -> None:
     paths = [p.path for p in problems_of(gcp_spec(network=network, tags={"team": "Platform"}))]
     assert "tags.team" in paths
@@ -489,3 +503,14 @@ def test_a_broken_network_is_the_rules_problem_and_the_checks_still_run(network:
 def test_every_known_region_has_zones_that_are_letters() -> None:
     assert all(zones and all(re.fullmatch(r"[a-z]", z) for z in zones) for zones in REGION_ZONES.values())
 
+
+def test_two_roles_whose_grants_would_share_a_resource_name_are_refused() -> None:
+    raw = with_gcp(service_account_roles=["roles/a.b", "roles/a_b"])
+    (problem,) = [p for p in problems_of(raw) if p.path == "gcp.service_account_roles[1]"]
+    assert "roles/a.b" in problem.message
+
+
+def test_a_pool_named_node_carries_the_node_tag_once() -> None:
+    raw = gcp_spec()
+    raw["node_pools"][1]["name"] = "node"
+    assert template(compile_raw(raw), "node")["tags"] == ["demo-node"]

@@ -206,7 +206,9 @@ def test_applied_template_writes_its_config_with_the_index_from_the_metadata_ser
 
 
 @pytest.mark.tfcheck
-def test_applied_server_writes_its_config_without_asking_the_metadata_server(kubernetes: Applied, tmp_path: Path) -> None:
+def test_applied_server_writes_its_config_without_asking_the_metadata_server(
+    kubernetes: Applied, tmp_path: Path
+) -> None:
     boot = boot_in_namespace(kubernetes.server(0), [], tmp_path)
     assert boot.returncode == 0, boot.stderr
     assert boot.mode == 0o640

@@ -110,12 +110,15 @@ def _metadata(spec: ClusterSpec, pool_index: int, user_data: Template) -> dict[s
     return metadata
 
 
-def _machine(plan: ClusterPlan, infra: GcpInfra, pool_index: int, user_data: Template, tags: list[str]) -> dict[str, Any]:
+def _machine(
+    plan: ClusterPlan, infra: GcpInfra, pool_index: int, user_data: Template, tags: list[str]
+) -> dict[str, Any]:
     """The arguments instances and templates share."""
     spec = plan.spec
     body: dict[str, Any] = {
         "machine_type": spec.node_pools[pool_index].instance_type,
-        "tags": [infra.network.node_tag, *tags],
+        # a pool named "node" has the node tag for its own: a tag is listed once
+        "tags": list(dict.fromkeys([infra.network.node_tag, *tags])),
         "metadata": _metadata(spec, pool_index, user_data),
         # cloud-platform scope: the service account's IAM roles decide what a node may do
         "service_account": {"email": infra.service_account.ref("email", max_len=90), "scopes": ["cloud-platform"]},
@@ -171,7 +174,11 @@ def control_plane_node(plan: ClusterPlan, infra: GcpInfra, node: RenderedNode) -
                 },
             },
             "network_interface": [
-                {"subnetwork": infra.network.subnet.ref("id"), "network_ip": address.ref("address", max_len=15), "access_config": [{}]}
+                {
+                    "subnetwork": infra.network.subnet.ref("id"),
+                    "network_ip": address.ref("address", max_len=15),
+                    "access_config": [{}],
+                }
             ],
             # a new image means a new boot disk, which replaces the server: NixOS
             # nodes are upgraded through their flake and GitOps instead
@@ -180,7 +187,9 @@ def control_plane_node(plan: ClusterPlan, infra: GcpInfra, node: RenderedNode) -
         }
     )
     instance = Resource("google_compute_instance", node.name, body)
-    handle = NodeHandle(resource=f"google_compute_instance.{node.name}", private_ip=ip, public_ip=public_ipv4(node.name))
+    handle = NodeHandle(
+        resource=f"google_compute_instance.{node.name}", private_ip=ip, public_ip=public_ipv4(node.name)
+    )
     return Placed(Fragment(resources=(address, instance)), (handle,))
 
 
@@ -303,7 +312,9 @@ def outputs(plan: ClusterPlan, infra: GcpInfra, servers: tuple[NodeHandle, ...])
                 Template.of("https://", first_public, f":{API_PORT}"),
                 "Kubernetes API of server 0 (its external IPv4, open to access.api_sources)",
             ),
-            Output("control_plane_addresses", addresses, "static internal and external address and zone of each server"),
+            Output(
+                "control_plane_addresses", addresses, "static internal and external address and zone of each server"
+            ),
             Output(
                 "join_server",
                 join_server(plan.spec.distribution, infra.control_plane_ips[0]),
@@ -360,7 +371,9 @@ def notes(plan: ClusterPlan, infra: GcpInfra) -> tuple[str, ...]:
             "project-wide keys are blocked"
         )
     else:
-        result.append("no SSH keys: log in through OS Login (IAM) where the project enables it; project-wide keys are blocked")
+        result.append(
+            "no SSH keys: log in through OS Login (IAM) where the project enables it; project-wide keys are blocked"
+        )
     if gcp.shielded_vm:
         result.append("Shielded VM (vTPM, integrity monitoring) needs a UEFI image (NixOS googleComputeImage.efi)")
     else:

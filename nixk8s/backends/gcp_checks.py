@@ -178,18 +178,26 @@ def _image_problems(spec: ClusterSpec, gcp: GcpOptions) -> Iterator[Problem]:
 
 
 def _role_problems(gcp: GcpOptions) -> Iterator[Problem]:
-    seen = {role_suffix(r) for r in BASE_ROLES}
+    # each grant's resource is named after its role: two roles may not share a name
+    seen = {role_suffix(r): r for r in BASE_ROLES}
     for i, role in enumerate(gcp.service_account_roles):
         path = join_path("gcp.service_account_roles", i)
+        earlier = seen.setdefault(role_suffix(role), role)
         if not _ROLE.match(role):
-            yield Problem(path, f'"{role}" is not an IAM role (roles/NAME, projects/P/roles/NAME or organizations/N/roles/NAME)')
+            yield Problem(
+                path, f'"{role}" is not an IAM role (roles/NAME, projects/P/roles/NAME or organizations/N/roles/NAME)'
+            )
         elif role in _BASIC_ROLES:
-            yield Problem(path, f"{role} is a basic role that grants the nodes nearly everything: name the predefined roles they need")
+            yield Problem(
+                path,
+                f"{role} is a basic role that grants the nodes nearly everything: name the predefined roles they need",
+            )
         elif role in BASE_ROLES:
             yield Problem(path, f"{role} is granted to the nodes already")
-        elif role_suffix(role) in seen:
+        elif earlier == role and role in gcp.service_account_roles[:i]:
             yield Problem(path, f'"{role}" is listed twice')
-        seen.add(role_suffix(role))
+        elif earlier != role:
+            yield Problem(path, f'"{role}" and "{earlier}" would name one IAM grant resource: keep one of them')
 
 
 def _ssh_key_problems(spec: ClusterSpec, gcp: GcpOptions) -> Iterator[Problem]:
@@ -207,7 +215,9 @@ def _ssh_key_problems(spec: ClusterSpec, gcp: GcpOptions) -> Iterator[Problem]:
     for i in range(len(spec.node_pools)):
         size = len("\n".join(ssh_keys(spec, i)).encode())
         if size > METADATA_VALUE_LIMIT:
-            yield Problem("gcp.ssh_keys", f"{size:,} bytes of SSH keys; a GCP metadata value holds {METADATA_VALUE_LIMIT:,}")
+            yield Problem(
+                "gcp.ssh_keys", f"{size:,} bytes of SSH keys; a GCP metadata value holds {METADATA_VALUE_LIMIT:,}"
+            )
             return
 
 
@@ -216,7 +226,9 @@ def _spot_problems(spec: ClusterSpec, gcp: GcpOptions) -> Iterator[Problem]:
     for i, name in enumerate(gcp.spot_pools):
         path = join_path("gcp.spot_pools", i)
         if name == spec.system_pool.name:
-            yield Problem(path, f"{name} is the control plane: servers hold etcd and must not be stopped by GCP at will")
+            yield Problem(
+                path, f"{name} is the control plane: servers hold etcd and must not be stopped by GCP at will"
+            )
         elif name not in workers:
             yield Problem(path, f'no worker pool is named "{name}"{did_you_mean(name, workers)}')
         elif name in gcp.spot_pools[:i]:
