@@ -514,3 +514,9 @@ def test_a_pool_named_node_carries_the_node_tag_once() -> None:
     raw = gcp_spec()
     raw["node_pools"][1]["name"] = "node"
     assert template(compile_raw(raw), "node")["tags"] == ["demo-node"]
+
+
+def test_explain_warns_that_bootstrap_secrets_stay_readable_in_the_metadata() -> None:
+    assert "readable in the instance metadata" in explain(compile_raw(gcp_spec()))
+    alone = gcp_spec(node_pools=_pools(1), bootstrap_secrets={})
+    assert "readable in the instance metadata" not in explain(compile_raw(alone))

@@ -350,6 +350,12 @@ def notes(plan: ClusterPlan, infra: GcpInfra) -> tuple[str, ...]:
         f"private ports are open to {infra.network.vpc_cidr} only; GCP's firewall filters traffic inside the VPC as well",
         "servers ignore image changes (a new boot disk would replace them): upgrade through the flake and GitOps",
     ]
+    if spec.bootstrap_secrets:
+        result.append(
+            "bootstrap_secrets stay readable in the instance metadata (user-data) for the machine's life: by "
+            "project members with compute.instances.get, and from the node at 169.254.169.254, pods included "
+            "(GCP has no hop limit): block pods from the metadata server with a network policy, or use secret paths"
+        )
     if spec.network is None:
         result.append(
             f"no network in the spec: nixk8s creates {infra.network.vpc_cidr} with the subnet "
