@@ -12,8 +12,6 @@ different inputs stay apart.
 
 from __future__ import annotations
 
-import hashlib
-
 # The longest a name may be where the cloud wants one DNS label (a hostname).
 DNS_LABEL_LIMIT = 63
 
@@ -55,6 +53,8 @@ def shortened(name: str, limit: int) -> str:
     """
     if len(name) <= limit:
         return name
+    import hashlib  # only long names need it, and importing it is slow
+
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     head = name[: limit - len(digest) - 1].rstrip("-")
     return f"{head}-{digest}"

@@ -533,10 +533,14 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
         spec["persistent_state"] = {"size_gb": draw(st.integers(8, 100))}
     if backend == "gcp":
         spec["gcp"] = {**spec["gcp"], **draw(gcp_placement(spec))}
-    api = spec.get("access", {}).get("api_sources")
-    if backend == "hcloud" and "network" not in spec and joining and api is not None and "0.0.0.0/0" not in api:
-        # without a network, nodes join over public IPv4: the firewall must admit them
-        spec["access"]["api_sources"] = [*api, "0.0.0.0/0"]
+    if backend == "hcloud" and "network" not in spec and joining:
+        # Hetzner opens the private ports only to a network: without one, the nodes
+        # reach each other over VPN links of the operator's own
+        spec.setdefault("vpn", draw(vpns()))
+        api = spec.get("access", {}).get("api_sources")
+        if api is not None and "0.0.0.0/0" not in api:
+            # without a network, nodes join over public IPv4: the firewall must admit them
+            spec["access"]["api_sources"] = [*api, "0.0.0.0/0"]
     return spec
 
 

@@ -220,6 +220,28 @@ def minimal_spec(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if v is not None}
 
 
+# WireGuard links of the operator's own, which kindling's VPN check accepts: what a
+# cluster without `network` needs for its nodes to reach each other
+OWN_VPN: dict[str, Any] = {
+    "links": [
+        {
+            "name": "wg0",
+            "private_key_file": "/run/secrets/wg0.key",
+            "address": "10.100.0.1/24",
+            "profile": "k8s-full",
+            "firewall": {"allowed_tcp_ports": [6443, 10250], "allowed_udp_ports": [8472]},
+            "peers": [
+                {
+                    "public_key": "A" * 43 + "=",
+                    "allowed_ips": ["10.100.0.0/24"],
+                    "preshared_key_file": "/run/secrets/wg0.psk",
+                }
+            ],
+        }
+    ]
+}
+
+
 def worker_pool(name: str = "workers", size: int = 2, **fields: Any) -> dict[str, Any]:
     """A raw worker pool of ``size`` nodes."""
     return {"name": name, "instance_types": ["cx42"], "min_size": size, "max_size": max(size, 1), **fields}

@@ -392,7 +392,7 @@ def test_spec_with_workers_compiles_through_the_command(tmp_path: Path) -> None:
         tmp_path,
         "w.yaml",
         spec_yaml(node_pools=[{"name": "system", "instance_types": ["cx32"]}, worker_pool()],
-                  bootstrap_secrets={"k3s_server_token": "tok"}),
+                  bootstrap_secrets={"k3s_server_token": "tok"}, network={}),
     )
     assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == EXIT_OK
     doc = json.loads((tmp_path / "out" / "main.tf.json").read_text())

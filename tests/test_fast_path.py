@@ -95,6 +95,7 @@ node_pools:
   - {name: system, instance_types: [cx32], min_size: 1, max_size: 1}
   - {name: a-pool-name-of-thirty-two-chars1, instance_types: [cx32], min_size: 12, max_size: 12}
 bootstrap_secrets: {k3s_server_token: a-token}
+network: {vpc_cidr: 10.0.0.0/16}
 hcloud: {image: nixos}
 """
     )

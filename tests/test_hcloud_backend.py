@@ -8,7 +8,7 @@ import pytest
 
 from nixk8s.backends.hcloud import MAX_FIREWALL_RULES
 
-from support import compile_problems, compile_raw, minimal_spec, problems_of, worker_pool
+from support import OWN_VPN, compile_problems, compile_raw, minimal_spec, problems_of, worker_pool
 
 TOKEN = {"k3s_server_token": "K10token"}
 
@@ -205,7 +205,9 @@ def test_join_server_has_no_scheme_for_kubernetes() -> None:
 
 
 def test_join_server_without_a_network_is_server_zeros_public_ipv4() -> None:
-    raw = minimal_spec(node_pools=[minimal_spec()["node_pools"][0], worker_pool(size=1)], bootstrap_secrets=TOKEN)
+    raw = minimal_spec(
+        node_pools=[minimal_spec()["node_pools"][0], worker_pool(size=1)], bootstrap_secrets=TOKEN, vpn=OWN_VPN
+    )
     user_data = resources(raw)["hcloud_server"]["demo_workers_0"]["user_data"]
     assert '"join_server":${jsonencode("https://${hcloud_server.demo_cp_0.ipv4_address}:6443")}' in user_data
 
@@ -305,7 +307,7 @@ def test_100_servers_on_a_network_is_fine() -> None:
 
 def test_more_than_100_servers_without_a_network_is_fine() -> None:
     raw = minimal_spec(node_pools=[{"name": "system", "instance_types": ["cx32"]}, worker_pool("workers", 150)],
-                       bootstrap_secrets=TOKEN)
+                       bootstrap_secrets=TOKEN, vpn=OWN_VPN)
     assert problems_of(raw) == ()
 
 
@@ -365,6 +367,7 @@ def test_long_server_names_are_shortened_to_a_hostname_label() -> None:
         name="a" * 40,
         node_pools=[minimal_spec()["node_pools"][0], worker_pool("b" * 32, size=1)],
         bootstrap_secrets={"k3s_server_token": "t0ken"},
+        network={},
     )
     servers = compile_raw(raw).document["resource"]["hcloud_server"]
     names = [body["name"] for body in servers.values()]
@@ -377,6 +380,7 @@ def test_shortened_server_names_are_explained() -> None:
         name="a" * 40,
         node_pools=[minimal_spec()["node_pools"][0], worker_pool("b" * 32, size=1)],
         bootstrap_secrets={"k3s_server_token": "t0ken"},
+        network={},
     )
     assert any("shortened" in note for note in compile_raw(raw).built.notes)
 
@@ -386,6 +390,7 @@ def test_without_a_network_a_restricted_api_would_lock_out_the_joining_nodes() -
         node_pools=[minimal_spec()["node_pools"][0], worker_pool(size=1)],
         bootstrap_secrets={"k3s_server_token": "t0ken"},
         access={"api_sources": ["203.0.113.0/24"]},
+        vpn=OWN_VPN,
     )
     (problem,) = problems_of(raw)
     assert problem.path == "access.api_sources"
@@ -431,3 +436,22 @@ def test_persistent_state_is_refused_with_the_reason() -> None:
     (problem,) = problems_of(minimal_spec(persistent_state={"size_gb": 50}))
     assert problem.path == "persistent_state"
     assert "EBS" in problem.message
+
+
+def test_a_cluster_of_several_nodes_without_a_network_is_refused_with_both_ways_out() -> None:
+    raw = minimal_spec(node_pools=[minimal_spec()["node_pools"][0], worker_pool(size=1)], bootstrap_secrets=TOKEN)
+    (problem,) = problems_of(raw)
+    assert problem.path == "network"
+    assert "Add `network`" in problem.message and "`vpn`" in problem.message
+
+
+def test_a_single_server_needs_no_network() -> None:
+    assert problems_of(minimal_spec()) == ()
+
+
+def test_three_servers_without_a_network_are_refused() -> None:
+    raw = minimal_spec(
+        node_pools=[{"name": "system", "instance_types": ["cx32"], "min_size": 3, "max_size": 3}],
+        bootstrap_secrets=TOKEN,
+    )
+    assert [p.path for p in problems_of(raw)] == ["network"]

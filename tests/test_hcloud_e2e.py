@@ -20,6 +20,7 @@ from nixk8s.load import format_of, load
 from nixk8s.ports import cluster_ports
 from nixk8s.rules import TERRAFORM_RESERVED_VARIABLE_NAMES
 from support import (
+    OWN_VPN,
     SPECS,
     apply_state,
     assert_kindling_accepts,
@@ -84,7 +85,8 @@ def as_kubernetes(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def without_network(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in raw.items() if k != "network"}
+    """The example without its network: its nodes then reach each other over VPN links."""
+    return {**{k: v for k, v in raw.items() if k != "network"}, "vpn": OWN_VPN}
 
 
 def servers(state: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

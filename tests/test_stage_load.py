@@ -146,14 +146,14 @@ def test_shape_problems_and_rule_problems_are_reported_in_one_run() -> None:
 
 
 def test_a_rule_problem_that_only_echoes_a_dropped_value_is_left_out() -> None:
-    raw = minimal_spec(bootstrap_secrets={"k3s_server_token": "t0ken"})
+    raw = minimal_spec(bootstrap_secrets={"k3s_server_token": "t0ken"}, network={})
     # max_size is invalid; read as its default 3 it would "fall below" min_size 5
     raw["node_pools"][0].update(min_size=5, max_size="three")
     assert problem_paths(raw) == ["node_pools[0].max_size"]
 
 
 def test_rule_problems_are_reported_together() -> None:
-    raw = minimal_spec(gcp={"project": "p"}, persistent_state={}, bootstrap_secrets={"k3s_server_token": "t"})
+    raw = minimal_spec(gcp={"project": "p"}, persistent_state={}, bootstrap_secrets={"k3s_server_token": "t"}, network={})
     raw["node_pools"][0].update(min_size=2, max_size=1)
     assert problem_paths(raw) == ["gcp", "node_pools[0].max_size", "persistent_state"]
 

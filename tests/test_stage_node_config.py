@@ -123,6 +123,7 @@ def test_worker_indices_are_distinct_across_pools() -> None:
             worker_pool("batch", 3),
         ],
         bootstrap_secrets={"k3s_server_token": "t"},
+        network={},
     )
     compiled = compile_raw(raw)
     indices = [n.config.node_index for pool in compiled.built.workers for n in pool.machine_nodes()]
@@ -134,7 +135,7 @@ def test_worker_indices_are_distinct_across_pools() -> None:
 
 def test_worker_indices_do_not_depend_on_pool_order() -> None:
     pools = [worker_pool("workers", 2), worker_pool("gpu", 2)]
-    base = {"bootstrap_secrets": {"k3s_server_token": "t"}}
+    base = {"bootstrap_secrets": {"k3s_server_token": "t"}, "network": {}}
     a = compile_raw(minimal_spec(node_pools=[minimal_spec()["node_pools"][0], *pools], **base))
     b = compile_raw(minimal_spec(node_pools=[minimal_spec()["node_pools"][0], *reversed(pools)], **base))
 
@@ -294,6 +295,7 @@ def test_agents_get_their_pools_labels_and_taints() -> None:
             worker_pool("plain", 1),
         ],
         bootstrap_secrets={"k3s_server_token": "t"},
+        network={},
     )
     gpu, plain = (as_json(p.machine_nodes()[0].config)["k3s"] for p in compile_raw(raw).built.workers)
     assert gpu == {

@@ -124,6 +124,7 @@ def test_agents_receive_only_allowlisted_secrets_for_kubernetes() -> None:
 def test_agent_bootstrap_block_is_absent_when_nothing_is_allowlisted() -> None:
     raw = minimal_spec(
         node_pools=[minimal_spec()["node_pools"][0], worker_pool(size=1)],
+        network={},
         bootstrap_secrets={"sops_age_key": "AGE"},
         nixos={"secrets": {"join_token_path": "/run/secrets/join"}},
     )
@@ -147,6 +148,7 @@ def test_reference_becomes_a_variable_expression() -> None:
 def ref_spec(**secrets: Any) -> dict[str, Any]:
     return minimal_spec(
         node_pools=[minimal_spec()["node_pools"][0], worker_pool(size=1)],
+        network={},
         bootstrap_secrets={k: {"var": v} for k, v in secrets.items()},
     )
 

@@ -126,6 +126,14 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
             "NixOS image, so give the id or name of your snapshot",
         )
     joining = server_count(spec) > 1 or any(p.max_size > 0 for _, p in spec.worker_pools)
+    if spec.network is None and joining and not (spec.vpn and spec.vpn.links):
+        yield Problem(
+            "network",
+            "a cluster of more than one node needs `network`: Hetzner's firewall opens the private "
+            "ports (kubelet, etcd, the overlay) only to the cluster's network, so without one the "
+            "nodes cannot reach each other and the cluster never forms. Add `network`, or connect "
+            "the nodes with `vpn` links of your own",
+        )
     if spec.network is None and joining and "0.0.0.0/0" not in spec.access.api_sources:
         yield Problem(
             "access.api_sources",
