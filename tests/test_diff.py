@@ -1,8 +1,12 @@
-"""The replacement table (``nixk8s/replacement.py``): its path patterns, and every path
-in it checked against the providers' schemas."""
+"""``nixk8s diff``'s library: the replacement table, how each change is classified, the report.
+
+Documents come from compiling small specs (so the tests follow what the backends emit)
+or, for clouds and rules no compiled spec reaches yet, from hand-written resources.
+"""
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 from functools import cache
@@ -10,8 +14,71 @@ from typing import Any
 
 import pytest
 
+from nixk8s.diff import EXIT_IN_PLACE, EXIT_NO_CHANGES, EXIT_REPLACES_MACHINES, Diff, ResourceChange, diff_documents
+from nixk8s.diff_report import render_json, render_text
 from nixk8s.replacement import PROVIDERS, RULES, matches, provider_of
-from support import SHARED
+from support import SHARED, compile_raw, minimal_spec, worker_pool
+
+TOKEN = {"k3s_server_token": "a-token"}
+
+
+def hcloud(workers: int = 0, **overrides: Any) -> dict[str, Any]:
+    """A small hcloud spec with a network: one server and ``workers`` workers."""
+    pools = [minimal_spec()["node_pools"][0], *([worker_pool(size=workers)] if workers else [])]
+    fields: dict[str, Any] = {"node_pools": pools, "network": {"vpc_cidr": "10.0.0.0/16"}, "bootstrap_secrets": TOKEN}
+    return minimal_spec(**{**fields, **overrides})
+
+
+def aws(**overrides: Any) -> dict[str, Any]:
+    """A small aws spec: one server, one worker pool of 2 to 5."""
+    spec: dict[str, Any] = {
+        "name": "demo",
+        "backend": "aws",
+        "region": "eu-central-1",
+        "node_pools": [
+            {"name": "system", "instance_types": ["m6i.large"], "min_size": 1, "max_size": 1},
+            {"name": "workers", "instance_types": ["m6i.large"], "min_size": 2, "max_size": 5},
+        ],
+        "network": {"vpc_cidr": "10.0.0.0/16"},
+        "bootstrap_secrets": TOKEN,
+        "aws": {"ami_id": "ami-0123456789abcdef0"},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def document(raw: dict[str, Any]) -> dict[str, Any]:
+    return compile_raw(raw).document
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> Diff:
+    """The diff between two raw specs."""
+    return diff_documents(document(old), document(new))
+
+
+def resource(result: Diff, address: str) -> ResourceChange:
+    found = [r for r in result.resources if r.address == address]
+    assert found, f"{address} is not in the diff: {[r.address for r in result.resources]}"
+    return found[0]
+
+
+def actions(result: Diff) -> dict[str, str]:
+    return {r.address: r.action for r in result.resources}
+
+
+def with_pool(raw: dict[str, Any], index: int, **fields: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(raw)
+    changed["node_pools"][index].update(fields)
+    return changed
+
+
+def resources_doc(resources: dict[str, dict[str, Any]], **blocks: Any) -> dict[str, Any]:
+    """A hand-written document: ``{"TYPE.NAME": body}``."""
+    by_type: dict[str, dict[str, Any]] = {}
+    for address, body in resources.items():
+        kind, name = address.split(".")
+        by_type.setdefault(kind, {})[name] = body
+    return {"resource": by_type, **blocks}
 
 
 # --- the pattern language --------------------------------------------------------------------
@@ -96,3 +163,320 @@ def test_every_path_in_the_table_names_an_argument_of_the_providers_schema(resou
 def test_every_provider_in_the_table_names_where_it_was_read() -> None:
     assert sorted(PROVIDERS) == sorted({provider_of(t) for t in RULES})
     assert all(rule.source for rule in RULES.values())
+
+
+# --- hcloud --------------------------------------------------------------------------------
+
+
+def test_a_changed_hcloud_image_is_ignored_by_default() -> None:
+    result = diff(hcloud(), hcloud(hcloud={"image": "nixos-next"}))
+    server = resource(result, "hcloud_server.demo_cp_0")
+    assert server.action == "ignored"
+    assert [(a.path, a.ignored) for a in server.attributes] == [("image", True)]
+    assert result.exit_code == EXIT_NO_CHANGES
+
+
+def test_a_changed_hcloud_image_replaces_the_server_when_replace_on_user_data_change_is_set() -> None:
+    replacing = {"image": "nixos-snapshot", "replace_on_user_data_change": True}
+    result = diff(hcloud(hcloud=replacing), hcloud(hcloud={**replacing, "image": "nixos-next"}))
+    server = resource(result, "hcloud_server.demo_cp_0")
+    assert (server.action, server.replaces_machines) == ("replaced", True)
+    assert [(a.path, a.replaces) for a in server.attributes] == [("image", True)]
+    assert result.exit_code == EXIT_REPLACES_MACHINES
+
+
+def test_a_replaced_hcloud_server_takes_its_network_attachment_with_it() -> None:
+    replacing = {"image": "nixos-snapshot", "replace_on_user_data_change": True}
+    result = diff(hcloud(hcloud=replacing), hcloud(hcloud={**replacing, "image": "nixos-next"}))
+    attachment = resource(result, "hcloud_server_network.demo_cp_0_network")
+    assert attachment.action == "replaced"
+    assert attachment.attributes[0].reason == (
+        "known after apply: hcloud_server.demo_cp_0 is replaced; server_id forces replacement"
+    )
+
+
+def test_adding_a_worker_on_hcloud_adds_a_server_and_its_attachment_and_changes_nothing_else() -> None:
+    result = diff(hcloud(workers=2), hcloud(workers=3))
+    assert actions(result) == {
+        "hcloud_server.demo_workers_2": "added",
+        "hcloud_server_network.demo_workers_2_network": "added",
+    }
+    assert result.document == ()
+    assert result.exit_code == EXIT_IN_PLACE
+
+
+def test_removing_a_worker_destroys_its_machine() -> None:
+    result = diff(hcloud(workers=3), hcloud(workers=2))
+    server = resource(result, "hcloud_server.demo_workers_2")
+    assert (server.action, server.replaces_machines) == ("removed", True)
+    assert result.exit_code == EXIT_REPLACES_MACHINES
+
+
+def test_a_network_cidr_change_cascades_to_the_attachments_but_not_the_servers() -> None:
+    old = hcloud(workers=1)
+    new = hcloud(workers=1, network={"vpc_cidr": "10.1.0.0/16"})
+    result = diff(old, new)
+    assert actions(result)["hcloud_network.demo_network"] == "replaced"
+    assert actions(result)["hcloud_network_subnet.demo_subnet"] == "replaced"
+    worker_attachment = resource(result, "hcloud_server_network.demo_workers_0_network")
+    assert worker_attachment.action == "replaced"
+    assert [a.reason for a in worker_attachment.attributes] == [
+        "known after apply: hcloud_network_subnet.demo_subnet is replaced; subnet_id forces replacement"
+    ]
+    assert not any(r.replaces_machines for r in result.resources)
+    assert result.exit_code == EXIT_IN_PLACE
+
+
+def test_removing_a_fixed_attachment_address_keeps_the_address() -> None:
+    old = resources_doc({"hcloud_server_network.a": {"server_id": "1", "subnet_id": "s", "ip": "10.0.1.2"}})
+    new = resources_doc({"hcloud_server_network.a": {"server_id": "1", "subnet_id": "s"}})
+    change = resource(diff_documents(old, new), "hcloud_server_network.a")
+    assert change.action == "ignored"
+    assert change.attributes[0].reason == "removed from the configuration: the provider keeps the current value"
+
+
+def test_moving_a_server_between_placement_groups_is_flagged() -> None:
+    body = {"name": "a", "image": "i", "server_type": "cx22", "location": "nbg1", "placement_group_id": "1"}
+    old = resources_doc({"hcloud_server.a": body})
+    new = resources_doc({"hcloud_server.a": {**body, "placement_group_id": "2"}})
+    change = resource(diff_documents(old, new), "hcloud_server.a")
+    assert change.action == "in-place"
+    assert any("placement group" in note for note in change.notes)
+
+
+# --- cluster-config and secrets -----------------------------------------------------------------
+
+
+def test_a_node_label_change_shows_as_a_cluster_config_key_change() -> None:
+    old = hcloud(workers=1)
+    new = with_pool(old, 1, labels={"gpu": "true"})
+    user_data = resource(diff(old, new), "hcloud_server.demo_workers_0").attributes[0]
+    assert user_data.path == "user_data"
+    assert [(c.path, c.change, c.new) for c in user_data.config] == [("k3s.node_labels.gpu", "added", '"true"')]
+    assert (user_data.old, user_data.new) == (None, None)
+
+
+def test_a_label_key_with_dots_is_quoted_in_its_path() -> None:
+    old = hcloud(workers=1)
+    new = with_pool(old, 1, labels={"node.kubernetes.io/pool": "workers"})
+    user_data = resource(diff(old, new), "hcloud_server.demo_workers_0").attributes[0]
+    assert [c.path for c in user_data.config] == ['k3s.node_labels["node.kubernetes.io/pool"]']
+
+
+def test_a_secret_literal_change_prints_no_secret() -> None:
+    result = diff(hcloud(bootstrap_secrets={"k3s_server_token": "old-token-1"}), hcloud(bootstrap_secrets={"k3s_server_token": "new-token-2"}))
+    user_data = resource(result, "hcloud_server.demo_cp_0").attributes[0]
+    assert [(c.path, c.secret, c.old, c.new) for c in user_data.config] == [
+        ("bootstrap_secrets.k3s_server_token", True, None, None)
+    ]
+    for report in (render_text(result), render_json(result).decode()):
+        assert "old-token-1" not in report and "new-token-2" not in report
+    assert "bootstrap_secrets.k3s_server_token: (secret changed)" in render_text(result)
+
+
+def test_a_sensitive_variable_reference_is_shown_as_a_secret() -> None:
+    variables = {"variable": {"token": {"type": "string", "sensitive": True}}}
+    old = resources_doc({"hcloud_firewall.f": {"name": "f", "labels": {"t": "${var.token}"}}}, **variables)
+    new = resources_doc({"hcloud_firewall.f": {"name": "f", "labels": {"t": "x${var.token}"}}}, **variables)
+    attribute = resource(diff_documents(old, new), "hcloud_firewall.f").attributes[0]
+    assert (attribute.secret, attribute.old, attribute.new) == (True, None, None)
+    assert "labels.t: (secret changed)" in render_text(diff_documents(old, new))
+
+
+def test_a_variable_default_is_never_shown() -> None:
+    old = {"variable": {"token": {"type": "string", "default": "hunter2-old"}}, "resource": {}}
+    new = {"variable": {"token": {"type": "string", "default": "hunter2-new"}}, "resource": {}}
+    result = diff_documents(old, new)
+    assert [(d.kind, d.name, d.paths) for d in result.document] == [("variable", "token", ("default",))]
+    assert "hunter2" not in render_text(result) + render_json(result).decode()
+    assert result.exit_code == EXIT_IN_PLACE
+
+
+def test_a_user_data_format_change_is_named() -> None:
+    result = diff(hcloud(user_data_format="cloud-config"), hcloud(user_data_format="shell"))
+    user_data = resource(result, "hcloud_server.demo_cp_0").attributes[0]
+    assert user_data.config == ()
+    assert user_data.reason is not None and user_data.reason.startswith("the user_data changes from cloud-config to shell")
+
+
+# --- AWS -----------------------------------------------------------------------------------------
+
+
+def test_changing_an_aws_group_name_replaces_the_group_and_its_machines() -> None:
+    old = document(aws())
+    new = copy.deepcopy(old)
+    new["resource"]["aws_autoscaling_group"]["demo_workers_asg"]["name"] = "demo-renamed-asg"
+    group = resource(diff_documents(old, new), "aws_autoscaling_group.demo_workers_asg")
+    assert (group.action, group.replaces_machines) == ("replaced", True)
+    assert "AWS terminates the group's instances and launches new ones" in group.notes
+
+
+def test_renaming_an_aws_pool_destroys_its_group_and_creates_another() -> None:
+    result = diff(aws(), with_pool(aws(), 1, name="compute"))
+    assert actions(result) == {
+        "aws_autoscaling_group.demo_compute_asg": "added",
+        "aws_autoscaling_group.demo_workers_asg": "removed",
+        "aws_launch_template.demo_compute_lt": "added",
+        "aws_launch_template.demo_workers_lt": "removed",
+    }
+    assert result.exit_code == EXIT_REPLACES_MACHINES
+
+
+def test_a_launch_template_change_reaches_new_instances_only() -> None:
+    result = diff(aws(), with_pool(aws(), 1, instance_types=["m6i.xlarge"]))
+    template = resource(result, "aws_launch_template.demo_workers_lt")
+    assert template.action == "in-place"
+    assert any("reaches newly launched instances only" in n for n in template.notes)
+    group = resource(result, "aws_autoscaling_group.demo_workers_asg")
+    assert [(a.path, a.reason) for a in group.attributes] == [
+        ("launch_template.version", "known after apply: aws_launch_template.demo_workers_lt changes (latest_version)")
+    ]
+    assert result.exit_code == EXIT_IN_PLACE
+
+
+def test_a_worker_groups_desired_capacity_is_ignored() -> None:
+    result = diff(aws(), with_pool(aws(), 1, desired_size=3))
+    group = resource(result, "aws_autoscaling_group.demo_workers_asg")
+    assert (group.action, [a.path for a in group.attributes]) == ("ignored", ["desired_capacity"])
+
+
+def test_lowering_a_groups_maximum_counts_as_destroying_machines() -> None:
+    result = diff(aws(), with_pool(aws(), 1, max_size=4))
+    group = resource(result, "aws_autoscaling_group.demo_workers_asg")
+    assert (group.action, group.replaces_machines) == ("in-place", True)
+    assert result.exit_code == EXIT_REPLACES_MACHINES
+
+
+def test_a_new_aws_region_replaces_regional_resources_but_not_iam() -> None:
+    zones = {"ami_id": "ami-0123456789abcdef0"}
+    result = diff(aws(aws=zones), aws(region="eu-west-1", aws=zones))
+    assert actions(result)["aws_autoscaling_group.demo_cp_0_asg"] == "replaced"
+    assert "aws_iam_role.demo_node_role" not in actions(result)
+    assert [d.name for d in result.document if d.kind == "provider"] == ["aws"]
+
+
+def test_a_network_load_balancer_losing_a_subnet_is_replaced_but_one_gaining_a_subnet_is_not() -> None:
+    def nlb(*subnets: str) -> dict[str, Any]:
+        return resources_doc({"aws_lb.api": {"name": "api", "load_balancer_type": "network", "subnets": list(subnets)}})
+
+    assert actions(diff_documents(nlb("a", "b"), nlb("a")))["aws_lb.api"] == "replaced"
+    assert actions(diff_documents(nlb("a"), nlb("a", "b")))["aws_lb.api"] == "in-place"
+
+
+# --- GCP and Azure (hand-written resources: their backends land separately) ---------------------
+
+
+def gce(**interface: Any) -> dict[str, Any]:
+    return resources_doc(
+        {"google_compute_instance.cp": {"name": "cp", "zone": "z", "machine_type": "e2", "network_interface": [interface]}}
+    )
+
+
+def test_a_gce_address_change_within_its_subnetwork_replaces_the_instance() -> None:
+    result = diff_documents(gce(subnetwork="s", network_ip="10.0.1.2"), gce(subnetwork="s", network_ip="10.0.1.3"))
+    change = resource(result, "google_compute_instance.cp")
+    assert (change.action, change.replaces_machines) == ("replaced", True)
+
+
+def test_a_gce_address_change_with_a_new_subnetwork_stops_the_instance_instead() -> None:
+    result = diff_documents(gce(subnetwork="s", network_ip="10.0.1.2"), gce(subnetwork="t", network_ip="10.0.2.2"))
+    change = resource(result, "google_compute_instance.cp")
+    assert change.action == "in-place"
+    assert any("stops and starts" in n for n in change.notes)
+
+
+def test_a_gcp_subnetwork_may_grow_in_place_but_not_shrink() -> None:
+    def subnet(cidr: str) -> dict[str, Any]:
+        return resources_doc({"google_compute_subnetwork.s": {"name": "s", "network": "n", "ip_cidr_range": cidr}})
+
+    assert actions(diff_documents(subnet("10.0.1.0/24"), subnet("10.0.0.0/16")))["google_compute_subnetwork.s"] == "in-place"
+    assert actions(diff_documents(subnet("10.0.0.0/16"), subnet("10.0.1.0/24")))["google_compute_subnetwork.s"] == "replaced"
+
+
+def test_a_replaced_address_whose_value_is_configured_does_not_move_the_instance() -> None:
+    def cluster(description: str) -> dict[str, Any]:
+        return resources_doc(
+            {
+                "google_compute_address.ip": {"name": "ip", "address": "10.0.1.2", "description": description},
+                "google_compute_instance.cp": {
+                    "name": "cp",
+                    "zone": "z",
+                    "network_interface": [{"subnetwork": "s", "network_ip": "${google_compute_address.ip.address}"}],
+                },
+            }
+        )
+
+    result = diff_documents(cluster("one"), cluster("two"))
+    assert actions(result) == {"google_compute_address.ip": "replaced"}
+
+
+def test_a_proactive_group_rolls_a_new_template_out_to_its_machines() -> None:
+    def group(policy: str, template: str) -> dict[str, Any]:
+        body = {
+            "name": "g",
+            "base_instance_name": "g",
+            "version": [{"name": "default", "instance_template": template}],
+            "update_policy": {"type": policy, "minimal_action": "REPLACE"},
+        }
+        return resources_doc({"google_compute_region_instance_group_manager.g": body})
+
+    proactive = diff_documents(group("PROACTIVE", "t1"), group("PROACTIVE", "t2"))
+    assert proactive.exit_code == EXIT_REPLACES_MACHINES
+    opportunistic = diff_documents(group("OPPORTUNISTIC", "t1"), group("OPPORTUNISTIC", "t2"))
+    assert opportunistic.exit_code == EXIT_IN_PLACE
+
+
+def scale_set(custom_data: str, roll: bool | None) -> dict[str, Any]:
+    features: dict[str, Any] = {} if roll is None else {"virtual_machine_scale_set": {"roll_instances_when_required": roll}}
+    return resources_doc(
+        {"azurerm_linux_virtual_machine_scale_set.w": {"name": "w", "upgrade_mode": "Manual", "custom_data": custom_data}},
+        provider={"azurerm": {"features": features}},
+    )
+
+
+def test_a_scale_set_model_change_reimages_its_instances_with_the_provider_defaults() -> None:
+    change = resource(diff_documents(scale_set("a", None), scale_set("b", None)), "azurerm_linux_virtual_machine_scale_set.w")
+    assert (change.action, change.replaces_machines) == ("in-place", True)
+
+
+def test_a_scale_set_model_change_reaches_new_instances_only_when_the_provider_does_not_roll() -> None:
+    change = resource(diff_documents(scale_set("a", False), scale_set("b", False)), "azurerm_linux_virtual_machine_scale_set.w")
+    assert (change.action, change.replaces_machines) == ("in-place", False)
+
+
+def test_a_resource_group_move_takes_everything_in_it() -> None:
+    def group(location: str) -> dict[str, Any]:
+        return resources_doc(
+            {
+                "azurerm_resource_group.rg": {"name": "rg", "location": location},
+                "azurerm_linux_virtual_machine.cp": {
+                    "name": "cp",
+                    "resource_group_name": "${azurerm_resource_group.rg.name}",
+                    "location": "${azurerm_resource_group.rg.location}",
+                },
+            }
+        )
+
+    result = diff_documents(group("westeurope"), group("northeurope"))
+    assert actions(result) == {"azurerm_linux_virtual_machine.cp": "replaced", "azurerm_resource_group.rg": "replaced"}
+    assert result.exit_code == EXIT_REPLACES_MACHINES
+
+
+def test_ignore_changes_in_index_syntax_covers_nested_arguments() -> None:
+    def instance(image: str, user_data: str) -> dict[str, Any]:
+        body = {
+            "name": "cp",
+            "boot_disk": {"initialize_params": {"image": image}},
+            "metadata": {"user-data": user_data},
+            "lifecycle": {"ignore_changes": ['metadata["user-data"]', "boot_disk[0].initialize_params[0].image"]},
+        }
+        return resources_doc({"google_compute_instance.cp": body})
+
+    change = resource(diff_documents(instance("a", "#cloud-config\n"), instance("b", "#!/bin/sh\n")), "google_compute_instance.cp")
+    assert change.action == "ignored"
+    assert sorted(a.path for a in change.attributes) == ["boot_disk.initialize_params.image", "metadata.user-data"]
+
+
+def test_a_type_outside_the_table_says_that_replacement_is_not_known() -> None:
+    result = diff_documents(resources_doc({"random_id.x": {"byte_length": 4}}), resources_doc({"random_id.x": {"byte_length": 8}}))
+    assert any("not in nixk8s' replacement table" in n for n in resource(result, "random_id.x").notes)

@@ -1,0 +1,128 @@
+"""The ``nixk8s diff`` report: text for people, JSON (stable keys) for tools.
+
+One block per changed resource, sorted by address, in Terraform's symbols (``+`` add,
+``-`` destroy, ``~`` in place, ``-/+`` replace, ``+/-`` replace creating first), with a
+``=`` block for a resource whose every change Terraform ignores; then the changes
+outside the resources, a summary and the exit code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from nixk8s.diff import AttributeChange, ConfigChange, Diff, DocumentChange, ResourceChange
+
+INDENT = "    "
+_EXIT_MEANING = {
+    0: "no changes",
+    3: "changes applied in place",
+    4: "changes that replace or destroy machines",
+}
+
+
+def _symbol(change: ResourceChange) -> str:
+    if change.action == "replaced":
+        return "+/-" if change.create_before_destroy else "-/+"
+    return {"added": "+", "removed": "-", "in-place": "~", "ignored": "="}[change.action]
+
+
+def _label(change: ResourceChange) -> str:
+    """What happens to the resource, and to machines."""
+    if change.role == "machine":
+        effect = {"added": "a new machine", "removed": "destroys the machine", "replaced": "replaced: replaces the machine"}
+    elif change.role == "owns-machines":
+        effect = {
+            "added": "a new group of machines",
+            "removed": "destroys the machines it runs",
+            "replaced": "replaced: replaces the machines it runs",
+        }
+    else:
+        effect = {"added": "added", "removed": "destroyed", "replaced": "replaced"}
+    effect |= {"in-place": "in place", "ignored": "no change applied: Terraform ignores every change"}
+    return effect[change.action]
+
+
+def _value(change: AttributeChange | ConfigChange) -> str:
+    if change.secret:
+        return {"added": "(secret added)", "removed": "(secret removed)", "changed": "(secret changed)"}[change.change]
+    if change.change == "added":
+        return f"+ {change.new}"
+    if change.change == "removed":
+        return f"- {change.old}"
+    return f"{change.old} → {change.new}"
+
+
+def _attribute_lines(change: AttributeChange) -> list[str]:
+    shown = change.old is not None or change.new is not None or change.secret
+    text = f"{INDENT}{change.path}: " + (_value(change) if shown else "")
+    if change.reason:
+        text += f" ({change.reason})" if shown else change.reason
+    elif change.replaces:
+        text += " (forces replacement)"
+    lines = [text.rstrip()]
+    lines += [f"{INDENT * 2}{c.path}: {_value(c)}" for c in change.config]
+    return lines
+
+
+def _resource_lines(change: ResourceChange) -> list[str]:
+    lines = [f"{_symbol(change)} {change.address} ({_label(change)})"]
+    for attribute in change.attributes:
+        lines += _attribute_lines(attribute)
+    # the machine effect is in the label already
+    lines += [f"{INDENT}# {note}" for note in change.notes if note not in _label(change)]
+    return lines
+
+
+def _document_line(change: DocumentChange) -> str:
+    symbol = {"added": "+", "removed": "-", "changed": "~"}[change.action]
+    paths = f": {', '.join(change.paths)}" if change.paths else ""
+    return f"{symbol} {change.kind} {change.name} ({change.action}){paths}"
+
+
+def summary(diff: Diff) -> dict[str, Any]:
+    """Counts by action, and the resources whose change replaces or destroys machines."""
+    count = {action: sum(1 for r in diff.resources if r.action == action) for action in ("added", "in-place", "replaced", "removed", "ignored")}
+    return {
+        "add": count["added"],
+        "change": count["in-place"],
+        "replace": count["replaced"],
+        "destroy": count["removed"],
+        "ignored_only": count["ignored"],
+        "outside_resources": len(diff.document),
+        "machines": [r.address for r in diff.resources if r.replaces_machines],
+    }
+
+
+def render_text(diff: Diff) -> str:
+    """The report as text: blocks, then the summary and the exit code."""
+    blocks = ["\n".join(_resource_lines(r)) for r in diff.resources]
+    if diff.document:
+        blocks.append("\n".join(_document_line(d) for d in diff.document))
+    counts = summary(diff)
+    code = diff.exit_code
+    if not diff.resources and not diff.document:
+        return f"No changes.\nExit {code}: {_EXIT_MEANING[code]}.\n"
+    tail = [
+        f"{counts['add']} to add, {counts['change']} to change in place, {counts['replace']} to replace, "
+        f"{counts['destroy']} to destroy"
+        + (f"; {counts['ignored_only']} with ignored changes only" if counts["ignored_only"] else "")
+        + (f"; {counts['outside_resources']} outside the resources" if counts["outside_resources"] else "")
+        + "."
+    ]
+    if counts["machines"]:
+        tail.append("Replaces or destroys machines: " + ", ".join(counts["machines"]) + ".")
+    tail.append(f"Exit {code}: {_EXIT_MEANING[code]}.")
+    return "\n\n".join([*blocks, "\n".join(tail)]) + "\n"
+
+
+def render_json(diff: Diff) -> bytes:
+    """The report as JSON: ``exit_code``, ``summary``, ``resources``, ``document``."""
+    report = {
+        "exit_code": diff.exit_code,
+        "summary": summary(diff),
+        "resources": msgspec.to_builtins(diff.resources),
+        "document": msgspec.to_builtins(diff.document),
+    }
+    return msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n"
