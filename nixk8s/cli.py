@@ -1,8 +1,9 @@
 """The ``nixk8s`` command: the only place that does I/O.
 
 Exit codes: 0 success, 1 the spec is invalid (every problem on stderr as
-``FILE: PATH: MESSAGE``), 2 usage or I/O error. No traceback for any bad input.
-argparse (standard library) is enough for four subcommands, so the command adds no
+``FILE: PATH: MESSAGE``), 2 usage or I/O error; ``diff`` also 3 (changes applied in
+place) and 4 (changes that replace or destroy machines). No traceback for any bad input.
+argparse (standard library) is enough for these subcommands, so the command adds no
 dependency.
 """
 
@@ -24,6 +25,7 @@ from nixk8s.problems import Problems, format_problems
 from nixk8s.spec import ClusterSpec
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_CHANGES_IN_PLACE, EXIT_REPLACES_MACHINES = 3, 4
 
 
 class _Usage(Exception):
@@ -104,6 +106,56 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _looks_compiled(path: str, data: bytes) -> bool:
+    """Whether an input is a compiled ``main.tf.json`` rather than a spec: by its name,
+    or (for other JSON) by its top-level blocks, which no ClusterSpec has."""
+    if path.lower().endswith(".tf.json"):
+        return True
+    if not (path == "-" or path.lower().endswith(".json")) or not data.lstrip().startswith(b"{"):
+        return False
+    try:
+        decoded = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(decoded, dict) and any(k in decoded for k in ("resource", "terraform", "provider"))
+
+
+def _document(path: str) -> dict[str, object] | None:
+    """The Terraform document of one diff input (a spec is compiled), or None once its
+    problems are printed."""
+    from nixk8s.diff import document_problems  # only diff needs it
+
+    data = _read(path)
+    if not _looks_compiled(path, data):
+        compiled = _report(compile_source(data, format_of(path)), path)
+        return None if compiled is None else compiled.document
+    try:
+        decoded = msgspec.json.decode(data)
+    except msgspec.DecodeError as err:
+        sys.stderr.write(f"{path}: not valid JSON: {err}\n")
+        return None
+    problems = document_problems(decoded)
+    if problems:
+        sys.stderr.write(format_problems(problems, path))
+        return None
+    return decoded  # type: ignore[no-any-return]
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from nixk8s.diff import diff_documents
+    from nixk8s.diff_report import render_json, render_text
+
+    if args.old == "-" and args.new == "-":
+        raise _Usage("diff: only one of OLD and NEW can be - (stdin)")
+    old, new = _document(args.old), _document(args.new)
+    if old is None or new is None:
+        return EXIT_INVALID
+    diff = diff_documents(old, new)
+    sys.stdout.write(render_json(diff).decode() if args.format == "json" else render_text(diff))
+    sys.stdout.flush()
+    return diff.exit_code
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="nixk8s",
@@ -122,6 +174,17 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="nodes, roles, addresses, open ports, which secrets go where")
     p.add_argument("spec", metavar="SPEC")
     p.set_defaults(run=cmd_explain)
+    p = sub.add_parser(
+        "diff",
+        help="what changes between two specs (or compiled main.tf.json), and which changes replace machines",
+        description="Compare two specs or compiled main.tf.json files (one of each works too). "
+        "Exit 0 no changes, 3 changes applied in place, 4 changes that replace or destroy machines, "
+        "1 an invalid input, 2 a usage or I/O error.",
+    )
+    p.add_argument("old", metavar="OLD", help="the deployed spec or main.tf.json (- for stdin)")
+    p.add_argument("new", metavar="NEW", help="the proposed spec or main.tf.json (- for stdin)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON for tools")
+    p.set_defaults(run=cmd_diff)
     return top
 
 

@@ -1,22 +1,36 @@
-"""``nixk8s diff``'s library: the replacement table, how each change is classified, the report.
+"""``nixk8s diff``: the replacement table, how each change is classified, and the report.
 
 Documents come from compiling small specs (so the tests follow what the backends emit)
-or, for clouds and rules no compiled spec reaches yet, from hand-written resources.
+or, for clouds and rules no compiled spec reaches yet, from hand-written resources;
+then the command end to end (exit codes 0/3/4/1/2), and properties over generated
+specs for every registered backend.
 """
 
 from __future__ import annotations
 
 import copy
 import gzip
+import io
 import json
+import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from returns.result import Failure
+
+from nixk8s.backends import BACKENDS
+from nixk8s.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+from nixk8s.compiler import compile_spec
 
 from nixk8s.diff import EXIT_IN_PLACE, EXIT_NO_CHANGES, EXIT_REPLACES_MACHINES, Diff, ResourceChange, diff_documents
 from nixk8s.diff_report import render_json, render_text
 from nixk8s.replacement import PROVIDERS, RULES, matches, provider_of
+from strategies import load_raw, raw_cluster_specs
 from support import SHARED, compile_raw, minimal_spec, worker_pool
 
 TOKEN = {"k3s_server_token": "a-token"}
@@ -480,3 +494,150 @@ def test_ignore_changes_in_index_syntax_covers_nested_arguments() -> None:
 def test_a_type_outside_the_table_says_that_replacement_is_not_known() -> None:
     result = diff_documents(resources_doc({"random_id.x": {"byte_length": 4}}), resources_doc({"random_id.x": {"byte_length": 8}}))
     assert any("not in nixk8s' replacement table" in n for n in resource(result, "random_id.x").notes)
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def spec_file(tmp_path: Path, name: str, raw: dict[str, Any]) -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw) if name.endswith((".yaml", ".yml")) else json.dumps(raw))
+    return str(path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["diff", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_command_exits_0_for_a_spec_against_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = spec_file(tmp_path, "a.yaml", hcloud(workers=2))
+    code, out, _ = run(capsys, spec, spec)
+    assert (code, out) == (EXIT_NO_CHANGES, "No changes.\nExit 0: no changes.\n")
+
+
+def test_the_command_compares_a_compiled_document_with_a_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = spec_file(tmp_path, "a.json", hcloud(workers=2))
+    assert main(["compile", spec, "-o", str(tmp_path / "out")]) == EXIT_OK
+    capsys.readouterr()
+    assert run(capsys, str(tmp_path / "out" / "main.tf.json"), spec)[0] == EXIT_NO_CHANGES
+    assert run(capsys, spec, str(tmp_path / "out" / "main.tf.json"))[0] == EXIT_NO_CHANGES
+
+
+def test_the_command_recognises_a_compiled_document_by_its_content(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = spec_file(tmp_path, "a.json", hcloud())
+    compiled = tmp_path / "plan.json"
+    compiled.write_bytes(compile_raw(hcloud()).to_json())
+    assert run(capsys, str(compiled), spec)[0] == EXIT_NO_CHANGES
+
+
+def test_the_command_exits_3_for_an_added_worker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, spec_file(tmp_path, "a.yaml", hcloud(workers=1)), spec_file(tmp_path, "b.yaml", hcloud(workers=2)))
+    assert code == EXIT_IN_PLACE
+    assert "+ hcloud_server.demo_workers_1 (a new machine)\n" in out
+    assert out.endswith("2 to add, 0 to change in place, 0 to replace, 0 to destroy.\nExit 3: changes applied in place.\n")
+
+
+def test_the_command_exits_4_when_machines_are_replaced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    replacing = {"image": "nixos-snapshot", "replace_on_user_data_change": True}
+    old = spec_file(tmp_path, "a.yaml", hcloud(workers=1, hcloud=replacing))
+    new = spec_file(tmp_path, "b.yaml", with_pool(hcloud(workers=1, hcloud=replacing), 1, labels={"gpu": "true"}))
+    code, out, _ = run(capsys, old, new)
+    assert code == EXIT_REPLACES_MACHINES
+    assert "-/+ hcloud_server.demo_workers_0 (replaced: replaces the machine)\n" in out
+    assert '        k3s.node_labels.gpu: + "true"\n' in out
+    assert "Replaces or destroys machines: hcloud_server.demo_workers_0.\n" in out
+
+
+def test_the_json_report_carries_the_exit_code_and_every_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = spec_file(tmp_path, "a.yaml", hcloud(workers=1)), spec_file(tmp_path, "b.yaml", hcloud(workers=2))
+    code, out, _ = run(capsys, old, new, "--format", "json")
+    report = json.loads(out)
+    assert (code, report["exit_code"]) == (EXIT_IN_PLACE, EXIT_IN_PLACE)
+    assert list(report) == ["exit_code", "summary", "resources", "document"]
+    assert [(r["address"], r["action"], r["role"]) for r in report["resources"]] == [
+        ("hcloud_server.demo_workers_1", "added", "machine"),
+        ("hcloud_server_network.demo_workers_1_network", "added", "other"),
+    ]
+
+
+def test_the_command_exits_1_with_the_problems_of_each_invalid_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = spec_file(tmp_path, "bad.yaml", minimal_spec(region=5))
+    broken = tmp_path / "broken.tf.json"
+    broken.write_text("[1, 2]")
+    code, out, err = run(capsys, bad, str(broken))
+    assert (code, out) == (EXIT_INVALID, "")
+    assert f"{bad}: region: " in err
+    assert f"{broken}: not a Terraform JSON document: not a JSON object\n" in err
+
+
+def test_the_command_exits_1_for_a_document_that_is_not_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "main.tf.json"
+    broken.write_text("{")
+    code, _, err = run(capsys, str(broken), str(broken))
+    assert code == EXIT_INVALID
+    assert err.startswith(f"{broken}: not valid JSON")
+
+
+def test_the_command_exits_2_for_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, str(tmp_path / "nowhere.yaml"), str(tmp_path / "nowhere.yaml"))
+    assert code == EXIT_USAGE
+    assert "cannot read" in err
+
+
+def test_the_command_reads_one_input_from_stdin(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(compile_raw(hcloud()).to_json())))
+    assert run(capsys, "-", spec_file(tmp_path, "a.yaml", hcloud()))[0] == EXIT_NO_CHANGES
+
+
+def test_the_command_refuses_stdin_for_both_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "-", "-")
+    assert code == EXIT_USAGE
+    assert "only one of OLD and NEW can be -" in err
+
+
+# --- properties over generated specs, for every backend ---------------------------------------
+
+backends = pytest.mark.parametrize("backend", sorted(BACKENDS))
+
+
+def compiled_document(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The compiled document of a raw spec, or None where the compiler refuses it."""
+    result = compile_spec(load_raw(raw))
+    return None if isinstance(result, Failure) else result.unwrap().document
+
+
+@backends
+@given(data=st.data())
+def test_any_spec_compiled_twice_and_compared_with_itself_reports_nothing(backend: str, data: st.DataObject) -> None:
+    raw = data.draw(raw_cluster_specs(backend))
+    old, new = compile_spec(load_raw(raw)).unwrap().document, compile_spec(load_raw(raw)).unwrap().document
+    result = diff_documents(old, new)
+    assert (result, result.exit_code) == (Diff(()), EXIT_NO_CHANGES)
+    # and the replacement table knows every resource type the backend emits
+    assert set(new["resource"]) <= set(RULES)
+
+
+def control_plane_index(raw: dict[str, Any]) -> int:
+    names = [p["name"] for p in raw["node_pools"]]
+    return names.index("system") if "system" in names else 0
+
+
+@backends
+@given(data=st.data())
+def test_adding_a_worker_never_replaces_or_destroys_an_existing_resource(backend: str, data: st.DataObject) -> None:
+    raw = data.draw(raw_cluster_specs(backend))
+    workers = [i for i in range(len(raw["node_pools"])) if i != control_plane_index(raw)]
+    assume(workers)
+    grown = copy.deepcopy(raw)
+    pool = grown["node_pools"][data.draw(st.sampled_from(workers))]
+    pool["desired_size"] = pool.get("desired_size", pool["min_size"]) + 1
+    pool["max_size"] = max(pool["max_size"], pool["desired_size"])
+    old, new = compiled_document(raw), compiled_document(grown)
+    assume(old is not None and new is not None)
+    assert old is not None and new is not None
+    result = diff_documents(old, new)
+    assert [r.address for r in result.resources if r.action in ("replaced", "removed")] == []
+    assert [r.address for r in result.resources if r.replaces_machines] == []
+    assert result.exit_code in (EXIT_NO_CHANGES, EXIT_IN_PLACE)
