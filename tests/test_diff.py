@@ -31,7 +31,7 @@ from nixk8s.diff import EXIT_IN_PLACE, EXIT_NO_CHANGES, EXIT_REPLACES_MACHINES, 
 from nixk8s.diff_report import render_json, render_text
 from nixk8s.replacement import PROVIDERS, RULES, matches, provider_of
 from strategies import load_raw, raw_cluster_specs
-from support import SHARED, compile_raw, minimal_spec, worker_pool
+from support import ROOT, SHARED, SPECS, compile_raw, minimal_spec, worker_pool
 
 TOKEN = {"k3s_server_token": "a-token"}
 
@@ -641,3 +641,27 @@ def test_adding_a_worker_never_replaces_or_destroys_an_existing_resource(backend
     assert [r.address for r in result.resources if r.action in ("replaced", "removed")] == []
     assert [r.address for r in result.resources if r.replaces_machines] == []
     assert result.exit_code in (EXIT_NO_CHANGES, EXIT_IN_PLACE)
+# --- the documented example --------------------------------------------------------------------
+
+
+def gpu_example(tmp_path: Path) -> Path:
+    """The example spec with its gpu pool given a node label and a second node (the docs' example)."""
+    text = (SPECS / "hcloud-k3s.yaml").read_text()
+    pool = "    min_size: 1\n    max_size: 2\n    taints:"
+    assert pool in text, "the example spec's gpu pool changed: update the docs' diff example"
+    path = tmp_path / "hcloud-k3s-gpu.yaml"
+    path.write_text(text.replace(pool, '    min_size: 1\n    max_size: 2\n    desired_size: 2\n    labels:\n      gpu: "true"\n    taints:'))
+    return path
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/diff.md"])
+def test_the_documented_example_is_what_the_command_prints(
+    page: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (ROOT / page).read_text()
+    command = "$ nixk8s diff specs/hcloud-k3s.yaml hcloud-k3s-gpu.yaml"
+    shown = text[text.index(command) :].split("\n", 1)[1].split("```", 1)[0]
+    gpu_example(tmp_path)
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run(capsys, "specs/hcloud-k3s.yaml", str(tmp_path / "hcloud-k3s-gpu.yaml"))
+    assert (code, out) == (EXIT_IN_PLACE, shown)
