@@ -402,7 +402,10 @@ def _replacement_reason(ctx: _Context, leaf: _Leaf) -> str | None:
         if matches(conditional.pattern, path, leaf.whole):
             return conditional.replaces(ctx.old, ctx.new, leaf.path)
     forcing = next((p for p in rule.replacing if matches(p, path, leaf.whole)), None)
-    return None if forcing is None else f"{forcing} forces replacement"
+    if forcing is None:
+        return None
+    # name the pattern (``labels`` for ``labels.team``), or the argument where it is a wildcard
+    return f"{'.'.join(path) if '*' in forcing else forcing} forces replacement"
 
 
 def _attribute_change(ctx: _Context, leaf: _Leaf, cause: str | None = None) -> AttributeChange:

@@ -1,7 +1,7 @@
 """Which argument changes make Terraform replace a resource, per resource type: data.
 
-The table covers every resource type the backends emit (and the GCP and Azure types
-their backends are being built with). Each entry says where it was read: the provider
+The table covers every resource type the backends emit (and the Azure types its backend
+is being built with). Each entry says where it was read: the provider
 version and the source file in the provider's repository (``ForceNew: true`` in SDKv2
 schemas, ``RequiresReplace()`` in plugin-framework ones, CustomizeDiff functions for the
 conditional rules); ``docs/diff.md`` says how the table was made and how to redo it.

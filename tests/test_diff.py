@@ -377,7 +377,46 @@ def test_a_network_load_balancer_losing_a_subnet_is_replaced_but_one_gaining_a_s
     assert actions(diff_documents(nlb("a"), nlb("a", "b")))["aws_lb.api"] == "in-place"
 
 
-# --- GCP and Azure (hand-written resources: their backends land separately) ---------------------
+# --- GCP ---------------------------------------------------------------------------------------
+
+
+def gcp(**overrides: Any) -> dict[str, Any]:
+    """A small gcp spec: one server, one worker pool of 2 to 5."""
+    spec: dict[str, Any] = {
+        "name": "demo",
+        "backend": "gcp",
+        "region": "europe-west1",
+        "node_pools": [
+            {"name": "system", "instance_types": ["e2-standard-2"], "min_size": 1, "max_size": 1},
+            {"name": "workers", "instance_types": ["e2-standard-4"], "min_size": 2, "max_size": 5},
+        ],
+        "network": {"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/24"},
+        "bootstrap_secrets": TOKEN,
+        "gcp": {"project": "my-project", "image": "projects/my-project/global/images/nixos"},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def test_a_gcp_worker_pool_change_makes_a_new_template_that_reaches_new_machines_only() -> None:
+    result = diff(gcp(), with_pool(gcp(), 1, labels={"gpu": "true"}))
+    template = resource(result, "google_compute_instance_template.demo_workers")
+    assert (template.action, template.create_before_destroy) == ("replaced", True)
+    assert [(c.path, c.new) for c in template.attributes[0].config] == [("k3s.node_labels.gpu", '"true"')]
+    group = resource(result, "google_compute_region_instance_group_manager.demo_workers")
+    assert (group.action, group.replaces_machines) == ("in-place", False)
+    assert any("reaches new machines only" in n for n in group.notes)
+    assert result.exit_code == EXIT_IN_PLACE
+
+
+def test_a_gcp_server_of_another_machine_type_is_stopped_not_replaced() -> None:
+    result = diff(gcp(), with_pool(gcp(), 0, instance_types=["e2-standard-4"]))
+    server = resource(result, "google_compute_instance.demo_cp_0")
+    assert (server.action, server.replaces_machines) == ("in-place", False)
+    assert any("stops and starts" in n for n in server.notes)
+
+
+# --- GCP and Azure rules no compiled spec reaches (hand-written resources) ----------------------
 
 
 def gce(**interface: Any) -> dict[str, Any]:
