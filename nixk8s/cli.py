@@ -115,7 +115,7 @@ def _looks_compiled(path: str, data: bytes) -> bool:
         return False
     try:
         decoded = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return False
     return isinstance(decoded, dict) and any(k in decoded for k in ("resource", "terraform", "provider"))
 
@@ -133,6 +133,9 @@ def _document(path: str) -> dict[str, object] | None:
         decoded = msgspec.json.decode(data)
     except msgspec.DecodeError as err:
         sys.stderr.write(f"{path}: not valid JSON: {err}\n")
+        return None
+    except RecursionError:
+        sys.stderr.write(f"{path}: not a Terraform JSON document: it nests too deeply\n")
         return None
     problems = document_problems(decoded)
     if problems:

@@ -38,6 +38,9 @@ USER_DATA_KEYS = frozenset({"user_data", "custom_data", "user-data"})
 META_ARGUMENTS = frozenset({"lifecycle", "depends_on", "provider", "count", "for_each", "provisioner", "connection"})
 SECRET_CONFIG_KEYS = frozenset({"bootstrap_secrets"})
 SHOWN_LIMIT = 120
+# Compiled documents nest about a dozen levels; the walks below recurse, so a hostile
+# input is refused before them.
+MAX_DEPTH = 64
 
 
 Change = Literal["added", "removed", "changed"]
@@ -219,10 +222,25 @@ def _first(value: Any) -> Mapping[str, Any]:
     return _mapping(value)
 
 
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests (iteratively: the value may be hostile)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
 def document_problems(doc: Any) -> Problems:
     """Why ``doc`` is not a Terraform JSON document nixk8s can compare (empty when it is)."""
     if not isinstance(doc, Mapping):
         return (Problem("", "not a Terraform JSON document: not a JSON object"),)
+    if _depth(doc) > MAX_DEPTH:
+        return (Problem("", f"not a Terraform JSON document nixk8s wrote: it nests deeper than {MAX_DEPTH} levels"),)
     if not any(key in doc for key in ("resource", "terraform", "provider")):
         return (Problem("", "not a Terraform JSON document: no resource, terraform or provider block"),)
     resources = doc.get("resource", {})

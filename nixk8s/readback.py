@@ -193,7 +193,10 @@ def _hcl_string(source: str) -> str | None:
         if c == "\\":
             nxt = source[i + 1]
             if nxt == "u":
-                out.append(chr(int(source[i + 2 : i + 6], 16)))
+                digits = source[i + 2 : i + 6]
+                if len(digits) != 4 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+                    return None  # not a string nixk8s wrote: read the template as it stands
+                out.append(chr(int(digits, 16)))
                 i += 6
                 continue
             out.append(_HCL_ESCAPES.get(nxt, nxt))

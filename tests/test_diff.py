@@ -27,7 +27,15 @@ from nixk8s.backends import BACKENDS
 from nixk8s.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 from nixk8s.compiler import compile_spec
 
-from nixk8s.diff import EXIT_IN_PLACE, EXIT_NO_CHANGES, EXIT_REPLACES_MACHINES, Diff, ResourceChange, diff_documents
+from nixk8s.diff import (
+    EXIT_IN_PLACE,
+    EXIT_NO_CHANGES,
+    EXIT_REPLACES_MACHINES,
+    Diff,
+    ResourceChange,
+    diff_documents,
+    document_problems,
+)
 from nixk8s.diff_report import render_json, render_text
 from nixk8s.replacement import PROVIDERS, RULES, matches, provider_of
 from strategies import load_raw, raw_cluster_specs
@@ -680,6 +688,65 @@ def test_adding_a_worker_never_replaces_or_destroys_an_existing_resource(backend
     assert [r.address for r in result.resources if r.action in ("replaced", "removed")] == []
     assert [r.address for r in result.resources if r.replaces_machines] == []
     assert result.exit_code in (EXIT_NO_CHANGES, EXIT_IN_PLACE)
+FUZZED_TYPES = [
+    "hcloud_server", "hcloud_server_network", "aws_lb", "aws_autoscaling_group", "google_compute_instance",
+    "google_compute_subnetwork", "google_compute_region_instance_group_manager",
+    "azurerm_linux_virtual_machine_scale_set", "random_id",
+]
+# strings that look like what documents hold: templates, references, escapes, user_data
+template_texts = st.sampled_from(
+    [
+        "${var.s}", "${local.l}", "${base64encode(local.l)}", "$${x}", "${", "${aws_vpc.a.id}", '{"a":1}',
+        '#cloud-config\n  content: |\n    {"bootstrap_secrets":{"k":${jsonencode(var.s)}}}',
+        '${base64encode("\\uZZ")}', "10.0.0.0/16", "network", "PROACTIVE",
+    ]
+) | st.text(max_size=10)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | template_texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6) | template_texts, inner, max_size=3),
+    max_leaves=12,
+)
+argument_names = st.sampled_from(
+    ["user_data", "custom_data", "metadata", "name", "ip", "subnets", "ip_cidr_range", "network_interface",
+     "lifecycle", "update_policy", "load_balancer_type", "placement_group_id", "max_size", "instance_refresh"]
+) | st.text(max_size=6)
+bodies = st.dictionaries(argument_names, json_values, max_size=5)
+documents = st.fixed_dictionaries(
+    {
+        "resource": st.dictionaries(
+            # a few types, so that both sides often hold the same address, each with its rules
+            st.sampled_from(FUZZED_TYPES), st.dictionaries(st.sampled_from(["a", "b"]), bodies, max_size=2), max_size=3
+        )
+    },
+    optional={
+        "locals": st.dictionaries(st.sampled_from(["l", "m"]), json_values, max_size=2),
+        "variable": st.just({"s": {"type": "string", "sensitive": True}}),
+        "provider": st.dictionaries(st.sampled_from(["aws", "azurerm"]), json_values, max_size=2),
+        "data": st.dictionaries(st.just("aws_vpc"), st.dictionaries(st.just("a"), bodies, max_size=1), max_size=1),
+    },
+)
+
+
+@given(old=documents, new=documents)
+def test_any_two_documents_compare_without_an_error(old: dict[str, Any], new: dict[str, Any]) -> None:
+    assert document_problems(old) == document_problems(new) == ()
+    result = diff_documents(old, new)
+    assert result.exit_code in (EXIT_NO_CHANGES, EXIT_IN_PLACE, EXIT_REPLACES_MACHINES)
+    assert render_text(result).endswith(".\n") and json.loads(render_json(result))["exit_code"] == result.exit_code
+    assert diff_documents(new, new).exit_code == EXIT_NO_CHANGES
+
+
+def test_a_document_nested_beyond_the_bound_is_refused_before_the_walk() -> None:
+    deep: dict[str, Any] = {}
+    doc = {"resource": {"random_id": {"a": deep}}}
+    for _ in range(100):
+        deep["k"] = {}
+        deep = deep["k"]
+    assert [p.message for p in document_problems(doc)] == [
+        "not a Terraform JSON document nixk8s wrote: it nests deeper than 64 levels"
+    ]
+
+
 # --- the documented example --------------------------------------------------------------------
 
 
