@@ -6,6 +6,7 @@ Problem(path='node_pools', message='required field is missing')
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
@@ -13,7 +14,7 @@ import yaml
 from returns.result import Failure, Result, Success
 
 from nixk8s.backends import backend_for
-from nixk8s.problems import Problem, Problems, sorted_problems
+from nixk8s.problems import Problem, Problems, shown, sorted_problems
 from nixk8s.rules import spec_problems
 from nixk8s.shape import INVALID, describe, repaired, shape_problems
 from nixk8s.spec import BACKEND_ALIASES, ClusterSpec
@@ -25,7 +26,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing duplicate keys (PyYAML keeps the last silently)."""
 
 
-def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.Node, deep: bool = False) -> Any:
+    if not isinstance(node, yaml.MappingNode):  # an explicit tag on something else: "!!map [1]"
+        raise yaml.constructor.ConstructorError(
+            None, None, f"!!map on {_node_kind(node)}: expected a mapping", node.start_mark
+        )
     seen: set[Any] = set()
     for key_node, _ in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
@@ -48,6 +53,48 @@ def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
 )
+
+
+def _node_kind(node: yaml.Node) -> str:
+    return {yaml.ScalarNode: "a scalar", yaml.SequenceNode: "a list"}.get(type(node), "a mapping")
+
+
+_Constructor = Callable[[yaml.SafeLoader, yaml.Node], Any]
+
+
+def _strict_scalar(tag: str, construct: _Constructor) -> _Constructor:
+    """``construct`` for an explicit scalar tag (``!!int ''``), failing as a YAML error.
+
+    PyYAML's own constructors assume the resolver vouched for the text, so a value
+    that an explicit tag forces on them ends in KeyError, IndexError, AttributeError
+    or ValueError. A scalar has no children, so any of those can only mean "not a
+    valid value of this tag".
+    """
+
+    def checked(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        try:
+            return construct(loader, node)
+        except (KeyError, IndexError, AttributeError, ValueError, TypeError, OverflowError):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{shown(node.value)} is not a valid !!{tag}", node.start_mark
+            ) from None
+
+    return checked
+
+
+for _tag in ("bool", "int", "float", "timestamp"):
+    _UniqueKeyLoader.add_constructor(
+        f"tag:yaml.org,2002:{_tag}",
+        _strict_scalar(_tag, _UniqueKeyLoader.yaml_constructors[f"tag:yaml.org,2002:{_tag}"]),
+    )
+
+
+def _no_sets(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    # a set has no order, so a spec holding one would not compile to the same bytes each run
+    raise yaml.constructor.ConstructorError(None, None, "!!set is not supported: write a list", node.start_mark)
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:set", _no_sets)
 
 
 def format_of(filename: str) -> SpecFormat:

@@ -364,3 +364,28 @@ def test_a_list_where_a_choice_is_expected_names_the_choices() -> None:
 def test_a_scalar_document_is_named_for_a_person() -> None:
     (problem,) = problems_of("42", "yaml")
     assert problem == Problem("", "the spec must be a mapping of fields, not an integer")
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("a: !!bool x\n", "'x' is not a valid !!bool"),
+        ("a: !!int ''\n", "'' is not a valid !!int"),
+        ("a: !!int x\n", "'x' is not a valid !!int"),
+        ("a: !!float ''\n", "'' is not a valid !!float"),
+        ("a: !!timestamp x\n", "'x' is not a valid !!timestamp"),
+        ("a: !!timestamp 2001-02-30\n", "'2001-02-30' is not a valid !!timestamp"),
+        ("a: !!map [1]\n", "!!map on a list: expected a mapping"),
+        ("a: !!map x\n", "!!map on a scalar: expected a mapping"),
+    ],
+)
+def test_an_explicit_yaml_tag_on_a_value_it_cannot_read_is_a_problem(text: str, complaint: str) -> None:
+    (problem,) = problems_of(text, "yaml")
+    assert problem.path == ""
+    assert problem.message.startswith("not valid YAML")
+    assert complaint in problem.message
+
+
+def test_a_yaml_set_is_a_problem_since_it_has_no_order() -> None:
+    (problem,) = problems_of(YAML_SPEC + "tags: !!set {a, b}\n", "yaml")
+    assert "!!set is not supported: write a list" in problem.message
