@@ -11,9 +11,11 @@ from typing import Any, Literal
 
 import msgspec
 import yaml
+import yaml.cyaml
 from returns.result import Failure, Result, Success
 
 from nixk8s.backends import backend_for
+from nixk8s.limits import BoundedComposer, LimitExceeded, data_problem, scan_problem, size_problem
 from nixk8s.problems import Problem, Problems, shown, sorted_problems
 from nixk8s.rules import spec_problems
 from nixk8s.shape import INVALID, describe, repaired, shape_problems
@@ -22,8 +24,33 @@ from nixk8s.spec import BACKEND_ALIASES, ClusterSpec
 SpecFormat = Literal["yaml", "toml", "json"]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing duplicate keys (PyYAML keeps the last silently)."""
+if yaml.__with_libyaml__:
+
+    class _Parser(yaml.cyaml.CParser):
+        """libyaml's scanner and parser: several times faster than PyYAML's own."""
+
+else:  # pragma: no cover (PyYAML built without libyaml)
+
+    class _Parser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+
+
+class _UniqueKeyLoader(BoundedComposer, _Parser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """PyYAML's safe loader with bounds (see :mod:`nixk8s.limits`), refusing duplicate keys
+    (PyYAML keeps the last silently).
+
+    The composer comes first, so that nodes are composed in Python, where the bounds
+    are checked, even where libyaml could compose them itself.
+    """
+
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        BoundedComposer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
 
 
 def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.Node, deep: bool = False) -> Any:
@@ -107,22 +134,37 @@ def format_of(filename: str) -> SpecFormat:
     return "yaml"
 
 
+def _decode_text(text: str, fmt: SpecFormat) -> Any:
+    if fmt == "json":
+        return msgspec.json.decode(text)
+    if fmt == "toml":
+        return msgspec.toml.decode(text)
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+
+
 def _decode(data: bytes, fmt: SpecFormat) -> Result[Any, Problems]:
+    """Bytes to plain data, every bound of :mod:`nixk8s.limits` checked before it matters."""
+    too_big = size_problem(data)
+    if too_big is not None:
+        return Failure((too_big,))
     if not data.strip():
         return Failure((Problem("", "the spec is empty"),))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         return Failure((Problem("", f"not UTF-8 text (byte {err.start})"),))
+    too_deep = scan_problem(text, fmt) if fmt != "yaml" else None
+    if too_deep is not None:
+        return Failure((too_deep,))
     try:
-        if fmt == "json":
-            return Success(msgspec.json.decode(text))
-        if fmt == "toml":
-            return Success(msgspec.toml.decode(text))
-        return Success(yaml.load(text, Loader=_UniqueKeyLoader))  # noqa: S506 (a SafeLoader)
+        raw = _decode_text(text, fmt)
+    except LimitExceeded as err:
+        return Failure((Problem("", str(err)),))
     except (msgspec.DecodeError, yaml.YAMLError, ValueError) as err:
         reason = " ".join(str(err).split())
         return Failure((Problem("", f"not valid {fmt.upper()}: {reason}"),))
+    too_large = data_problem(raw)
+    return Success(raw) if too_large is None else Failure((too_large,))
 
 
 def _normalise(raw: Any) -> Any:
@@ -157,6 +199,9 @@ def check(spec: ClusterSpec) -> Result[ClusterSpec, Problems]:
     Works on specs built in code too: they are round-tripped through the decoder
     first, so that field constraints hold whatever built the struct.
     """
+    too_large = data_problem(spec)  # a spec built in code is bounded like a file
+    if too_large is not None:
+        return Failure((too_large,))
     typed = _typed(msgspec.to_builtins(spec))
     if isinstance(typed, Failure):
         return typed

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 from returns.result import Failure, Success
 
+from nixk8s.compiler import compile_spec
+from nixk8s.limits import MAX_DEPTH, MAX_SPEC_BYTES, MAX_TEXT, MAX_VALUES
 from nixk8s.load import format_of, load, parse
 from nixk8s.problems import Problem
-from nixk8s.spec import ClusterSpec
+from nixk8s.spec import ClusterSpec, K3sOptions, NixOS
 
 from support import minimal_spec, problem_paths, problems_of
 
@@ -389,3 +392,121 @@ def test_an_explicit_yaml_tag_on_a_value_it_cannot_read_is_a_problem(text: str, 
 def test_a_yaml_set_is_a_problem_since_it_has_no_order() -> None:
     (problem,) = problems_of(YAML_SPEC + "tags: !!set {a, b}\n", "yaml")
     assert "!!set is not supported: write a list" in problem.message
+
+
+# --- hostile input: bounded work, checked before the work ---------------------------------------
+
+def nested(depth: int, leaf: str = "1") -> str:
+    """A flow mapping ``{a: {a: ... leaf}}`` ``depth`` levels deep (valid YAML and, quoted, JSON-like)."""
+    return "{a: " * depth + leaf + "}" * depth
+
+
+def with_manifest(body: str) -> str:
+    return YAML_SPEC + f"nixos: {{k3s: {{manifests: {{m: {body}}}}}}}\n"
+
+
+def test_a_document_over_the_size_limit_is_refused_before_it_is_decoded() -> None:
+    (problem,) = problems_of(YAML_SPEC + "#" * MAX_SPEC_BYTES, "yaml")
+    assert problem.path == ""
+    assert f"nixk8s reads at most {MAX_SPEC_BYTES:,}" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [("[" * 5000, "yaml"), ("[" * 100_000, "json"), ("a = " + "[" * 5000, "toml"), ("a = " + "{b = " * 5000, "toml")],
+    ids=["yaml", "json", "toml-arrays", "toml-inline-tables"],
+)
+def test_deep_nesting_is_a_problem_not_a_recursion_error(text: str, fmt: str) -> None:
+    (problem,) = problems_of(text, fmt)
+    assert problem.path == ""
+    assert "nest" in problem.message
+
+
+def test_a_toml_dotted_key_longer_than_the_depth_limit_is_a_problem() -> None:
+    (problem,) = problems_of(".".join(["a"] * 20_000) + " = 1\n", "toml")
+    assert problem.message.startswith(f"nested more than {MAX_DEPTH} levels deep (a dotted key)")
+
+
+def test_toml_tables_and_dotted_keys_that_nest_too_deep_together_are_a_problem() -> None:
+    header = "[" + ".".join(["a"] * 40) + "]\n"
+    (problem,) = problems_of(header + ".".join(["b"] * 40) + " = 1\n", "toml")
+    assert problem.message.startswith(f"nested more than {MAX_DEPTH} levels deep")
+    assert problem.path.startswith("a.a.a")
+
+
+def test_nesting_deep_inside_manifests_is_a_problem_not_a_recursion_error() -> None:
+    (problem,) = problems_of(with_manifest(nested(500)), "yaml")
+    assert problem.message.startswith(f"nested more than {MAX_DEPTH} levels deep (line 12")
+
+
+def test_manifests_nested_twenty_levels_deep_compile() -> None:
+    spec = load(with_manifest(nested(20, "deep")).encode()).unwrap()
+    assert isinstance(compile_spec(spec), Success)
+
+
+@pytest.mark.parametrize(("text", "fmt"), [('{"name": "' + "[{" * 200 + '"}', "json"),
+                                           ('name = "' + "[{" * 200 + '" # [[[[\n', "toml")])
+def test_brackets_inside_strings_and_comments_do_not_count_as_nesting(text: str, fmt: str) -> None:
+    assert not any("nest" in p.message for p in problems_of(text, fmt))
+
+
+def test_a_spec_built_in_code_nested_too_deep_is_a_problem_not_a_recursion_error() -> None:
+    manifest: dict[str, object] = {"leaf": 1}
+    for _ in range(500):
+        manifest = {"a": manifest}
+    spec = load(YAML_SPEC.encode()).unwrap()
+    deep = msgspec.structs.replace(spec, nixos=NixOS(k3s=K3sOptions(manifests={"m": manifest})))
+    (problem,) = compile_spec(deep).failure()
+    assert problem.path.startswith("nixos.k3s.manifests.m.a.a")
+    assert problem.message.startswith(f"nested more than {MAX_DEPTH} levels deep")
+
+
+def alias_bomb(levels: int) -> str:
+    """Nine aliases per anchor, ``levels`` deep, in ``nixos.k3s.manifests`` (a few hundred bytes)."""
+    lines = ["        l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"        l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return YAML_SPEC + "nixos:\n  k3s:\n    manifests:\n      m:\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("levels", [7, 9])
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(levels: int) -> None:
+    (problem,) = problems_of(alias_bomb(levels), "yaml")
+    assert problem.path == ""
+    assert problem.message.startswith(f"more than {MAX_VALUES:,} values (mappings, lists and scalars) once its aliases are expanded")
+
+
+def test_a_yaml_merge_key_bomb_is_refused_before_it_is_expanded() -> None:
+    lines = ["m0: &m0 {k: v}"]
+    lines += [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 9)}], k{i}: v}}" for i in range(1, 10)]
+    (problem,) = problems_of("\n".join(lines) + "\n", "yaml")
+    assert "once its aliases are expanded" in problem.message
+
+
+def test_aliases_of_a_long_string_count_its_text_each_time() -> None:
+    text = f"a: &a {'x' * 400_000}\nb: [*a, *a, *a]\n"
+    (problem,) = problems_of(text, "yaml")
+    assert problem.message.startswith(f"more than {MAX_TEXT:,} characters of text once its aliases are expanded")
+
+
+@pytest.mark.parametrize("text", ["a: &a [*a]\n", "a: &a {b: [1, *a]}\n"])
+def test_a_yaml_alias_inside_the_node_it_names_is_a_problem(text: str) -> None:
+    (problem,) = problems_of(text, "yaml")
+    assert "an alias refers to a node that contains it" in problem.message
+
+
+def test_a_few_aliases_load_as_usual() -> None:
+    text = YAML_SPEC + "tags: &t {team: a}\nx-unused: *t\n"
+    (problem,) = problems_of(text, "yaml")
+    assert problem.path == "x-unused"
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [("[" + ",".join(["1"] * (MAX_VALUES + 1)) + "]", "json"),
+     ("a = [" + ",".join(["1"] * (MAX_VALUES + 1)) + "]", "toml"),
+     ("[" + ",".join(["1"] * (MAX_VALUES + 1)) + "]", "yaml")],
+    ids=["json", "toml", "yaml"],
+)
+def test_more_values_than_the_limit_is_a_problem(text: str, fmt: str) -> None:
+    (problem,) = problems_of(text, fmt)
+    assert problem.message.startswith(f"more than {MAX_VALUES:,} values")
