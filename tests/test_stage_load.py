@@ -510,3 +510,60 @@ def test_a_few_aliases_load_as_usual() -> None:
 def test_more_values_than_the_limit_is_a_problem(text: str, fmt: str) -> None:
     (problem,) = problems_of(text, fmt)
     assert problem.message.startswith(f"more than {MAX_VALUES:,} values")
+
+
+# --- hostile input: values JSON cannot carry ------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ['tags: {"\\ud800": v}\n', 'tags: {a: "\\ud800"}\n', 'nixos: {k3s: {manifests: {m: "\\udc00"}}}\n'])
+def test_a_lone_surrogate_from_a_yaml_escape_is_a_problem(text: str) -> None:
+    (problem,) = problems_of(YAML_SPEC + text, "yaml")
+    assert problem.path == ""
+    assert problem.message.startswith("not valid YAML")
+
+
+def spec_with(**fields: object) -> ClusterSpec:
+    return msgspec.structs.replace(load(YAML_SPEC.encode()).unwrap(), **fields)
+
+
+def test_a_lone_surrogate_in_a_key_of_a_spec_built_in_code_is_a_problem_at_its_path() -> None:
+    (problem,) = compile_spec(spec_with(tags={"\ud800": "v"})).failure()
+    assert problem == Problem('tags["\\ud800"]', "the key contains a lone UTF-16 surrogate (\\ud800), which UTF-8 cannot encode")
+
+
+def test_a_lone_surrogate_in_a_manifest_of_a_spec_built_in_code_is_a_problem_at_its_path() -> None:
+    spec = spec_with(nixos=NixOS(k3s=K3sOptions(manifests={"m": {"data": ["ok", "\udc00"]}})))
+    (problem,) = compile_spec(spec).failure()
+    assert problem == Problem("nixos.k3s.manifests.m.data[1]", "contains a lone UTF-16 surrogate (\\udc00), which UTF-8 cannot encode")
+
+
+def test_a_number_too_large_to_print_is_a_problem_not_a_value_error() -> None:
+    (problem,) = problems_of(YAML_SPEC.replace("name: demo", "name: 0x" + "f" * 4000), "yaml")
+    assert problem == Problem("name", "a 16000-bit number is too large: numbers fit in 64 bits")
+
+
+def test_a_number_beyond_64_bits_in_a_manifest_is_a_problem() -> None:
+    (problem,) = problems_of(with_manifest("{replicas: 0x1ffffffffffffffff}"), "yaml")
+    assert problem == Problem("nixos.k3s.manifests.m.replicas", "a 65-bit number is too large: numbers fit in 64 bits")
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "kind"),
+    [("{1: a, b: c}", 'nixos.k3s.manifests.m["1"]', "an integer"),
+     ("{null: 1}", "nixos.k3s.manifests.m.null", "null"),
+     ("{spec: [{true: x}]}", "nixos.k3s.manifests.m.spec[0].true", "true or false")],
+)
+def test_a_non_string_key_in_a_manifest_is_a_problem_at_its_path(body: str, path: str, kind: str) -> None:
+    (problem,) = problems_of(with_manifest(body), "yaml")
+    assert problem == Problem(path, f"keys must be strings, got {kind}: write it in quotes")
+
+
+def test_a_non_string_key_in_a_free_form_map_is_a_problem_at_its_path() -> None:
+    (problem,) = problems_of(YAML_SPEC + "nixos: {k3s: {kernel: {sysctl: {1: x}}}}\n", "yaml")
+    assert problem == Problem('nixos.k3s.kernel.sysctl["1"]', "keys must be strings, got an integer: write it in quotes")
+
+
+def test_a_long_value_is_cut_short_in_its_message() -> None:
+    (problem,) = problems_of(YAML_SPEC + f"profile: {'x' * 100_000}\n", "yaml")
+    assert problem.path == "profile"
+    assert len(problem.message) < 400
