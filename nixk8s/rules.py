@@ -79,6 +79,61 @@ def node_labels_and_taints(spec: ClusterSpec) -> Iterator[Problem]:
                     yield Problem(path, error.replace("label", "taint"))
 
 
+# Bounds past any plausible cluster (docs/decisions.md). A spec beyond them is a
+# mistake to report, not a cluster to build, and together they bound how much the
+# compiler generates: nothing here depends on one cloud's quotas.
+MAX_CONTROL_PLANE = 15
+MAX_NODE_POOLS = 100
+MAX_WORKERS = 10_000
+MAX_TAGS = 64
+MAX_SSH_KEYS = 32
+MAX_IDENTIFIER = 255
+
+
+def cluster_size(spec: ClusterSpec) -> Iterator[Problem]:
+    """How many servers, pools and workers a spec asks for."""
+    if len(spec.node_pools) > MAX_NODE_POOLS:
+        yield Problem(
+            "node_pools",
+            f"{len(spec.node_pools):,} node pools; at most {MAX_NODE_POOLS}, as many as AKS allows (EKS: 30 managed node groups)",
+        )
+    servers = spec.control_plane_count
+    if servers > MAX_CONTROL_PLANE:
+        yield Problem(
+            _pool_path(spec.system_pool_index, "min_size"),
+            f"a control plane of {servers:,} servers; at most {MAX_CONTROL_PLANE}: every etcd write waits "
+            "for a majority of them, so clusters run 3, 5 or 7",
+        )
+    workers = sum(pool.desired for _, pool in spec.worker_pools)
+    if workers > MAX_WORKERS:
+        yield Problem(
+            "node_pools",
+            f"{workers:,} worker nodes (desired sizes of all worker pools); at most {MAX_WORKERS:,}, "
+            "twice the 5,000 nodes Kubernetes is tested to",
+        )
+
+
+def repeated_on_every_machine(spec: ClusterSpec) -> Iterator[Problem]:
+    """What each machine's resource repeats from the spec: tags, key names, types, images.
+
+    With up to MAX_WORKERS machines, these multiply: a megabyte of tags or of one
+    image name would be gigabytes of output. Cloud names and ids are short.
+    """
+    if len(spec.tags) > MAX_TAGS:
+        yield Problem("tags", f"{len(spec.tags):,} tags; at most {MAX_TAGS} (GCP's limit, the largest of the clouds')")
+    names: list[tuple[str, str]] = [("region", spec.region)]
+    for i, pool in enumerate(spec.node_pools):
+        if len(pool.ssh_keys) > MAX_SSH_KEYS:
+            yield Problem(_pool_path(i, "ssh_keys"), f"{len(pool.ssh_keys):,} SSH keys; at most {MAX_SSH_KEYS}")
+        names += [(join_path(_pool_path(i, "instance_types"), j), t) for j, t in enumerate(pool.instance_types)]
+        names += [(join_path(_pool_path(i, "ssh_keys"), j), k) for j, k in enumerate(pool.ssh_keys)]
+    images = {"nixos.image_id": spec.nixos.image_id, "hcloud.image": spec.hcloud.image if spec.hcloud else None}
+    names += [(path, image) for path, image in images.items() if image]
+    for path, name in names:
+        if len(name) > MAX_IDENTIFIER:
+            yield Problem(path, f"{len(name):,} characters; a cloud's names and ids are at most {MAX_IDENTIFIER}")
+
+
 def network_cidrs(spec: ClusterSpec) -> Iterator[Problem]:
     net = spec.network
     if net is None:
@@ -271,6 +326,8 @@ def persistent_state(spec: ClusterSpec) -> Iterator[Problem]:
 
 
 RULES: tuple[Rule, ...] = (
+    cluster_size,
+    repeated_on_every_machine,
     node_pool_sizes,
     node_pool_names,
     agent_index_blocks,

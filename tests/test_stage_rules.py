@@ -40,6 +40,8 @@ def with_pool(**fields: Any) -> dict[str, Any]:
 def test_every_rule_is_run_by_spec_problems() -> None:
     names = {r.__name__ for r in rules.RULES}
     assert {
+        "cluster_size",
+        "repeated_on_every_machine",
         "node_pool_sizes",
         "node_labels_and_taints",
         "network_cidrs",
@@ -55,6 +57,64 @@ def test_every_rule_is_run_by_spec_problems() -> None:
 
 def test_minimal_spec_breaks_no_rule() -> None:
     assert rules.spec_problems(typed(minimal_spec())) == []
+
+
+# --- bounds past any plausible cluster ----------------------------------------------------------
+
+
+def test_a_control_plane_of_more_than_fifteen_servers_is_a_problem() -> None:
+    (problem,) = run(rules.cluster_size, with_pool(min_size=1_000_000, max_size=1_000_000))
+    assert problem.path == "node_pools[0].min_size"
+    assert problem.message.startswith(f"a control plane of 1,000,000 servers; at most {rules.MAX_CONTROL_PLANE}")
+
+
+def test_a_control_plane_of_fifteen_servers_is_fine() -> None:
+    assert run(rules.cluster_size, with_pool(min_size=15, max_size=15)) == []
+
+
+def test_more_worker_nodes_than_the_bound_in_all_pools_together_is_a_problem() -> None:
+    raw = minimal_spec(node_pools=[minimal_spec()["node_pools"][0], worker_pool("a", 6_000), worker_pool("b", 4_001)])
+    (problem,) = run(rules.cluster_size, raw)
+    assert problem.path == "node_pools"
+    assert problem.message.startswith(f"10,001 worker nodes (desired sizes of all worker pools); at most {rules.MAX_WORKERS:,}")
+
+
+def test_ten_thousand_workers_in_twenty_pools_are_fine() -> None:
+    pools = [worker_pool(f"pool{i}", 500) for i in range(20)]
+    assert run(rules.cluster_size, minimal_spec(node_pools=[minimal_spec()["node_pools"][0], *pools])) == []
+
+
+def test_more_node_pools_than_the_bound_is_a_problem() -> None:
+    pools = [worker_pool(f"pool{i}", 0) for i in range(rules.MAX_NODE_POOLS)]
+    (problem,) = run(rules.cluster_size, minimal_spec(node_pools=[minimal_spec()["node_pools"][0], *pools]))
+    assert problem == Problem("node_pools", f"{rules.MAX_NODE_POOLS + 1} node pools; at most {rules.MAX_NODE_POOLS}, as many as AKS allows (EKS: 30 managed node groups)")
+
+
+def test_more_tags_than_the_bound_is_a_problem() -> None:
+    (problem,) = run(rules.repeated_on_every_machine, minimal_spec(tags={f"t{i}": "x" for i in range(65)}))
+    assert problem.path == "tags"
+    assert problem.message.startswith(f"65 tags; at most {rules.MAX_TAGS}")
+
+
+def test_more_ssh_keys_in_a_pool_than_the_bound_is_a_problem() -> None:
+    (problem,) = run(rules.repeated_on_every_machine, with_pool(ssh_keys=[f"k{i}" for i in range(33)]))
+    assert problem == Problem("node_pools[0].ssh_keys", f"33 SSH keys; at most {rules.MAX_SSH_KEYS}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (minimal_spec(region="r" * 256), "region"),
+        (with_pool(instance_types=["cx32", "x" * 256]), "node_pools[0].instance_types[1]"),
+        (with_pool(ssh_keys=["k" * 1_000]), "node_pools[0].ssh_keys[0]"),
+        (minimal_spec(nixos={"image_id": "i" * 256}), "nixos.image_id"),
+        (minimal_spec(hcloud={"image": "i" * 256}), "hcloud.image"),
+    ],
+)
+def test_a_name_every_machine_repeats_longer_than_a_cloud_allows_is_a_problem(raw: dict[str, Any], path: str) -> None:
+    (problem,) = run(rules.repeated_on_every_machine, raw)
+    assert problem.path == path
+    assert problem.message.endswith(f"characters; a cloud's names and ids are at most {rules.MAX_IDENTIFIER}")
 
 
 # --- node pool sizes ---------------------------------------------------------------------
@@ -500,3 +560,28 @@ def test_platform_limits_are_checked_only_when_the_rules_pass() -> None:
     # the missing image (a platform check) waits until the spec is otherwise sound
     assert problem_paths(raw) == ["persistent_state"]
     assert [p.path for p in problems_of(minimal_spec(hcloud=None))] == ["hcloud.image"]
+
+
+def test_a_huge_aws_control_plane_is_refused_before_anything_is_built() -> None:
+    raw = minimal_spec(backend="aws", region="eu-west-1", hcloud=None, aws={"ami_id": "ami-0123456789abcdef0"},
+                       bootstrap_secrets={"k3s_server_token": "t"})
+    raw["node_pools"][0].update(min_size=1_000_000, max_size=1_000_000)
+    assert problem_paths(raw) == ["node_pools[0].min_size"]
+
+
+def test_a_hundred_thousand_server_hcloud_pool_is_refused() -> None:
+    raw = minimal_spec(node_pools=[minimal_spec()["node_pools"][0], worker_pool("workers", 100_000)],
+                       bootstrap_secrets={"k3s_server_token": "t"})
+    assert "node_pools" in problem_paths(raw)
+
+
+@pytest.mark.parametrize("backend", ["hcloud", "aws"])
+def test_the_benchmarks_largest_clusters_are_within_the_bounds(backend: str) -> None:
+    # benchmarks/bench.py: hcloud 3 servers + 10,000 workers without a network;
+    # aws 10,000 workers in 20 pools
+    system = {"name": "system", "instance_types": ["cx32"], "min_size": 3, "max_size": 3}
+    pools = [worker_pool("workers", 10_000)] if backend == "hcloud" else [worker_pool(f"pool{i}", 500) for i in range(20)]
+    provider = {"hcloud": {"image": "123456"}} if backend == "hcloud" else {"hcloud": None, "aws": {"ami_id": "ami-0123456789abcdef0"}}
+    raw = minimal_spec(backend=backend, region="nbg1" if backend == "hcloud" else "eu-west-1",
+                       node_pools=[system, *pools], bootstrap_secrets={"k3s_server_token": {"var": "t"}}, **provider)
+    assert problems_of(raw) == ()
