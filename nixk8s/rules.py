@@ -233,6 +233,29 @@ def bootstrap_secrets(spec: ClusterSpec) -> Iterator[Problem]:
             yield Problem(path, "a kubeadm token is 6 and 16 characters of [a-z0-9] joined by a dot")
 
 
+def one_secret_per_variable(spec: ClusterSpec) -> Iterator[Problem]:
+    """A Terraform variable backs exactly one bootstrap secret.
+
+    Agents receive the join credential; a variable that also backed a server-only
+    secret (the SOPS age key, say) would put that secret into every worker's
+    user_data. Two agent-visible secrets sharing one would leak nothing, but which
+    secrets agents see depends on the distribution, so the rule does not.
+    """
+    first: dict[str, str] = {}
+    for key, secret in spec.bootstrap_secrets.items():
+        if not isinstance(secret, SecretRef):
+            continue
+        if secret.var in first:
+            yield Problem(
+                join_path(join_path("bootstrap_secrets", key), "var"),
+                f'variable "{secret.var}" already backs {join_path("bootstrap_secrets", first[secret.var])}; '
+                "give each secret its own (agents receive the join credential's variable, so sharing "
+                "it would hand them the other secret too)",
+            )
+        else:
+            first[secret.var] = key
+
+
 def join_credential(spec: ClusterSpec) -> Iterator[Problem]:
     """A cluster with joining nodes needs a credential they can join with."""
     joining = spec.control_plane_count > 1 or any(p.desired > 0 or p.max_size > 0 for _, p in spec.worker_pools)
@@ -338,6 +361,7 @@ RULES: tuple[Rule, ...] = (
     distribution_options,
     gitops,
     bootstrap_secrets,
+    one_secret_per_variable,
     join_credential,
     secret_paths,
     vpn,

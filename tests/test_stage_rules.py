@@ -386,6 +386,23 @@ def test_token_given_by_reference_is_not_checked_at_compile_time() -> None:
 # --- join credential ------------------------------------------------------------------------------------
 
 
+def test_a_variable_backing_the_join_token_and_a_server_only_secret_is_a_problem() -> None:
+    raw = minimal_spec(bootstrap_secrets={"k3s_server_token": {"var": "t"}, "sops_age_key": {"var": "t"}})
+    (problem,) = run(rules.one_secret_per_variable, raw)
+    assert problem.path == "bootstrap_secrets.sops_age_key.var"
+    assert problem.message.startswith('variable "t" already backs bootstrap_secrets.k3s_server_token; give each secret its own')
+
+
+def test_a_variable_backing_two_agent_visible_secrets_is_a_problem_too() -> None:
+    raw = minimal_spec(bootstrap_secrets={"k3s_server_token": {"var": "t"}, "nix_github_token": {"var": "t"}})
+    assert [p.path for p in run(rules.one_secret_per_variable, raw)] == ["bootstrap_secrets.nix_github_token.var"]
+
+
+def test_secrets_with_their_own_variables_are_fine() -> None:
+    raw = minimal_spec(bootstrap_secrets={"k3s_server_token": {"var": "t"}, "sops_age_key": {"var": "age"}})
+    assert run(rules.one_secret_per_variable, raw) == []
+
+
 def test_single_server_without_workers_needs_no_join_credential() -> None:
     assert run(rules.join_credential, minimal_spec()) == []
 
