@@ -43,9 +43,17 @@ def describe(value: object) -> str:
 
 
 def _strip(tp: Any) -> Any:
-    """The type under ``Annotated[...]``."""
+    """The type under ``Annotated[...]``, without ``UnsetType`` in a union.
+
+    UNSET only marks a field the spec left out (the pass-through options), so a value
+    that is present is checked against the rest: ``dict[str, Any] | UnsetType`` is
+    walked as ``dict[str, Any]``.
+    """
     while typing.get_origin(tp) is typing.Annotated:
         tp = typing.get_args(tp)[0]
+    members = _union_members(tp)
+    if msgspec.UnsetType in members:
+        return _strip(Union[tuple(m for m in members if m is not msgspec.UnsetType)])
     return tp
 
 

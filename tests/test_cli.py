@@ -312,6 +312,16 @@ def test_schema_describes_every_top_level_field(capsys: pytest.CaptureFixture[st
     assert set(spec["required"]) == {"name", "backend", "region", "node_pools"}
 
 
+def test_schema_types_the_pass_through_options_but_gives_them_no_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    validator = schema_validator(capsys)
+    options = {"pki": {"mode": "auto", "cert_validity_days": 365}, "graceful_node_shutdown": True}
+    assert validator.is_valid(minimal_spec(distribution="kubernetes", nixos={"kubernetes": options}))
+    assert not validator.is_valid(minimal_spec(distribution="kubernetes", nixos={"kubernetes": {"pki": {"mode": 1}}}))
+    assert main(["schema"]) == EXIT_OK
+    pki = json.loads(capsys.readouterr().out)["$defs"]["PKI"]
+    assert not any("default" in field for field in pki["properties"].values())
+
+
 # --- explain -------------------------------------------------------------------------------------------------------
 
 
