@@ -1,9 +1,15 @@
 """The ``nixk8s`` command: the only place that does I/O.
 
-Exit codes: 0 success, 1 the spec is invalid (every problem on stderr as
-``FILE: PATH: MESSAGE``), 2 usage or I/O error. No traceback for any bad input.
-argparse (standard library) is enough for four subcommands, so the command adds no
-dependency.
+Exit codes: 0 success; 1 the spec is invalid (every problem on stderr as
+``FILE: PATH: MESSAGE``); 2 usage or I/O error; 70 (EX_SOFTWARE) an internal error,
+that is a bug in nixk8s: one line on stderr, and the traceback only when the
+environment variable ``NIXK8S_DEBUG`` is set. No input makes the command print a
+traceback or exit 1 for anything but an invalid spec.
+
+The spec's format comes from its file name (``.toml``, ``.json``, else YAML) or from
+``--spec-format`` (``--format`` for compile and validate), which stdin (``-``) needs
+for anything but YAML. argparse (standard library) is enough for four subcommands,
+so the command adds no dependency.
 """
 
 from __future__ import annotations
@@ -12,19 +18,24 @@ import argparse
 import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
 from returns.result import Failure, Result
 
+from nixk8s import __version__
 from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.explain import explain
-from nixk8s.load import format_of, load
+from nixk8s.load import SpecFormat, format_of, load
 from nixk8s.problems import Problems, format_problems
 from nixk8s.spec import ClusterSpec
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in nixk8s, never a verdict on the spec
+DEBUG_VARIABLE = "NIXK8S_DEBUG"
+FORMATS: tuple[SpecFormat, ...] = ("yaml", "toml", "json")
 
 
 class _Usage(Exception):
@@ -38,8 +49,9 @@ def _read(path: str) -> bytes:
         raise _Usage(f"cannot read {path}: {err.strerror or err}") from err
 
 
-def _compile_file(path: str) -> Result[Compiled, Problems]:
-    return load(_read(path), format_of(path)).bind(compile_spec)
+def _compile_file(args: argparse.Namespace) -> Result[Compiled, Problems]:
+    fmt: SpecFormat = args.spec_format or format_of(args.spec)
+    return load(_read(args.spec), fmt).bind(compile_spec)
 
 
 def write_atomically(target: Path, data: bytes) -> None:
@@ -67,7 +79,7 @@ def _report(result: Result[Compiled, Problems], source: str) -> Compiled | None:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    compiled = _report(_compile_file(args.spec), args.spec)
+    compiled = _report(_compile_file(args), args.spec)
     if compiled is None:
         return EXIT_INVALID
     target = Path(args.output) / "main.tf.json"
@@ -80,7 +92,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    compiled = _report(_compile_file(args.spec), args.spec)
+    compiled = _report(_compile_file(args), args.spec)
     if compiled is None:
         return EXIT_INVALID
     print(f"{args.spec}: valid")
@@ -94,32 +106,58 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    compiled = _report(_compile_file(args.spec), args.spec)
+    compiled = _report(_compile_file(args), args.spec)
     if compiled is None:
         return EXIT_INVALID
     sys.stdout.write(explain(compiled))
     return EXIT_OK
 
 
+def _spec_arguments(p: argparse.ArgumentParser, *format_flags: str) -> None:
+    p.add_argument("spec", metavar="SPEC", help="the ClusterSpec file (- for stdin)")
+    p.add_argument(
+        *format_flags,
+        dest="spec_format",
+        choices=FORMATS,
+        help="the spec's format (default: from the file name, .toml or .json, else yaml; stdin: yaml)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="nixk8s",
         description="Compile a ClusterSpec (YAML, TOML or JSON) into Terraform JSON for NixOS Kubernetes nodes.",
+        epilog="exit codes: 0 success, 1 invalid spec, 2 usage or I/O error, 70 internal error "
+        f"(set {DEBUG_VARIABLE}=1 for its traceback)",
     )
+    top.add_argument("--version", action="version", version=f"nixk8s {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("compile", help="write DIR/main.tf.json (atomically)")
-    p.add_argument("spec", metavar="SPEC", help="the ClusterSpec file (- for stdin, read as YAML)")
+    _spec_arguments(p, "--format", "--spec-format")
     p.add_argument("-o", "--output", metavar="DIR", default="out", help="output directory (default: ./out)")
     p.set_defaults(run=cmd_compile)
     p = sub.add_parser("validate", help="check only; print every problem with its path")
-    p.add_argument("spec", metavar="SPEC")
+    _spec_arguments(p, "--format", "--spec-format")
     p.set_defaults(run=cmd_validate)
     p = sub.add_parser("schema", help="print the JSON Schema of the ClusterSpec")
     p.set_defaults(run=cmd_schema)
     p = sub.add_parser("explain", help="nodes, roles, addresses, open ports, which secrets go where")
-    p.add_argument("spec", metavar="SPEC")
+    # DESIGN §6 keeps ``explain --format`` for the output (text|json|mermaid)
+    _spec_arguments(p, "--spec-format")
     p.set_defaults(run=cmd_explain)
     return top
+
+
+def _internal_error(err: BaseException) -> int:
+    """One line for a bug in nixk8s (and the traceback when NIXK8S_DEBUG is set)."""
+    if os.environ.get(DEBUG_VARIABLE):
+        traceback.print_exception(err)
+    detail = (str(err).splitlines() or [""])[0][:200]
+    sys.stderr.write(
+        f"nixk8s: internal error ({type(err).__name__}{': ' + detail if detail else ''}); "
+        f"this is a bug in nixk8s, not in the spec; set {DEBUG_VARIABLE}=1 for the traceback\n"
+    )
+    return EXIT_INTERNAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as err:  # noqa: BLE001 (anything else is a bug: its own exit code, one line)
+        return _internal_error(err)
 
 
 if __name__ == "__main__":

@@ -188,9 +188,32 @@ def _typed(raw: Any) -> Result[ClusterSpec, Problems]:
         return Failure((Problem(where.rstrip("`").lstrip("."), message),))
 
 
+_TOML_HINT = " (this looks like TOML: name the file .toml, or pass --spec-format toml)"
+
+
+def _looks_like_toml(data: bytes) -> bool:
+    """Whether bytes that failed as YAML are a TOML table (a wrong extension, stdin)."""
+    try:
+        text = data.decode("utf-8")
+        return scan_problem(text, "toml") is None and bool(msgspec.toml.decode(text))
+    except (UnicodeDecodeError, msgspec.DecodeError, ValueError):
+        return False
+
+
+def _format_hint(data: bytes, fmt: SpecFormat) -> Callable[[Problems], Result[ClusterSpec, Problems]]:
+    """The problems of the whole document, with a hint when YAML was given TOML."""
+
+    def hinted(problems: Problems) -> Result[ClusterSpec, Problems]:
+        if fmt == "yaml" and any(p.path == "" for p in problems) and _looks_like_toml(data):
+            return Failure(tuple(Problem("", p.message + _TOML_HINT) if p.path == "" else p for p in problems))
+        return Failure(problems)
+
+    return hinted
+
+
 def parse(data: bytes, fmt: SpecFormat = "yaml") -> Result[ClusterSpec, Problems]:
     """Decode and type-check a spec: unknown fields, types, ranges, patterns."""
-    return _decode(data, fmt).map(_normalise).bind(_typed)
+    return _decode(data, fmt).map(_normalise).bind(_typed).lash(_format_hint(data, fmt))
 
 
 def check(spec: ClusterSpec) -> Result[ClusterSpec, Problems]:
@@ -255,4 +278,4 @@ def load(data: bytes, fmt: SpecFormat = "yaml") -> Result[ClusterSpec, Problems]
     Type problems and the cross-field rules are reported together; a cloud's platform
     limits only once the rest is sound (they assume a sound spec).
     """
-    return _decode(data, fmt).map(_normalise).bind(_load_raw)
+    return _decode(data, fmt).map(_normalise).bind(_load_raw).lash(_format_hint(data, fmt))
