@@ -228,6 +228,8 @@ def check(spec: ClusterSpec) -> Result[ClusterSpec, Problems]:
     typed = _typed(msgspec.to_builtins(spec))
     if isinstance(typed, Failure):
         return typed
+    # the round trip's struct: one built in code may hold a mapping where a record belongs
+    spec = typed.unwrap()
     problems = spec_problems(spec)
     backend = backend_for(spec.backend)
     if backend is None:

@@ -567,3 +567,10 @@ def test_a_long_value_is_cut_short_in_its_message() -> None:
     (problem,) = problems_of(YAML_SPEC + f"profile: {'x' * 100_000}\n", "yaml")
     assert problem.path == "profile"
     assert len(problem.message) < 400
+
+
+def test_a_spec_built_in_code_with_a_mapping_where_a_record_belongs_is_checked_as_the_record() -> None:
+    # msgspec.structs.replace does not validate: the rules must see the decoded record
+    spec = spec_with(vpn={"links": [{"name": "wg0"}]})
+    problems = compile_spec(spec).failure()
+    assert "vpn.links[0].address" in [p.path for p in problems]
