@@ -31,7 +31,7 @@ from nixk8s.problems import Problem, join_path
 
 MAX_SPEC_BYTES = 1 << 20
 MAX_DEPTH = 64
-MAX_VALUES = 100_000
+MAX_VALUES = 50_000
 MAX_TEXT = 1 << 20
 
 
@@ -79,8 +79,10 @@ _TOML_SKIP = re.compile(
 )
 _BRACKET = re.compile(r"[\[\]{}]")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-# a run of bare (or, once strings are blanked, placeholder) keys joined by dots
-_DOTTED = re.compile(r"[\w-]*+(?:[ \t]*+\.[ \t]*+[\w-]*+)++")
+# A run of bare (or, once strings are blanked, placeholder) keys joined by dots. It
+# starts only at the start of a word, so a long word without a dot is scanned once,
+# not once from each of its characters.
+_DOTTED = re.compile(r"(?<![\w-])[\w-]++(?:[ \t]*+\.[ \t]*+[\w-]*+)++")
 
 
 def _line_of(text: str, position: int) -> int:
@@ -129,9 +131,20 @@ def scan_problem(text: str, fmt: Literal["json", "toml"]) -> Problem | None:
 # --- decoded data ------------------------------------------------------------------------
 
 
-def _children(value: Any) -> list[tuple[str | int | None, Any]]:
+def _children(value: Any) -> list[Any]:
     if isinstance(value, dict):
-        return [(None, k) for k in value] + [(k if isinstance(k, str) else None, v) for k, v in value.items()]
+        return [*value, *value.values()]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, msgspec.Struct):
+        return [getattr(value, name) for name in value.__struct_fields__]
+    return []
+
+
+def _keyed_children(value: Any) -> list[tuple[str | int | None, Any]]:
+    """Children with the keys a path names them by (None for mapping keys themselves)."""
+    if isinstance(value, dict):
+        return [(k if isinstance(k, str) else None, v) for k, v in value.items()]
     if isinstance(value, (list, tuple)):
         return list(enumerate(value))
     if isinstance(value, msgspec.Struct):
@@ -139,40 +152,42 @@ def _children(value: Any) -> list[tuple[str | int | None, Any]]:
     return []
 
 
-def _path(trail: tuple[Any, ...] | None) -> str:
-    """The spec path of a walk's trail: nested (parent, key) pairs, innermost last."""
-    keys: list[str | int] = []
-    while trail is not None:
-        trail, key = trail
-        if key is not None:
-            keys.append(key)
-    path = ""
-    for key in reversed(keys):
-        path = join_path(path, key)
-    return path
+def _too_deep_path(value: Any) -> str:
+    """The path of the first place deeper than MAX_DEPTH (a second walk: only on failure)."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while stack:
+        item, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            return path
+        stack.extend((child, depth + 1, join_path(path, key) if key is not None else path)
+                     for key, child in _keyed_children(item))
+    return ""
 
 
 def data_problem(value: Any) -> Problem | None:
     """A problem when decoded data (or a spec built in code) passes a bound.
 
     The walk is iterative, so it is safe whatever the depth, and stops at the first
-    bound passed, so its cost is bounded too; a value reached twice (YAML aliases
-    share objects) counts twice, as every later stage would walk it twice.
+    bound passed, so its cost is bounded too (also in memory: it never holds more
+    than MAX_VALUES values to visit); a value reached twice (YAML aliases share
+    objects) counts twice, as every later stage would walk it twice.
     """
     values = text = 0
-    stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(value, 1, None)]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
-        item, depth, trail = stack.pop()
+        item, depth = stack.pop()
         values += 1
         if isinstance(item, (str, bytes)):
             text += len(item)
+            if text > MAX_TEXT:
+                return Problem("", too_much_text())
+            continue
         if depth > MAX_DEPTH:
-            return Problem(_path(trail), too_deep())
-        if values > MAX_VALUES:
+            return Problem(_too_deep_path(value), too_deep())
+        children = _children(item)
+        if values + len(stack) + len(children) > MAX_VALUES:
             return Problem("", too_many_values())
-        if text > MAX_TEXT:
-            return Problem("", too_much_text())
-        stack.extend((child, depth + 1, (trail, key)) for key, child in _children(item))
+        stack.extend((child, depth + 1) for child in children)
     return None
 
 

@@ -10,6 +10,7 @@ the messages and the rules are msgspec's own.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import types
 import typing
@@ -42,6 +43,7 @@ def describe(value: object) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+@functools.cache  # called for every value the walk visits; types are few and hashable
 def _strip(tp: Any) -> Any:
     """The type under ``Annotated[...]``, without ``UnsetType`` in a union.
 
