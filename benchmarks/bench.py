@@ -58,6 +58,22 @@ def hcloud_spec(workers: int, *, network: bool) -> dict[str, Any]:
     }
     if network:
         spec["network"] = {"vpc_cidr": "10.0.0.0/16", "subnet_cidr": "10.0.0.0/22"}
+    else:
+        # a Hetzner network holds 100 servers: past that, the nodes reach each other over
+        # WireGuard links of the operator's own
+        spec["vpn"] = {
+            "links": [
+                {
+                    "name": "wg0",
+                    "private_key_file": "/run/secrets/wg0.key",
+                    "address": "10.100.0.1/16",
+                    "profile": "k8s-full",
+                    "firewall": {"allowed_tcp_ports": [6443, 10250], "allowed_udp_ports": [8472]},
+                    "peers": [{"public_key": "A" * 43 + "=", "allowed_ips": ["10.100.0.0/16"],
+                               "preshared_key_file": "/run/secrets/wg0.psk"}],
+                }
+            ]
+        }
     return spec
 
 

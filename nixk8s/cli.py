@@ -1,10 +1,16 @@
 """The ``nixk8s`` command: the only place that does I/O.
 
-Exit codes: 0 success, 1 the spec is invalid (every problem on stderr as
-``FILE: PATH: MESSAGE``), 2 usage or I/O error; ``diff`` also 3 (changes applied in
-place) and 4 (changes that replace or destroy machines). No traceback for any bad input.
-argparse (standard library) is enough for these subcommands, so the command adds no
-dependency.
+Exit codes: 0 success; 1 the spec is invalid (every problem on stderr as
+``FILE: PATH: MESSAGE``); 2 usage or I/O error; ``diff`` also 3 (changes applied in
+place) and 4 (changes that replace or destroy machines); 70 (EX_SOFTWARE) an internal
+error, that is a bug in nixk8s: one line on stderr, and the traceback only when the
+environment variable ``NIXK8S_DEBUG`` is set. No input makes the command print a
+traceback or exit 1 for anything but an invalid spec.
+
+The spec's format comes from its file name (``.toml``, ``.json``, else YAML) or from
+``--spec-format`` (``--format`` for compile and validate), which stdin (``-``) needs
+for anything but YAML. argparse (standard library) is enough for these subcommands,
+so the command adds no dependency.
 """
 
 from __future__ import annotations
@@ -13,19 +19,24 @@ import argparse
 import gc
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
 from returns.result import Failure, Result
 
+from nixk8s import __version__
 from nixk8s.compiler import Compiled, compile_source
-from nixk8s.load import format_of
+from nixk8s.load import SpecFormat, format_of
 from nixk8s.problems import Problems, format_problems
 from nixk8s.spec import ClusterSpec
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 EXIT_CHANGES_IN_PLACE, EXIT_REPLACES_MACHINES = 3, 4
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in nixk8s, never a verdict on the spec
+DEBUG_VARIABLE = "NIXK8S_DEBUG"
+FORMATS: tuple[SpecFormat, ...] = ("yaml", "toml", "json")
 
 
 class _Usage(Exception):
@@ -39,8 +50,9 @@ def _read(path: str) -> bytes:
         raise _Usage(f"cannot read {path}: {err.strerror or err}") from err
 
 
-def _compile_file(path: str) -> Result[Compiled, Problems]:
-    return compile_source(_read(path), format_of(path))
+def _compile_file(args: argparse.Namespace) -> Result[Compiled, Problems]:
+    fmt: SpecFormat = args.spec_format or format_of(args.spec)
+    return compile_source(_read(args.spec), fmt)
 
 
 def write_atomically(target: Path, data: bytes) -> None:
@@ -70,7 +82,7 @@ def _report(result: Result[Compiled, Problems], source: str) -> Compiled | None:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    compiled = _report(_compile_file(args.spec), args.spec)
+    compiled = _report(_compile_file(args), args.spec)
     if compiled is None:
         return EXIT_INVALID
     target = Path(args.output) / "main.tf.json"
@@ -83,7 +95,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    compiled = _report(_compile_file(args.spec), args.spec)
+    compiled = _report(_compile_file(args), args.spec)
     if compiled is None:
         return EXIT_INVALID
     print(f"{args.spec}: valid")
@@ -99,7 +111,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from nixk8s.explain import explain  # only explain needs it
 
-    compiled = _report(_compile_file(args.spec), args.spec)
+    compiled = _report(_compile_file(args), args.spec)
     if compiled is None:
         return EXIT_INVALID
     sys.stdout.write(explain(compiled))
@@ -120,14 +132,14 @@ def _looks_compiled(path: str, data: bytes) -> bool:
     return isinstance(decoded, dict) and any(k in decoded for k in ("resource", "terraform", "provider"))
 
 
-def _document(path: str) -> dict[str, object] | None:
+def _document(path: str, spec_format: SpecFormat | None) -> dict[str, object] | None:
     """The Terraform document of one diff input (a spec is compiled), or None once its
     problems are printed."""
     from nixk8s.diff import document_problems  # only diff needs it
 
     data = _read(path)
     if not _looks_compiled(path, data):
-        compiled = _report(compile_source(data, format_of(path)), path)
+        compiled = _report(compile_source(data, spec_format or format_of(path)), path)
         return None if compiled is None else compiled.document
     try:
         decoded = msgspec.json.decode(data)
@@ -150,7 +162,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     if args.old == "-" and args.new == "-":
         raise _Usage("diff: only one of OLD and NEW can be - (stdin)")
-    old, new = _document(args.old), _document(args.new)
+    old, new = _document(args.old, args.spec_format), _document(args.new, args.spec_format)
     if old is None or new is None:
         return EXIT_INVALID
     diff = diff_documents(old, new)
@@ -159,23 +171,37 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return diff.exit_code
 
 
+def _spec_arguments(p: argparse.ArgumentParser, *format_flags: str) -> None:
+    p.add_argument("spec", metavar="SPEC", help="the ClusterSpec file (- for stdin)")
+    p.add_argument(
+        *format_flags,
+        dest="spec_format",
+        choices=FORMATS,
+        help="the spec's format (default: from the file name, .toml or .json, else yaml; stdin: yaml)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="nixk8s",
         description="Compile a ClusterSpec (YAML, TOML or JSON) into Terraform JSON for NixOS Kubernetes nodes.",
+        epilog="exit codes: 0 success, 1 invalid spec, 2 usage or I/O error, 3/4 diff found changes "
+        f"(4: they replace machines), 70 internal error (set {DEBUG_VARIABLE}=1 for its traceback)",
     )
+    top.add_argument("--version", action="version", version=f"nixk8s {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("compile", help="write DIR/main.tf.json (atomically)")
-    p.add_argument("spec", metavar="SPEC", help="the ClusterSpec file (- for stdin, read as YAML)")
+    _spec_arguments(p, "--format", "--spec-format")
     p.add_argument("-o", "--output", metavar="DIR", default="out", help="output directory (default: ./out)")
     p.set_defaults(run=cmd_compile)
     p = sub.add_parser("validate", help="check only; print every problem with its path")
-    p.add_argument("spec", metavar="SPEC")
+    _spec_arguments(p, "--format", "--spec-format")
     p.set_defaults(run=cmd_validate)
     p = sub.add_parser("schema", help="print the JSON Schema of the ClusterSpec")
     p.set_defaults(run=cmd_schema)
     p = sub.add_parser("explain", help="nodes, roles, addresses, open ports, which secrets go where")
-    p.add_argument("spec", metavar="SPEC")
+    # DESIGN §6 keeps ``explain --format`` for the output (text|json|mermaid)
+    _spec_arguments(p, "--spec-format")
     p.set_defaults(run=cmd_explain)
     p = sub.add_parser(
         "diff",
@@ -187,8 +213,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("old", metavar="OLD", help="the deployed spec or main.tf.json (- for stdin)")
     p.add_argument("new", metavar="NEW", help="the proposed spec or main.tf.json (- for stdin)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON for tools")
+    p.add_argument(
+        "--spec-format", choices=FORMATS, help="the format of a spec given as - (stdin); default: from the file name"
+    )
     p.set_defaults(run=cmd_diff)
     return top
+
+
+def _internal_error(err: BaseException) -> int:
+    """One line for a bug in nixk8s (and the traceback when NIXK8S_DEBUG is set)."""
+    if os.environ.get(DEBUG_VARIABLE):
+        traceback.print_exception(err)
+    detail = (str(err).splitlines() or [""])[0][:200]
+    sys.stderr.write(
+        f"nixk8s: internal error ({type(err).__name__}{': ' + detail if detail else ''}); "
+        f"this is a bug in nixk8s, not in the spec; set {DEBUG_VARIABLE}=1 for the traceback\n"
+    )
+    return EXIT_INTERNAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as err:  # noqa: BLE001 (anything else is a bug: its own exit code, one line)
+        return _internal_error(err)
     finally:
         if collecting:
             gc.enable()

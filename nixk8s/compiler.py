@@ -24,7 +24,7 @@ from returns.result import Failure, Result
 
 from nixk8s.backends import backend_for
 from nixk8s.backends.base import Backend, Built, backend_problems, build, plan_for
-from nixk8s.load import Examined, SpecFormat, beside, check, decode_source, examine, neutral_problems
+from nixk8s.load import Examined, SpecFormat, beside, check, decode_source, examine, format_hint, neutral_problems
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.spec import ClusterSpec
@@ -99,7 +99,7 @@ def compile_source(data: bytes, fmt: SpecFormat = "yaml") -> Result[Compiled, Pr
     reported together: the rules and the cloud's checks run on what is left of a
     spec once its broken values are dropped. The spec is checked once.
     """
-    return decode_source(data, fmt).map(examine).bind(_compile_examined)
+    return decode_source(data, fmt).map(examine).bind(_compile_examined).lash(format_hint(data, fmt))
 
 
 def compile_to_json(spec: ClusterSpec) -> Result[bytes, Problems]:

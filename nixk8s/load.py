@@ -9,48 +9,19 @@ Problem(path='node_pools', message='required field is missing')
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import msgspec
-import yaml
 from returns.result import Failure, Result, Success
 
+from nixk8s.limits import LimitExceeded, data_problem, scan_problem, size_problem
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.rules import spec_problems
-from nixk8s.shape import INVALID, describe, repaired, shape_problems
+from nixk8s.shape import INVALID, describe, repaired, shape_problems, writable
 from nixk8s.spec import BACKEND_ALIASES, ClusterSpec
 
 SpecFormat = Literal["yaml", "toml", "json"]
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing duplicate keys (PyYAML keeps the last silently)."""
-
-
-def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # a merge key (<<: *anchor): construct_mapping flattens it
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            duplicate = key in seen
-        except TypeError:  # a list or mapping as a key ("? [a, b]")
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a scalar, not a list or mapping", key_node.start_mark
-            ) from None
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
-)
 
 
 def format_of(filename: str) -> SpecFormat:
@@ -63,22 +34,46 @@ def format_of(filename: str) -> SpecFormat:
     return "yaml"
 
 
+class _NotYaml(Exception):
+    """A YAML syntax or construction error, as the loader reported it."""
+
+
+def _decode_text(text: str, fmt: SpecFormat) -> Any:
+    if fmt == "json":
+        return msgspec.json.decode(text)
+    if fmt == "toml":
+        return msgspec.toml.decode(text)
+    from nixk8s import yaml_spec  # PyYAML only for YAML specs
+
+    try:
+        return yaml_spec.load_yaml(text)
+    except yaml_spec.YAMLError as err:
+        raise _NotYaml(str(err)) from None
+
+
 def _decode(data: bytes, fmt: SpecFormat) -> Result[Any, Problems]:
+    """Bytes to plain data, every bound of :mod:`nixk8s.limits` checked before it matters."""
+    too_big = size_problem(data)
+    if too_big is not None:
+        return Failure((too_big,))
     if not data.strip():
         return Failure((Problem("", "the spec is empty"),))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         return Failure((Problem("", f"not UTF-8 text (byte {err.start})"),))
+    too_deep = scan_problem(text, fmt) if fmt != "yaml" else None
+    if too_deep is not None:
+        return Failure((too_deep,))
     try:
-        if fmt == "json":
-            return Success(msgspec.json.decode(text))
-        if fmt == "toml":
-            return Success(msgspec.toml.decode(text))
-        return Success(yaml.load(text, Loader=_UniqueKeyLoader))  # noqa: S506 (a SafeLoader)
-    except (msgspec.DecodeError, yaml.YAMLError, ValueError) as err:
+        raw = _decode_text(text, fmt)
+    except LimitExceeded as err:
+        return Failure((Problem("", str(err)),))
+    except (msgspec.DecodeError, _NotYaml, ValueError) as err:
         reason = " ".join(str(err).split())
         return Failure((Problem("", f"not valid {fmt.upper()}: {reason}"),))
+    too_large = data_problem(raw)
+    return Success(raw) if too_large is None else Failure((too_large,))
 
 
 def _normalise(raw: Any) -> Any:
@@ -92,10 +87,11 @@ def _normalise(raw: Any) -> Any:
 def _typed(raw: Any) -> Result[ClusterSpec, Problems]:
     if not isinstance(raw, dict):
         return Failure((Problem("", f"the spec must be a mapping of fields, not {describe(raw)}"),))
-    try:
-        return Success(msgspec.convert(raw, ClusterSpec))
-    except msgspec.ValidationError:
-        pass  # msgspec stops at the first problem: walk the data for all of them
+    if writable(raw):
+        try:
+            return Success(msgspec.convert(raw, ClusterSpec))
+        except msgspec.ValidationError:
+            pass  # msgspec stops at the first problem: walk the data for all of them
     problems = sorted_problems(shape_problems(raw, ClusterSpec))
     if problems:
         return Failure(problems)
@@ -111,9 +107,33 @@ def decode_source(data: bytes, fmt: SpecFormat = "yaml") -> Result[Any, Problems
     return _decode(data, fmt).map(_normalise)
 
 
+_TOML_HINT = " (this looks like TOML: name the file .toml, or pass --spec-format toml)"
+
+
+def _looks_like_toml(data: bytes) -> bool:
+    """Whether bytes that failed as YAML are a TOML table (a wrong extension, stdin)."""
+    try:
+        text = data.decode("utf-8")
+        return scan_problem(text, "toml") is None and bool(msgspec.toml.decode(text))
+    except (UnicodeDecodeError, msgspec.DecodeError, ValueError):
+        return False
+
+
+def format_hint(data: bytes, fmt: SpecFormat) -> Callable[[Problems], Result[Any, Problems]]:
+    """The problems of the whole document, with a hint when YAML was given TOML
+    (for ``Result.lash``)."""
+
+    def hinted(problems: Problems) -> Result[Any, Problems]:
+        if fmt == "yaml" and any(p.path == "" for p in problems) and _looks_like_toml(data):
+            return Failure(tuple(Problem("", p.message + _TOML_HINT) if p.path == "" else p for p in problems))
+        return Failure(problems)
+
+    return hinted
+
+
 def parse(data: bytes, fmt: SpecFormat = "yaml") -> Result[ClusterSpec, Problems]:
     """Decode and type-check a spec: unknown fields, types, ranges, patterns."""
-    return decode_source(data, fmt).bind(_typed)
+    return decode_source(data, fmt).bind(_typed).lash(format_hint(data, fmt))
 
 
 class Examined(msgspec.Struct, frozen=True):
@@ -189,6 +209,11 @@ def check(spec: ClusterSpec) -> Result[ClusterSpec, Problems]:
     It is round-tripped through the decoder first, so that field constraints hold
     whatever built the struct.
     """
+    too_large = data_problem(spec)  # a spec built in code is bounded like a file
+    if too_large is not None:
+        return Failure((too_large,))
+    # the rules run on the round trip's struct: one built in code may hold a mapping
+    # where a record belongs
     return _checked(examine(msgspec.to_builtins(spec)))
 
 
@@ -198,4 +223,4 @@ def load(data: bytes, fmt: SpecFormat = "yaml") -> Result[ClusterSpec, Problems]
     Type problems and the cross-field rules are reported together. The chosen
     cloud's own checks run when the spec is compiled.
     """
-    return decode_source(data, fmt).map(examine).bind(_checked)
+    return decode_source(data, fmt).map(examine).bind(_checked).lash(format_hint(data, fmt))

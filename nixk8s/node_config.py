@@ -79,16 +79,22 @@ def _default(field: msgspec.structs.FieldInfo) -> Any:
 
 
 def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
-    """The fields the operator set (defaults left out), as JSON builtins, recursively.
+    """The fields the operator set, as JSON builtins, recursively; null and UNSET left out.
 
-    >>> from nixk8s.spec import K3sOptions, Kernel
+    The pass-through options (``nixos.k3s``, ``nixos.kubernetes``) default to UNSET,
+    so every field written reaches the node, also one equal to the node's own
+    default; elsewhere (``vpn``) a field equal to its default is left out.
+
+    >>> from nixk8s.spec import PKI, K3sOptions, Kernel
     >>> _set_fields(K3sOptions(disable=("traefik",), kernel=Kernel(hardening=False)))
     {'disable': ('traefik',), 'kernel': {'hardening': False}}
+    >>> _set_fields(PKI(mode="auto", cert_validity_days=365))
+    {'mode': 'auto', 'cert_validity_days': 365}
     """
     out: dict[str, Any] = {}
     for field in fields_of(type(struct)):
         value = getattr(struct, field.name)
-        if value == _default(field):
+        if value is msgspec.UNSET or value is None or value == _default(field):
             continue
         out[field.encode_name] = _set_fields(value) if isinstance(value, msgspec.Struct) else msgspec.to_builtins(value)
     return out
@@ -130,12 +136,12 @@ def _server_options(spec: ClusterSpec, api_sans: tuple[Text, ...]) -> dict[str, 
         if svc:
             options["service_cidr"] = svc
         if api_sans:
-            options["tls_san"] = [*k3s.tls_san, *api_sans]
+            options["tls_san"] = [*(k3s.tls_san or ()), *api_sans]
         return options
     kube = spec.nixos.kubernetes or KubernetesOptions()
     options = _set_fields(kube)
     # kindling reads pod_cidr; pangea's field is cluster_cidr: accept either
-    pod = pod or kube.cluster_cidr
+    pod = pod or kube.cluster_cidr or None
     if pod:
         options["pod_cidr"] = pod
     if svc:

@@ -7,6 +7,7 @@ every problem found, each with its path in the spec, so that one run reports the
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable, Sequence
 
@@ -26,6 +27,42 @@ class Problem(msgspec.Struct, frozen=True):
 Problems = tuple[Problem, ...]
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+# A str holds a code point in this range only as half of a pair that was never
+# completed (a YAML "\ud800" escape): UTF-8 cannot encode it, so no file can hold it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SHOWN_MAX = 60
+
+
+def shown(value: object) -> str:
+    """A value as a message quotes it: ``repr``, at most 60 characters, whatever the value.
+
+    A spec is hostile input: a message must not grow with it, nor fail to print
+    (Python refuses to turn an integer of more than 4,300 digits into text).
+
+    >>> shown("x" * 100)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."
+    >>> shown(16 ** 5000)
+    'a 20001-bit number'
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"a {value.bit_length()}-bit number"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 3] + "..."
+
+
+def key_text(key: object) -> str:
+    """A mapping key that is not a string, as the spec spells it, for a path.
+
+    >>> key_text(None), key_text(True), key_text(1), key_text(16 ** 5000)
+    ('null', 'true', '1', 'a 20001-bit number')
+    """
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, (int, float)):
+        return shown(key)
+    return str(key)[:_SHOWN_MAX]
 
 
 def join_path(base: str, key: str | int) -> str:
@@ -37,9 +74,13 @@ def join_path(base: str, key: str | int) -> str:
     'node_pools[1]'
     >>> join_path("tags", "kubernetes.io/role")
     'tags["kubernetes.io/role"]'
+    >>> join_path("tags", "\\ud800")
+    'tags["\\\\ud800"]'
     """
     if isinstance(key, int):
         return f"{base}[{key}]"
+    if LONE_SURROGATE.search(key):
+        return f"{base}[{json.dumps(key)}]"  # escaped, so that the path can be printed
     if not _PLAIN_KEY.match(key):
         return f"{base}[{msgspec.json.encode(key).decode()}]"
     return f"{base}.{key}" if base else key

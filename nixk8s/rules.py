@@ -81,6 +81,62 @@ def node_labels_and_taints(spec: ClusterSpec) -> Iterator[Problem]:
                     yield Problem(path, error.replace("label", "taint"))
 
 
+# Bounds past any plausible cluster (docs/decisions.md). A spec beyond them is a
+# mistake to report, not a cluster to build, and together they bound how much the
+# compiler generates: nothing here depends on one cloud's quotas.
+MAX_CONTROL_PLANE = 15
+MAX_NODE_POOLS = 100
+MAX_WORKERS = 10_000
+MAX_TAGS = 64
+MAX_SSH_KEYS = 32
+MAX_IDENTIFIER = 255
+
+
+def cluster_size(spec: ClusterSpec) -> Iterator[Problem]:
+    """How many servers, pools and workers a spec asks for."""
+    if len(spec.node_pools) > MAX_NODE_POOLS:
+        yield Problem(
+            "node_pools",
+            f"{len(spec.node_pools):,} node pools; at most {MAX_NODE_POOLS}, as many as AKS allows (EKS: 30 managed node groups)",
+        )
+    servers = spec.control_plane_count
+    if servers > MAX_CONTROL_PLANE:
+        yield Problem(
+            _pool_path(spec.system_pool_index, "min_size"),
+            f"a control plane of {servers:,} servers; at most {MAX_CONTROL_PLANE}: every etcd write waits "
+            "for a majority of them, so clusters run 3, 5 or 7",
+        )
+    workers = sum(pool.desired for _, pool in spec.worker_pools)
+    if workers > MAX_WORKERS:
+        yield Problem(
+            "node_pools",
+            f"{workers:,} worker nodes (desired sizes of all worker pools); at most {MAX_WORKERS:,}, "
+            "twice the 5,000 nodes Kubernetes is tested to",
+        )
+
+
+def repeated_on_every_machine(spec: ClusterSpec) -> Iterator[Problem]:
+    """What each machine's resource repeats from the spec: tags, key names, types, images.
+
+    With up to MAX_WORKERS machines, these multiply: a megabyte of tags or of one
+    image name would be gigabytes of output. Cloud names and ids are short.
+    """
+    if len(spec.tags) > MAX_TAGS:
+        yield Problem("tags", f"{len(spec.tags):,} tags; at most {MAX_TAGS}, the most any of the clouds allows")
+    names: list[tuple[str, str]] = [("region", spec.region)]
+    for i, pool in enumerate(spec.node_pools):
+        if len(pool.ssh_keys) > MAX_SSH_KEYS:
+            yield Problem(_pool_path(i, "ssh_keys"), f"{len(pool.ssh_keys):,} SSH keys; at most {MAX_SSH_KEYS}")
+        names += [(join_path(_pool_path(i, "instance_types"), j), t) for j, t in enumerate(pool.instance_types)]
+        names += [(join_path(_pool_path(i, "ssh_keys"), j), k) for j, k in enumerate(pool.ssh_keys)]
+    # a provider block's own image field is its backend's to check
+    if spec.nixos.image_id:
+        names.append(("nixos.image_id", spec.nixos.image_id))
+    for path, name in names:
+        if len(name) > MAX_IDENTIFIER:
+            yield Problem(path, f"{len(name):,} characters; a cloud's names and ids are at most {MAX_IDENTIFIER}")
+
+
 def network_cidrs(spec: ClusterSpec) -> Iterator[Problem]:
     net = spec.network
     if net is None:
@@ -190,6 +246,29 @@ def bootstrap_secrets(spec: ClusterSpec) -> Iterator[Problem]:
             yield Problem(path, "a kubeadm token is 6 and 16 characters of [a-z0-9] joined by a dot")
 
 
+def one_secret_per_variable(spec: ClusterSpec) -> Iterator[Problem]:
+    """A Terraform variable backs exactly one bootstrap secret.
+
+    Agents receive the join credential; a variable that also backed a server-only
+    secret (the SOPS age key, say) would put that secret into every worker's
+    user_data. Two agent-visible secrets sharing one would leak nothing, but which
+    secrets agents see depends on the distribution, so the rule does not.
+    """
+    first: dict[str, str] = {}
+    for key, secret in spec.bootstrap_secrets.items():
+        if not isinstance(secret, SecretRef):
+            continue
+        if secret.var in first:
+            yield Problem(
+                join_path(join_path("bootstrap_secrets", key), "var"),
+                f'variable "{secret.var}" already backs {join_path("bootstrap_secrets", first[secret.var])}; '
+                "give each secret its own (agents receive the join credential's variable, so sharing "
+                "it would hand them the other secret too)",
+            )
+        else:
+            first[secret.var] = key
+
+
 def join_credential(spec: ClusterSpec) -> Iterator[Problem]:
     """A cluster with joining nodes needs a credential they can join with."""
     joining = spec.control_plane_count > 1 or any(p.desired > 0 or p.max_size > 0 for _, p in spec.worker_pools)
@@ -278,6 +357,8 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
 
 
 RULES: tuple[Rule, ...] = (
+    cluster_size,
+    repeated_on_every_machine,
     node_pool_sizes,
     node_pool_names,
     agent_index_blocks,
@@ -288,6 +369,7 @@ RULES: tuple[Rule, ...] = (
     distribution_options,
     gitops,
     bootstrap_secrets,
+    one_secret_per_variable,
     join_credential,
     secret_paths,
     vpn,

@@ -153,21 +153,18 @@ def _validations(key: str, var: str) -> tuple[tuple[str, str], ...]:
 
 
 def secret_variables(spec: ClusterSpec) -> tuple[Variable, ...]:
-    """One sensitive string variable per name that ``{var: NAME}`` references use.
+    """One sensitive string variable per ``{var: NAME}`` reference, with its secret's checks.
 
-    Several secrets may name one variable; it then carries the checks of every one of
-    them (a variable shared by the k3s token and another secret keeps the token's rules).
+    Each variable backs one secret (``rules.one_secret_per_variable``): a variable
+    shared with the join credential would reach every agent.
     """
-    keys_by_var: dict[str, list[str]] = {}
-    for key, secret in sorted(spec.bootstrap_secrets.items()):
-        if isinstance(secret, SecretRef):
-            keys_by_var.setdefault(secret.var, []).append(key)
     return tuple(
         Variable(
-            name=var,
-            description=f"bootstrap secret {', '.join(keys)} of cluster {spec.name}",
+            name=secret.var,
+            description=f"bootstrap secret {key} of cluster {spec.name}",
             sensitive=True,
-            validations=tuple(dict.fromkeys(check for key in keys for check in _validations(key, var))),
+            validations=_validations(key, secret.var),
         )
-        for var, keys in keys_by_var.items()
+        for key, secret in sorted(spec.bootstrap_secrets.items())
+        if isinstance(secret, SecretRef)
     )

@@ -10,6 +10,7 @@ the messages and the rules are msgspec's own.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import types
 import typing
@@ -18,7 +19,7 @@ from typing import Any, Literal, Union
 
 import msgspec
 
-from nixk8s.problems import Problem, did_you_mean, join_path
+from nixk8s.problems import LONE_SURROGATE, Problem, did_you_mean, join_path, key_text, shown
 
 _TYPE_NAMES = {
     dict: "a mapping",
@@ -42,10 +43,19 @@ def describe(value: object) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+@functools.cache  # called for every value the walk visits; types are few and hashable
 def _strip(tp: Any) -> Any:
-    """The type under ``Annotated[...]``."""
+    """The type under ``Annotated[...]``, without ``UnsetType`` in a union.
+
+    UNSET only marks a field the spec left out (the pass-through options), so a value
+    that is present is checked against the rest: ``dict[str, Any] | UnsetType`` is
+    walked as ``dict[str, Any]``.
+    """
     while typing.get_origin(tp) is typing.Annotated:
         tp = typing.get_args(tp)[0]
+    members = _union_members(tp)
+    if msgspec.UnsetType in members:
+        return _strip(Union[tuple(m for m in members if m is not msgspec.UnsetType)])
     return tp
 
 
@@ -67,15 +77,57 @@ def _description(tp: Any) -> str | None:
     return None
 
 
+def _unwritable(value: object) -> str | None:
+    """Why a scalar cannot be written into the node's JSON or Terraform's, or None.
+
+    >>> _unwritable("a\\ud800b"), _unwritable(2 ** 70), _unwritable(2 ** 63)
+    ('contains a lone UTF-16 surrogate (\\\\ud800), which UTF-8 cannot encode', 'a 71-bit number is too large: numbers fit in 64 bits', None)
+    """
+    if isinstance(value, str):
+        lone = LONE_SURROGATE.search(value)
+        if lone:
+            return f"contains a lone UTF-16 surrogate (\\u{ord(lone.group()):04x}), which UTF-8 cannot encode"
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return f"{shown(value)} is too large: numbers fit in 64 bits"
+    return None
+
+
+def writable(tree: object) -> bool:
+    """Whether every key in ``tree`` is a string and every scalar can be written as JSON.
+
+    msgspec's own conversion accepts a non-string key or a lone surrogate inside a
+    free-form value; a tree that passes this scan and converts needs no walk.
+
+    >>> writable({"a": [1, "b"]}), writable({"a": {1: "b"}}), writable([chr(0xD800)])
+    (True, False, False)
+    """
+    stack = [tree]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str) or _unwritable(key) is not None:
+                    return False
+                stack.append(item)
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+        elif _unwritable(value) is not None:
+            return False
+    return True
+
+
 def _leaf_message(value: object, tp: Any) -> str | None:
     """msgspec's verdict on one leaf value, reworded for a person, or None when valid."""
+    unwritable = _unwritable(value)
+    if unwritable is not None:
+        return unwritable
     try:
         msgspec.convert(value, tp)
     except msgspec.ValidationError as err:
         message = str(err).split(" - at `", 1)[0]
         base = _strip(tp)
         number_for_text = isinstance(value, (int, float)) and not isinstance(value, bool)
-        quote_hint = f": write it in quotes (YAML reads {value!r} as a number)" if number_for_text else ""
+        quote_hint = f": write it in quotes (YAML reads {shown(value)} as a number)" if number_for_text else ""
         if isinstance(value, (datetime.date, datetime.datetime)):
             number_for_text, quote_hint = True, f": write it in quotes (YAML reads {value} as a date)"
         if typing.get_origin(base) is Literal:
@@ -85,14 +137,45 @@ def _leaf_message(value: object, tp: Any) -> str | None:
             hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
             if number_for_text and all(isinstance(c, str) for c in typing.get_args(base)):
                 hint = quote_hint
-            return f"{value!r} is not one of {', '.join(choices)}{hint}"
+            return f"{shown(value)} is not one of {', '.join(choices)}{hint}"
         if number_for_text and "`str" in message:
             return f"expected a string{quote_hint}"
         description = _description(tp)
         if description and "matching regex" in message:
-            return f"{value!r} is not valid: {description}"
+            return f"{shown(value)} is not valid: {description}"
         return _plain_types(message)
     return None
+
+
+def _key_problem(key: object, path: str, what: str = "keys") -> Problem | None:
+    """The problem of a mapping key that JSON cannot carry: not a string, or unwritable."""
+    if not isinstance(key, str):
+        hint = ": write it in quotes" if key is None or isinstance(key, (bool, int, float)) else ""
+        return Problem(join_path(path, key_text(key)), f"{what} must be strings, got {describe(key)}{hint}")
+    unwritable = _unwritable(key)
+    return Problem(join_path(path, key), f"the key {unwritable}") if unwritable else None
+
+
+def _free_form_problems(value: object, path: str) -> Iterator[Problem]:
+    """What a free-form value (a manifest, sysctls, extra args) holds that JSON cannot.
+
+    Such values reach the node's JSON as written, so every key in them must be a
+    string and every scalar writable; the spec's own types say nothing about them.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _key_problem(key, path)
+            if problem is not None:
+                yield problem
+            else:
+                yield from _free_form_problems(item, join_path(path, key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _free_form_problems(item, join_path(path, i))
+    else:
+        unwritable = _unwritable(value)
+        if unwritable is not None:
+            yield Problem(path, unwritable)
 
 
 # msgspec's names for JSON types, as the other messages here say them
@@ -162,11 +245,15 @@ def shape_problems(value: object, tp: Any, path: str = "") -> Iterator[Problem]:
                 return
             key_type, value_type = args
             for key, item in value.items():
-                if not isinstance(key, str):
-                    yield Problem(join_path(path, str(key)), f"keys must be strings, got {describe(key)}")
+                problem = _key_problem(key, path)
+                if problem is not None:
+                    yield problem
                     continue
                 yield from shape_problems(item, value_type, join_path(path, key))
             return
+    if base is Any:
+        yield from _free_form_problems(value, path)
+        return
     message = _leaf_message(value, tp)
     if message is not None:
         yield Problem(path, message)
@@ -179,7 +266,7 @@ def _struct_problems(value: object, struct: type[msgspec.Struct], path: str) -> 
     fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
     for key, item in value.items():
         if not isinstance(key, str):
-            yield Problem(join_path(path, str(key)), "field names must be strings")
+            yield Problem(join_path(path, key_text(key)), "field names must be strings")
         elif key not in fields:
             yield Problem(join_path(path, key), "unknown field" + did_you_mean(key, fields))
         else:
@@ -248,6 +335,8 @@ def repaired(value: object, tp: Any) -> Any:
         elif origin is dict:
             if not isinstance(value, dict):
                 return INVALID
-            kept_items = {k: repaired(v, args[1]) for k, v in value.items() if isinstance(k, str)}
+            kept_items = {k: repaired(v, args[1]) for k, v in value.items() if _key_problem(k, "") is None}
             return {k: v for k, v in kept_items.items() if v is not INVALID}
+    if base is Any:
+        return INVALID if any(_free_form_problems(value, "")) else value
     return INVALID if _leaf_message(value, tp) is not None else value

@@ -17,7 +17,7 @@ import ipaddress
 from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 
 class Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -193,95 +193,102 @@ class ArgoCD(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
 
 # --- distribution options (passed through to the NixOS modules) -------------------
+#
+# Every field defaults to UNSET rather than to a value: these options go to the node
+# as the operator wrote them, so presence must survive decoding. A field left out is
+# left out on the node too, where the NixOS module's own default applies; a field
+# written with the module's default value still reaches the node (that default may
+# differ from pangea's, or change). null is accepted where pangea allows it and left
+# out like an absent field (kindling never receives null).
 
 
 class Firewall(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    enabled: bool = True
-    extra_tcp_ports: tuple[Port, ...] = ()
-    extra_udp_ports: tuple[Port, ...] = ()
-    trusted_cidrs: tuple[str, ...] = ()
-    allow_intra_cluster: bool = True
+    enabled: bool | UnsetType = UNSET
+    extra_tcp_ports: tuple[Port, ...] | UnsetType = UNSET
+    extra_udp_ports: tuple[Port, ...] | UnsetType = UNSET
+    trusted_cidrs: tuple[str, ...] | UnsetType = UNSET
+    allow_intra_cluster: bool | UnsetType = UNSET
 
 
 class Kernel(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    extra_modules: tuple[str, ...] = ()
-    sysctl: dict[str, Any] = {}
-    hardening: bool = True
+    extra_modules: tuple[str, ...] | UnsetType = UNSET
+    sysctl: dict[str, Any] | UnsetType = UNSET
+    hardening: bool | UnsetType = UNSET
 
 
 class WaitForDNS(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    enabled: bool = False
-    hostname: str | None = None
-    timeout_seconds: Annotated[int, Meta(ge=1)] = 300
-    retry_interval: Annotated[int, Meta(ge=1)] = 5
+    enabled: bool | UnsetType = UNSET
+    hostname: str | None | UnsetType = UNSET
+    timeout_seconds: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
+    retry_interval: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
 
 
 class ControlPlane(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    api_server_extra_args: dict[str, Any] = {}
-    api_server_extra_sans: tuple[str, ...] = ()
-    controller_manager_extra_args: dict[str, Any] = {}
-    scheduler_extra_args: dict[str, Any] = {}
-    disable_kube_proxy: bool = False
-    kube_proxy_extra_args: dict[str, Any] = {}
-    etcd_external: bool = False
-    etcd_endpoints: tuple[str, ...] = ()
-    etcd_ca_file: str | None = None
-    etcd_cert_file: str | None = None
-    etcd_key_file: str | None = None
+    api_server_extra_args: dict[str, Any] | UnsetType = UNSET
+    api_server_extra_sans: tuple[str, ...] | UnsetType = UNSET
+    controller_manager_extra_args: dict[str, Any] | UnsetType = UNSET
+    scheduler_extra_args: dict[str, Any] | UnsetType = UNSET
+    disable_kube_proxy: bool | UnsetType = UNSET
+    kube_proxy_extra_args: dict[str, Any] | UnsetType = UNSET
+    etcd_external: bool | UnsetType = UNSET
+    etcd_endpoints: tuple[str, ...] | UnsetType = UNSET
+    etcd_ca_file: str | None | UnsetType = UNSET
+    etcd_cert_file: str | None | UnsetType = UNSET
+    etcd_key_file: str | None | UnsetType = UNSET
 
 
 class PKI(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    mode: Literal["auto", "manual", "external"] = "auto"
-    cert_validity_days: Annotated[int, Meta(ge=1)] = 365
-    ca_cert_path: str | None = None
-    ca_key_path: str | None = None
-    api_server_extra_sans: tuple[str, ...] = ()
-    cert_dir: str = "/etc/kubernetes/pki"
+    mode: Literal["auto", "manual", "external"] | UnsetType = UNSET
+    cert_validity_days: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
+    ca_cert_path: str | None | UnsetType = UNSET
+    ca_key_path: str | None | UnsetType = UNSET
+    api_server_extra_sans: tuple[str, ...] | UnsetType = UNSET
+    cert_dir: str | UnsetType = UNSET
 
 
 class Etcd(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    initial_cluster_state: Literal["new", "existing"] = "new"
-    data_dir: str = "/var/lib/etcd"
-    external_endpoints: tuple[str, ...] = ()
-    snapshot_count: int | None = None
-    heartbeat_interval: int | None = None
-    election_timeout: int | None = None
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
+    initial_cluster_state: Literal["new", "existing"] | UnsetType = UNSET
+    data_dir: str | UnsetType = UNSET
+    external_endpoints: tuple[str, ...] | UnsetType = UNSET
+    snapshot_count: int | None | UnsetType = UNSET
+    heartbeat_interval: int | None | UnsetType = UNSET
+    election_timeout: int | None | UnsetType = UNSET
+    ca_file: str | None | UnsetType = UNSET
+    cert_file: str | None | UnsetType = UNSET
+    key_file: str | None | UnsetType = UNSET
 
 
 class _DistributionOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Options both distributions share (pangea's K3sConfig fields)."""
 
-    cluster_cidr: str | None = None
-    service_cidr: str | None = None
-    cluster_dns: str | None = None
-    node_name: str | None = None
-    node_labels: dict[str, str] = {}
-    node_taints: tuple[str, ...] = ()
-    node_ip: str | None = None
-    extra_flags: tuple[str, ...] = ()
-    data_dir: str | None = None
-    config_path: str | None = None
-    environment_file: str | None = None
-    containerd_config_template: str | None = None
-    disable: tuple[str, ...] = ()
-    extra_kubelet_config: dict[str, Any] = {}
-    extra_kube_proxy_config: dict[str, Any] = {}
-    manifests: dict[str, Any] = {}
-    firewall: Firewall | None = None
-    kernel: Kernel | None = None
-    wait_for_dns: WaitForDNS | None = None
-    nvidia_enable: bool = False
-    graceful_node_shutdown: bool = True
+    cluster_cidr: str | None | UnsetType = UNSET
+    service_cidr: str | None | UnsetType = UNSET
+    cluster_dns: str | None | UnsetType = UNSET
+    node_name: str | None | UnsetType = UNSET
+    node_labels: dict[str, str] | UnsetType = UNSET
+    node_taints: tuple[str, ...] | UnsetType = UNSET
+    node_ip: str | None | UnsetType = UNSET
+    extra_flags: tuple[str, ...] | UnsetType = UNSET
+    data_dir: str | None | UnsetType = UNSET
+    config_path: str | None | UnsetType = UNSET
+    environment_file: str | None | UnsetType = UNSET
+    containerd_config_template: str | None | UnsetType = UNSET
+    disable: tuple[str, ...] | UnsetType = UNSET
+    extra_kubelet_config: dict[str, Any] | UnsetType = UNSET
+    extra_kube_proxy_config: dict[str, Any] | UnsetType = UNSET
+    manifests: dict[str, Any] | UnsetType = UNSET
+    firewall: Firewall | None | UnsetType = UNSET
+    kernel: Kernel | None | UnsetType = UNSET
+    wait_for_dns: WaitForDNS | None | UnsetType = UNSET
+    nvidia_enable: bool | UnsetType = UNSET
+    graceful_node_shutdown: bool | UnsetType = UNSET
 
 
 class K3sOptions(_DistributionOptions, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``nixos.k3s``: pangea's K3sConfig, plus ``tls_san`` (which kindling applies)."""
 
-    disable_agent: bool = False
-    tls_san: tuple[str, ...] = ()
+    disable_agent: bool | UnsetType = UNSET
+    tls_san: tuple[str, ...] | UnsetType = UNSET
 
 
 class KubernetesOptions(_DistributionOptions, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -292,10 +299,10 @@ class KubernetesOptions(_DistributionOptions, frozen=True, forbid_unknown_fields
     its own default release.
     """
 
-    control_plane: ControlPlane | None = None
-    pki: PKI | None = None
-    etcd: Etcd | None = None
-    version: str | None = None
+    control_plane: ControlPlane | None | UnsetType = UNSET
+    pki: PKI | None | UnsetType = UNSET
+    etcd: Etcd | None | UnsetType = UNSET
+    version: str | None | UnsetType = UNSET
 
 
 # Options a worker node may receive: node-level settings only (DESIGN §3).

@@ -256,7 +256,7 @@ def document(
     data = _by_type(fragment.data, "data source")
     variables: dict[str, Any] = {}
     for v in fragment.variables:
-        # several secrets may name one variable; its block is the same each time
+        # one block per name, whatever the fragments repeat
         variables[v.name] = _variable_block(v)
     outputs: dict[str, Any] = {}
     for o in fragment.outputs:

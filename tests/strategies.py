@@ -92,7 +92,7 @@ kubeadm_token_literal = st.builds(
     st.text(alphabet=string.ascii_lowercase + string.digits, min_size=16, max_size=16),
 )
 
-var_names = st.just("shared_secret") | st.from_regex(r"\A[a-z][a-z0-9_]{0,14}\Z").filter(
+var_names = st.from_regex(r"\A[a-z][a-z0-9_]{0,14}\Z").filter(
     lambda n: n not in TERRAFORM_RESERVED_VARIABLE_NAMES
 )
 
@@ -399,10 +399,10 @@ def bootstrap_secrets(draw: st.DrawFn, distribution: str, *, joining: bool) -> d
     used: list[str] = []
 
     def reference() -> dict[str, str]:
-        # several secrets may name one variable: reuse a name half of the time
+        # each secret its own variable: a shared one is refused (rules.one_secret_per_variable)
         nonlocal references
         references += 1
-        name = draw(st.sampled_from(used) | var_names) if used else draw(var_names)
+        name = draw(var_names.filter(lambda n: n not in used))
         used.append(name)
         return {"var": name}
 

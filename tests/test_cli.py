@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from nixk8s import cli
-from nixk8s.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+from nixk8s import __version__
+from nixk8s.cli import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 
 from support import SPECS, minimal_spec, worker_pool
 
@@ -231,6 +232,172 @@ def test_bad_input_through_the_installed_command_has_no_traceback(tmp_path: Path
     assert not (tmp_path / "out").exists()
 
 
+# --- hostile input: a problem at its path, never a traceback, a hang or exit 1 for a crash ---------------
+
+SMALL = "name: demo\nbackend: hcloud\nregion: nbg1\nnode_pools: [{name: system, instance_types: [cx32]}]\nhcloud: {image: x}\n"
+
+
+def alias_bomb(levels: int = 9) -> str:
+    lines = ["        l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"        l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return SMALL + "nixos:\n  k3s:\n    manifests:\n      m:\n" + "\n".join(lines) + "\n"
+
+
+def huge_pool(backend: str, system_size: int, workers: int) -> str:
+    provider = {"hcloud": {"image": "x"}} if backend == "hcloud" else {"hcloud": None, "aws": {"ami_id": "ami-0123456789abcdef0"}}
+    pools = [{"name": "system", "instance_types": ["m6i.large"], "min_size": system_size, "max_size": system_size}]
+    pools += [worker_pool("workers", workers)] if workers else []
+    return spec_yaml(backend=backend, region="eu-west-1" if backend == "aws" else "nbg1", node_pools=pools,
+                     bootstrap_secrets={"k3s_server_token": "t"}, **provider)
+
+
+HOSTILE = {  # file name: (content, the path of its problem, what the message says)
+    "deep.yaml": ("[" * 5000, "", "exceeded maximum nesting depth"),
+    "deep.json": ("[" * 100_000, "", "nested more than 64 levels deep"),
+    "deep.toml": ("a = " + "[" * 5000, "", "nested more than 64 levels deep"),
+    "deep-manifest.yaml": (SMALL + "nixos: {k3s: {manifests: {m: " + "{a: " * 500 + "1" + "}" * 500 + "}}}\n", "",
+                           "nested more than 64 levels deep"),
+    "surrogate.yaml": (SMALL + 'tags: {"\\ud800": v}\n', "", "invalid Unicode character escape code"),
+    "bool-tag.yaml": ("a: !!bool x\n", "", "'x' is not a valid !!bool"),
+    "int-tag.yaml": ("a: !!int ''\n", "", "'' is not a valid !!int"),
+    "timestamp-tag.yaml": ("a: !!timestamp x\n", "", "'x' is not a valid !!timestamp"),
+    "map-tag.yaml": ("a: !!map [1]\n", "", "!!map on a list: expected a mapping"),
+    "hex-name.yaml": (SMALL.replace("name: demo", "name: 0x" + "f" * 4000), "name", "a 16000-bit number is too large"),
+    "int-key.yaml": (SMALL + "nixos: {k3s: {manifests: {m: {1: a, b: c}}}}\n", 'nixos.k3s.manifests.m["1"]',
+                     "keys must be strings"),
+    "null-key.yaml": (SMALL + "nixos: {k3s: {manifests: {m: {null: 1}}}}\n", "nixos.k3s.manifests.m.null",
+                      "keys must be strings"),
+    "alias-bomb.yaml": (alias_bomb(), "", "once its aliases are expanded"),
+    "aws-million-servers.yaml": (huge_pool("aws", 1_000_000, 0), "node_pools[0].min_size", "at most 15"),
+    "hcloud-100k-workers.yaml": (huge_pool("hcloud", 1, 100_000), "node_pools", "at most 10,000"),
+    "shared-variable.yaml": (spec_yaml(bootstrap_secrets={"k3s_server_token": {"var": "t"}, "sops_age_key": {"var": "t"}}),
+                             "bootstrap_secrets.sops_age_key.var", 'variable "t" already backs'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_input_is_a_problem_at_its_path_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    content, path, says = HOSTILE[name]
+    spec = write(tmp_path, name, content)
+    assert main(["validate", str(spec)]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    line = next(line for line in problem_lines(err, spec) if says in line)
+    assert line.startswith(f"{spec}: {path}: " if path else f"{spec}: ")
+
+
+def test_pass_through_options_reach_the_node_as_written_through_the_command(tmp_path: Path) -> None:
+    options = {"pki": {"mode": "auto", "cert_validity_days": 365}}
+    spec = write(tmp_path, "k.yaml", spec_yaml(distribution="kubernetes", nixos={"kubernetes": options}))
+    assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == EXIT_OK
+    text = (tmp_path / "out" / "main.tf.json").read_text()
+    assert '\\"pki\\":{\\"cert_validity_days\\":365,\\"mode\\":\\"auto\\"}' in text
+
+
+# --- internal errors: their own exit code, one line ---------------------------------------------------------
+
+
+def explode(*args: Any) -> Any:
+    raise RuntimeError("unexpected\nsecond line")
+
+
+def test_an_internal_error_exits_70_with_one_line_and_no_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NIXK8S_DEBUG", raising=False)
+    monkeypatch.setattr(cli, "compile_source", explode)
+    assert main(["validate", str(EXAMPLE)]) == EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("nixk8s: internal error (RuntimeError: unexpected); this is a bug in nixk8s")
+    assert "Traceback" not in err
+
+
+def test_an_internal_error_shows_its_traceback_when_nixk8s_debug_is_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NIXK8S_DEBUG", "1")
+    monkeypatch.setattr(cli, "compile_source", explode)
+    assert main(["validate", str(EXAMPLE)]) == EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.splitlines()[-1].startswith("nixk8s: internal error (RuntimeError: unexpected)")
+
+
+def test_an_internal_error_through_the_installed_command_exits_70(tmp_path: Path) -> None:
+    # a bug stand-in, planted before the command starts
+    hook = tmp_path / "sitecustomize.py"
+    hook.write_text("import nixk8s.explain\nnixk8s.explain.explain = lambda compiled: 1 / 0\n")
+    result = subprocess.run([sys.executable, "-m", "nixk8s", "explain", str(EXAMPLE)], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path), "NIXK8S_DEBUG": ""})
+    assert result.returncode == EXIT_INTERNAL
+    assert result.stderr.startswith("nixk8s: internal error (ZeroDivisionError: division by zero)")
+    assert "Traceback" not in result.stderr
+
+
+# --- the spec's format ------------------------------------------------------------------------------------------
+
+
+def stdin_of(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+TOML_EXAMPLE = SPECS / "hcloud-kubernetes.toml"
+
+
+@pytest.mark.parametrize(("flag", "fmt", "data"), [
+    ("--format", "toml", TOML_EXAMPLE.read_bytes()),
+    ("--format", "json", json.dumps(minimal_spec()).encode()),
+    ("--spec-format", "toml", TOML_EXAMPLE.read_bytes()),
+])
+def test_stdin_takes_its_format_from_the_flag(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], flag: str, fmt: str, data: bytes
+) -> None:
+    stdin_of(monkeypatch, data)
+    assert main(["validate", "-", flag, fmt]) == EXIT_OK
+    assert capsys.readouterr().out == "-: valid\n"
+
+
+def test_the_format_flag_overrides_the_file_name(tmp_path: Path) -> None:
+    spec = write(tmp_path, "spec.txt", TOML_EXAMPLE.read_bytes())
+    assert main(["compile", str(spec), "--format", "toml", "-o", str(tmp_path / "out")]) == EXIT_OK
+
+
+def test_explain_takes_the_spec_format_too(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    stdin_of(monkeypatch, TOML_EXAMPLE.read_bytes())
+    assert main(["explain", "-", "--spec-format", "toml"]) == EXIT_OK
+    assert "cluster kube-prod" in capsys.readouterr().out
+
+
+def test_toml_on_stdin_without_a_format_gets_a_hint(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    stdin_of(monkeypatch, TOML_EXAMPLE.read_bytes())
+    assert main(["validate", "-"]) == EXIT_INVALID
+    (line,) = problem_lines(capsys.readouterr().err, Path("-"))
+    assert line.endswith("(this looks like TOML: name the file .toml, or pass --spec-format toml)")
+
+
+def test_a_toml_file_named_yaml_gets_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "cluster.yaml", TOML_EXAMPLE.read_bytes())
+    assert main(["validate", str(spec)]) == EXIT_INVALID
+    (line,) = problem_lines(capsys.readouterr().err, spec)
+    assert "this looks like TOML" in line
+
+
+def test_a_broken_yaml_file_gets_no_toml_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "broken.yaml", "name: [unclosed\n")
+    assert main(["validate", str(spec)]) == EXIT_INVALID
+    assert "TOML" not in capsys.readouterr().err
+
+
+def test_an_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "-", "--format", "xml"]) == EXIT_USAGE
+    assert "invalid choice" in capsys.readouterr().err
+
+
 # --- usage and I/O errors -------------------------------------------------------------------------------------
 
 
@@ -242,6 +409,17 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert "usage:" in err
     assert "Traceback" not in err
+
+
+def test_version_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == EXIT_OK
+    assert capsys.readouterr().out == f"nixk8s {__version__}\n"
+
+
+def test_python_dash_m_nixk8s_is_the_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "nixk8s", "--version"], capture_output=True, text=True)
+    assert result.returncode == EXIT_OK
+    assert result.stdout == f"nixk8s {__version__}\n"
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -310,6 +488,16 @@ def test_schema_describes_every_top_level_field(capsys: pytest.CaptureFixture[st
     spec = schema["$defs"][schema["$ref"].rsplit("/", 1)[1]]
     assert {"name", "backend", "region", "node_pools", "bootstrap_secrets", "hcloud"} <= set(spec["properties"])
     assert set(spec["required"]) == {"name", "backend", "region", "node_pools"}
+
+
+def test_schema_types_the_pass_through_options_but_gives_them_no_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    validator = schema_validator(capsys)
+    options = {"pki": {"mode": "auto", "cert_validity_days": 365}, "graceful_node_shutdown": True}
+    assert validator.is_valid(minimal_spec(distribution="kubernetes", nixos={"kubernetes": options}))
+    assert not validator.is_valid(minimal_spec(distribution="kubernetes", nixos={"kubernetes": {"pki": {"mode": 1}}}))
+    assert main(["schema"]) == EXIT_OK
+    pki = json.loads(capsys.readouterr().out)["$defs"]["PKI"]
+    assert not any("default" in field for field in pki["properties"].values())
 
 
 # --- explain -------------------------------------------------------------------------------------------------------

@@ -455,3 +455,9 @@ def test_three_servers_without_a_network_are_refused() -> None:
         bootstrap_secrets=TOKEN,
     )
     assert [p.path for p in problems_of(raw)] == ["network"]
+
+
+def test_an_image_name_longer_than_hetzner_allows_is_a_problem() -> None:
+    (problem,) = problems_of(minimal_spec(hcloud={"image": "i" * 256}))
+    assert problem.path == "hcloud.image"
+    assert "at most 255" in problem.message

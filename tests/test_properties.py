@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from nixk8s.backends import BACKENDS
 from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.node_config import join_server
-from nixk8s.secrets import agent_allowlist, secret_variables
+from nixk8s.load import load
+from nixk8s.secrets import KINDLING_BOOTSTRAP_KEYS, agent_allowlist, secret_variables
 from nixk8s.spec import AGENT_OPTION_FIELDS, ClusterSpec, SecretRef
 from nixk8s.stamp import fill
 from nixk8s.terraform import Expr, Template
@@ -266,9 +267,8 @@ def test_literal_template_sequences_are_escaped_and_only_nixk8s_interpolations_r
 
 @backends
 @given(data=st.data())
-def test_a_secret_variable_keeps_the_checks_of_every_secret_that_names_it(backend: str, data: st.DataObject) -> None:
-    """DESIGN §4: a variable the node needs in a particular form (the join token) says so,
-    also when another secret names the same variable."""
+def test_a_secret_variable_carries_the_checks_of_its_secret(backend: str, data: st.DataObject) -> None:
+    """DESIGN §4: a variable the node needs in a particular form (the join token) says so."""
     spec = data.draw(cluster_specs(backend))
     variables = msgspec.json.decode(compiled(spec).to_json()).get("variable", {})
     for key, secret in spec.bootstrap_secrets.items():
@@ -276,6 +276,32 @@ def test_a_secret_variable_keeps_the_checks_of_every_secret_that_names_it(backen
             (alone,) = secret_variables(msgspec.structs.replace(spec, bootstrap_secrets={key: secret}))
             required = {"${" + condition + "}" for condition, _ in alone.validations}
             assert required <= {v["condition"] for v in variables[secret.var].get("validation", [])}, key
+
+
+@backends
+@given(data=st.data())
+def test_no_variable_an_agent_receives_backs_a_secret_agents_may_not_hold(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    allowed = agent_allowlist(spec.distribution)
+    secrets_of: dict[str, set[str]] = {}
+    for key, secret in spec.bootstrap_secrets.items():
+        if isinstance(secret, SecretRef):
+            secrets_of.setdefault(f"var.{secret.var}", set()).add(key)
+    for _, agent in agents_by_pool(compiled(spec)):
+        for value in agent.get("bootstrap_secrets", {}).values():
+            assert secrets_of.get(value, set()) <= allowed, value
+
+
+@backends
+@given(data=st.data())
+def test_a_variable_backing_a_second_secret_is_refused(backend: str, data: st.DataObject) -> None:
+    raw = data.draw(raw_cluster_specs(backend))
+    secrets = raw["bootstrap_secrets"]
+    first, second = data.draw(st.lists(st.sampled_from(sorted(KINDLING_BOOTSTRAP_KEYS)), min_size=2, max_size=2, unique=True))
+    shared = {**secrets, first: {"var": "shared"}, second: {"var": "shared"}}
+    result = load(msgspec.json.encode({**raw, "bootstrap_secrets": shared}), "json")
+    _, later = [k for k in shared if k in (first, second)]  # the problem is on the second use
+    assert f"bootstrap_secrets.{later}.var" in [p.path for p in result.failure()]
 
 
 # --- determinism ------------------------------------------------------------------------------

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 from returns.result import Failure, Success
 
+from nixk8s.compiler import compile_spec
+from nixk8s.limits import MAX_DEPTH, MAX_SPEC_BYTES, MAX_TEXT, MAX_VALUES
 from nixk8s.load import format_of, load, parse
 from nixk8s.problems import Problem
-from nixk8s.spec import ClusterSpec
+from nixk8s.spec import ClusterSpec, K3sOptions, NixOS
 
 from support import minimal_spec, problem_paths, problems_of
 
@@ -364,3 +367,216 @@ def test_a_list_where_a_choice_is_expected_names_the_choices() -> None:
 def test_a_scalar_document_is_named_for_a_person() -> None:
     (problem,) = problems_of("42", "yaml")
     assert problem == Problem("", "the spec must be a mapping of fields, not an integer")
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("a: !!bool x\n", "'x' is not a valid !!bool"),
+        ("a: !!int ''\n", "'' is not a valid !!int"),
+        ("a: !!int x\n", "'x' is not a valid !!int"),
+        ("a: !!float ''\n", "'' is not a valid !!float"),
+        ("a: !!timestamp x\n", "'x' is not a valid !!timestamp"),
+        ("a: !!timestamp 2001-02-30\n", "'2001-02-30' is not a valid !!timestamp"),
+        ("a: !!map [1]\n", "!!map on a list: expected a mapping"),
+        ("a: !!map x\n", "!!map on a scalar: expected a mapping"),
+    ],
+)
+def test_an_explicit_yaml_tag_on_a_value_it_cannot_read_is_a_problem(text: str, complaint: str) -> None:
+    (problem,) = problems_of(text, "yaml")
+    assert problem.path == ""
+    assert problem.message.startswith("not valid YAML")
+    assert complaint in problem.message
+
+
+def test_a_yaml_set_is_a_problem_since_it_has_no_order() -> None:
+    (problem,) = problems_of(YAML_SPEC + "tags: !!set {a, b}\n", "yaml")
+    assert "!!set is not supported: write a list" in problem.message
+
+
+# --- hostile input: bounded work, checked before the work ---------------------------------------
+
+def nested(depth: int, leaf: str = "1") -> str:
+    """A flow mapping ``{a: {a: ... leaf}}`` ``depth`` levels deep (valid YAML and, quoted, JSON-like)."""
+    return "{a: " * depth + leaf + "}" * depth
+
+
+def with_manifest(body: str) -> str:
+    return YAML_SPEC + f"nixos: {{k3s: {{manifests: {{m: {body}}}}}}}\n"
+
+
+def test_a_document_over_the_size_limit_is_refused_before_it_is_decoded() -> None:
+    (problem,) = problems_of(YAML_SPEC + "#" * MAX_SPEC_BYTES, "yaml")
+    assert problem.path == ""
+    assert f"nixk8s reads at most {MAX_SPEC_BYTES:,}" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [("[" * 5000, "yaml"), ("[" * 100_000, "json"), ("a = " + "[" * 5000, "toml"), ("a = " + "{b = " * 5000, "toml")],
+    ids=["yaml", "json", "toml-arrays", "toml-inline-tables"],
+)
+def test_deep_nesting_is_a_problem_not_a_recursion_error(text: str, fmt: str) -> None:
+    (problem,) = problems_of(text, fmt)
+    assert problem.path == ""
+    assert "nest" in problem.message
+
+
+def test_a_toml_dotted_key_longer_than_the_depth_limit_is_a_problem() -> None:
+    (problem,) = problems_of(".".join(["a"] * 20_000) + " = 1\n", "toml")
+    assert problem.message.startswith(f"nested more than {MAX_DEPTH} levels deep (a dotted key)")
+
+
+def test_toml_tables_and_dotted_keys_that_nest_too_deep_together_are_a_problem() -> None:
+    header = "[" + ".".join(["a"] * 40) + "]\n"
+    (problem,) = problems_of(header + ".".join(["b"] * 40) + " = 1\n", "toml")
+    assert problem.message.startswith(f"nested more than {MAX_DEPTH} levels deep")
+    assert problem.path.startswith("a.a.a")
+
+
+def test_nesting_deep_inside_manifests_is_a_problem_not_a_recursion_error() -> None:
+    (problem,) = problems_of(with_manifest(nested(500)), "yaml")
+    assert problem.message.startswith(f"nested more than {MAX_DEPTH} levels deep (line 12")
+
+
+def test_manifests_nested_twenty_levels_deep_compile() -> None:
+    spec = load(with_manifest(nested(20, "deep")).encode()).unwrap()
+    assert isinstance(compile_spec(spec), Success)
+
+
+@pytest.mark.parametrize(("text", "fmt"), [('{"name": "' + "[{" * 200 + '"}', "json"),
+                                           ('name = "' + "[{" * 200 + '" # [[[[\n', "toml")])
+def test_brackets_inside_strings_and_comments_do_not_count_as_nesting(text: str, fmt: str) -> None:
+    assert not any("nest" in p.message for p in problems_of(text, fmt))
+
+
+def test_a_spec_built_in_code_nested_too_deep_is_a_problem_not_a_recursion_error() -> None:
+    manifest: dict[str, object] = {"leaf": 1}
+    for _ in range(500):
+        manifest = {"a": manifest}
+    spec = load(YAML_SPEC.encode()).unwrap()
+    deep = msgspec.structs.replace(spec, nixos=NixOS(k3s=K3sOptions(manifests={"m": manifest})))
+    (problem,) = compile_spec(deep).failure()
+    assert problem.path.startswith("nixos.k3s.manifests.m.a.a")
+    assert problem.message.startswith(f"nested more than {MAX_DEPTH} levels deep")
+
+
+def alias_bomb(levels: int) -> str:
+    """Nine aliases per anchor, ``levels`` deep, in ``nixos.k3s.manifests`` (a few hundred bytes)."""
+    lines = ["        l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"        l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return YAML_SPEC + "nixos:\n  k3s:\n    manifests:\n      m:\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("levels", [7, 9])
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(levels: int) -> None:
+    (problem,) = problems_of(alias_bomb(levels), "yaml")
+    assert problem.path == ""
+    assert problem.message.startswith(f"more than {MAX_VALUES:,} values (mappings, lists and scalars) once its aliases are expanded")
+
+
+def test_a_yaml_merge_key_bomb_is_refused_before_it_is_expanded() -> None:
+    lines = ["m0: &m0 {k: v}"]
+    lines += [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 9)}], k{i}: v}}" for i in range(1, 10)]
+    (problem,) = problems_of("\n".join(lines) + "\n", "yaml")
+    assert "once its aliases are expanded" in problem.message
+
+
+def test_aliases_of_a_long_string_count_its_text_each_time() -> None:
+    text = f"a: &a {'x' * 400_000}\nb: [*a, *a, *a]\n"
+    (problem,) = problems_of(text, "yaml")
+    assert problem.message.startswith(f"more than {MAX_TEXT:,} characters of text once its aliases are expanded")
+
+
+@pytest.mark.parametrize("text", ["a: &a [*a]\n", "a: &a {b: [1, *a]}\n"])
+def test_a_yaml_alias_inside_the_node_it_names_is_a_problem(text: str) -> None:
+    (problem,) = problems_of(text, "yaml")
+    assert "an alias refers to a node that contains it" in problem.message
+
+
+def test_a_few_aliases_load_as_usual() -> None:
+    text = YAML_SPEC + "tags: &t {team: a}\nx-unused: *t\n"
+    (problem,) = problems_of(text, "yaml")
+    assert problem.path == "x-unused"
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [("[" + ",".join(["1"] * (MAX_VALUES + 1)) + "]", "json"),
+     ("a = [" + ",".join(["1"] * (MAX_VALUES + 1)) + "]", "toml"),
+     ("[" + ",".join(["1"] * (MAX_VALUES + 1)) + "]", "yaml")],
+    ids=["json", "toml", "yaml"],
+)
+def test_more_values_than_the_limit_is_a_problem(text: str, fmt: str) -> None:
+    (problem,) = problems_of(text, fmt)
+    assert problem.message.startswith(f"more than {MAX_VALUES:,} values")
+
+
+# --- hostile input: values JSON cannot carry ------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ['tags: {"\\ud800": v}\n', 'tags: {a: "\\ud800"}\n', 'nixos: {k3s: {manifests: {m: "\\udc00"}}}\n'])
+def test_a_lone_surrogate_from_a_yaml_escape_is_a_problem(text: str) -> None:
+    (problem,) = problems_of(YAML_SPEC + text, "yaml")
+    assert problem.path == ""
+    assert problem.message.startswith("not valid YAML")
+
+
+def spec_with(**fields: object) -> ClusterSpec:
+    return msgspec.structs.replace(load(YAML_SPEC.encode()).unwrap(), **fields)
+
+
+def test_a_lone_surrogate_in_a_key_of_a_spec_built_in_code_is_a_problem_at_its_path() -> None:
+    (problem,) = compile_spec(spec_with(tags={"\ud800": "v"})).failure()
+    assert problem == Problem('tags["\\ud800"]', "the key contains a lone UTF-16 surrogate (\\ud800), which UTF-8 cannot encode")
+
+
+def test_a_lone_surrogate_in_a_manifest_of_a_spec_built_in_code_is_a_problem_at_its_path() -> None:
+    spec = spec_with(nixos=NixOS(k3s=K3sOptions(manifests={"m": {"data": ["ok", "\udc00"]}})))
+    (problem,) = compile_spec(spec).failure()
+    assert problem == Problem("nixos.k3s.manifests.m.data[1]", "contains a lone UTF-16 surrogate (\\udc00), which UTF-8 cannot encode")
+
+
+def test_a_number_too_large_to_print_is_a_problem_not_a_value_error() -> None:
+    (problem,) = problems_of(YAML_SPEC.replace("name: demo", "name: 0x" + "f" * 4000), "yaml")
+    assert problem == Problem("name", "a 16000-bit number is too large: numbers fit in 64 bits")
+
+
+def test_a_number_beyond_64_bits_in_a_manifest_is_a_problem() -> None:
+    (problem,) = problems_of(with_manifest("{replicas: 0x1ffffffffffffffff}"), "yaml")
+    assert problem == Problem("nixos.k3s.manifests.m.replicas", "a 65-bit number is too large: numbers fit in 64 bits")
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "kind"),
+    [("{1: a, b: c}", 'nixos.k3s.manifests.m["1"]', "an integer"),
+     ("{null: 1}", "nixos.k3s.manifests.m.null", "null"),
+     ("{spec: [{true: x}]}", "nixos.k3s.manifests.m.spec[0].true", "true or false")],
+)
+def test_a_non_string_key_in_a_manifest_is_a_problem_at_its_path(body: str, path: str, kind: str) -> None:
+    (problem,) = problems_of(with_manifest(body), "yaml")
+    assert problem == Problem(path, f"keys must be strings, got {kind}: write it in quotes")
+
+
+def test_a_non_string_key_in_a_free_form_map_is_a_problem_at_its_path() -> None:
+    (problem,) = problems_of(YAML_SPEC + "nixos: {k3s: {kernel: {sysctl: {1: x}}}}\n", "yaml")
+    assert problem == Problem('nixos.k3s.kernel.sysctl["1"]', "keys must be strings, got an integer: write it in quotes")
+
+
+def test_a_long_value_is_cut_short_in_its_message() -> None:
+    (problem,) = problems_of(YAML_SPEC + f"profile: {'x' * 100_000}\n", "yaml")
+    assert problem.path == "profile"
+    assert len(problem.message) < 400
+
+
+def test_a_spec_built_in_code_with_a_mapping_where_a_record_belongs_is_checked_as_the_record() -> None:
+    # msgspec.structs.replace does not validate: the rules must see the decoded record
+    spec = spec_with(vpn={"links": [{"name": "wg0"}]})
+    problems = compile_spec(spec).failure()
+    assert "vpn.links[0].address" in [p.path for p in problems]
+
+
+def test_a_long_word_without_dots_is_no_dotted_key() -> None:
+    # the dotted-key scan starts only at word starts: scanning from every character of
+    # a 300,000-character word would take minutes
+    assert problems_of(b"a: &a " + b"x" * 300_000 + b"\n", "toml")[0].message.startswith("not valid TOML")

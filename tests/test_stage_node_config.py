@@ -264,6 +264,29 @@ def test_kubernetes_cluster_cidr_option_is_also_sent_as_pod_cidr() -> None:
     assert server(spec, 0)["kubernetes"]["pod_cidr"] == "10.50.0.0/16"
 
 
+def test_an_option_written_with_its_default_value_reaches_the_node_as_written() -> None:
+    options = {"pki": {"mode": "auto", "cert_validity_days": 365}, "etcd": {"initial_cluster_state": "new"},
+               "graceful_node_shutdown": True, "nvidia_enable": False, "disable": []}
+    spec = cluster("kubernetes", nixos={"kubernetes": options})
+    kube = server(spec, 0)["kubernetes"]
+    assert {k: kube[k] for k in options} == options
+
+
+def test_an_option_written_with_its_default_value_reaches_agents_as_written() -> None:
+    spec = cluster(nixos={"k3s": {"kernel": {"hardening": True}, "graceful_node_shutdown": True}})
+    assert agent(spec)["k3s"] == {"kernel": {"hardening": True}, "graceful_node_shutdown": True}
+
+
+def test_an_option_left_out_stays_out_so_the_node_module_default_applies() -> None:
+    spec = cluster("kubernetes", nixos={"kubernetes": {"pki": {"cert_dir": "/pki"}}})
+    assert server(spec, 0)["kubernetes"]["pki"] == {"cert_dir": "/pki"}
+
+
+def test_an_option_written_as_null_is_left_out() -> None:
+    spec = cluster(nixos={"k3s": {"cluster_dns": None, "wait_for_dns": {"hostname": None, "enabled": True}}})
+    assert server(spec, 0)["k3s"] == {"wait_for_dns": {"enabled": True}}
+
+
 def test_k3s_block_is_absent_without_options_or_cidrs() -> None:
     assert "k3s" not in server(cluster(), 0)
 

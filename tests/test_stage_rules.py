@@ -16,7 +16,7 @@ from nixk8s.load import parse
 from nixk8s.problems import Problem
 from nixk8s.spec import ClusterSpec
 
-from support import minimal_spec, problem_paths, worker_pool
+from support import OWN_VPN, minimal_spec, problem_paths, problems_of, worker_pool
 
 WG_KEY = "A" * 43 + "="
 KUBEADM_TOKEN = "abcdef.0123456789abcdef"
@@ -40,6 +40,8 @@ def with_pool(**fields: Any) -> dict[str, Any]:
 def test_every_rule_is_run_by_spec_problems() -> None:
     names = {r.__name__ for r in rules.RULES}
     assert {
+        "cluster_size",
+        "repeated_on_every_machine",
         "node_pool_sizes",
         "node_labels_and_taints",
         "network_cidrs",
@@ -60,6 +62,63 @@ def test_no_rule_names_a_cloud() -> None:
 
 def test_minimal_spec_breaks_no_rule() -> None:
     assert rules.spec_problems(typed(minimal_spec())) == []
+
+
+# --- bounds past any plausible cluster ----------------------------------------------------------
+
+
+def test_a_control_plane_of_more_than_fifteen_servers_is_a_problem() -> None:
+    (problem,) = run(rules.cluster_size, with_pool(min_size=1_000_000, max_size=1_000_000))
+    assert problem.path == "node_pools[0].min_size"
+    assert problem.message.startswith(f"a control plane of 1,000,000 servers; at most {rules.MAX_CONTROL_PLANE}")
+
+
+def test_a_control_plane_of_fifteen_servers_is_fine() -> None:
+    assert run(rules.cluster_size, with_pool(min_size=15, max_size=15)) == []
+
+
+def test_more_worker_nodes_than_the_bound_in_all_pools_together_is_a_problem() -> None:
+    raw = minimal_spec(node_pools=[minimal_spec()["node_pools"][0], worker_pool("a", 6_000), worker_pool("b", 4_001)])
+    (problem,) = run(rules.cluster_size, raw)
+    assert problem.path == "node_pools"
+    assert problem.message.startswith(f"10,001 worker nodes (desired sizes of all worker pools); at most {rules.MAX_WORKERS:,}")
+
+
+def test_ten_thousand_workers_in_twenty_pools_are_fine() -> None:
+    pools = [worker_pool(f"pool{i}", 500) for i in range(20)]
+    assert run(rules.cluster_size, minimal_spec(node_pools=[minimal_spec()["node_pools"][0], *pools])) == []
+
+
+def test_more_node_pools_than_the_bound_is_a_problem() -> None:
+    pools = [worker_pool(f"pool{i}", 0) for i in range(rules.MAX_NODE_POOLS)]
+    (problem,) = run(rules.cluster_size, minimal_spec(node_pools=[minimal_spec()["node_pools"][0], *pools]))
+    assert problem == Problem("node_pools", f"{rules.MAX_NODE_POOLS + 1} node pools; at most {rules.MAX_NODE_POOLS}, as many as AKS allows (EKS: 30 managed node groups)")
+
+
+def test_more_tags_than_the_bound_is_a_problem() -> None:
+    (problem,) = run(rules.repeated_on_every_machine, minimal_spec(tags={f"t{i}": "x" for i in range(65)}))
+    assert problem.path == "tags"
+    assert problem.message.startswith(f"65 tags; at most {rules.MAX_TAGS}")
+
+
+def test_more_ssh_keys_in_a_pool_than_the_bound_is_a_problem() -> None:
+    (problem,) = run(rules.repeated_on_every_machine, with_pool(ssh_keys=[f"k{i}" for i in range(33)]))
+    assert problem == Problem("node_pools[0].ssh_keys", f"33 SSH keys; at most {rules.MAX_SSH_KEYS}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (minimal_spec(region="r" * 256), "region"),
+        (with_pool(instance_types=["cx32", "x" * 256]), "node_pools[0].instance_types[1]"),
+        (with_pool(ssh_keys=["k" * 1_000]), "node_pools[0].ssh_keys[0]"),
+        (minimal_spec(nixos={"image_id": "i" * 256}), "nixos.image_id"),
+    ],
+)
+def test_a_name_every_machine_repeats_longer_than_a_cloud_allows_is_a_problem(raw: dict[str, Any], path: str) -> None:
+    (problem,) = run(rules.repeated_on_every_machine, raw)
+    assert problem.path == path
+    assert problem.message.endswith(f"characters; a cloud's names and ids are at most {rules.MAX_IDENTIFIER}")
 
 
 # --- node pool sizes ---------------------------------------------------------------------
@@ -331,6 +390,23 @@ def test_token_given_by_reference_is_not_checked_at_compile_time() -> None:
 # --- join credential ------------------------------------------------------------------------------------
 
 
+def test_a_variable_backing_the_join_token_and_a_server_only_secret_is_a_problem() -> None:
+    raw = minimal_spec(bootstrap_secrets={"k3s_server_token": {"var": "t"}, "sops_age_key": {"var": "t"}})
+    (problem,) = run(rules.one_secret_per_variable, raw)
+    assert problem.path == "bootstrap_secrets.sops_age_key.var"
+    assert problem.message.startswith('variable "t" already backs bootstrap_secrets.k3s_server_token; give each secret its own')
+
+
+def test_a_variable_backing_two_agent_visible_secrets_is_a_problem_too() -> None:
+    raw = minimal_spec(bootstrap_secrets={"k3s_server_token": {"var": "t"}, "nix_github_token": {"var": "t"}})
+    assert [p.path for p in run(rules.one_secret_per_variable, raw)] == ["bootstrap_secrets.nix_github_token.var"]
+
+
+def test_secrets_with_their_own_variables_are_fine() -> None:
+    raw = minimal_spec(bootstrap_secrets={"k3s_server_token": {"var": "t"}, "sops_age_key": {"var": "age"}})
+    assert run(rules.one_secret_per_variable, raw) == []
+
+
 def test_single_server_without_workers_needs_no_join_credential() -> None:
     assert run(rules.join_credential, minimal_spec()) == []
 
@@ -499,3 +575,32 @@ def test_load_applies_only_the_cloud_neutral_rules() -> None:
     from nixk8s.load import load
 
     assert load(json.dumps(minimal_spec(hcloud=None)).encode(), "json").value_or(None) is not None
+
+
+def test_a_huge_aws_control_plane_is_refused_before_anything_is_built() -> None:
+    raw = minimal_spec(backend="aws", region="eu-west-1", hcloud=None, aws={"ami_id": "ami-0123456789abcdef0"},
+                       bootstrap_secrets={"k3s_server_token": "t"})
+    raw["node_pools"][0].update(min_size=1_000_000, max_size=1_000_000)
+    assert problem_paths(raw) == ["node_pools[0].min_size"]
+
+
+def test_a_hundred_thousand_server_hcloud_pool_is_refused() -> None:
+    raw = minimal_spec(node_pools=[minimal_spec()["node_pools"][0], worker_pool("workers", 100_000)],
+                       bootstrap_secrets={"k3s_server_token": "t"}, vpn=OWN_VPN)
+    assert "node_pools" in problem_paths(raw)
+
+
+@pytest.mark.parametrize("backend", ["hcloud", "aws"])
+def test_the_benchmarks_largest_clusters_are_within_the_bounds(backend: str) -> None:
+    # benchmarks/bench.py: hcloud 3 servers + 10,000 workers without a network;
+    # aws 10,000 workers in 20 pools
+    system = {"name": "system", "instance_types": ["cx32"], "min_size": 3, "max_size": 3}
+    pools = [worker_pool("workers", 10_000)] if backend == "hcloud" else [worker_pool(f"pool{i}", 500) for i in range(20)]
+    provider = (
+        {"hcloud": {"image": "123456"}, "vpn": OWN_VPN}  # past 100 servers: no network, VPN links
+        if backend == "hcloud"
+        else {"hcloud": None, "aws": {"ami_id": "ami-0123456789abcdef0"}}
+    )
+    raw = minimal_spec(backend=backend, region="nbg1" if backend == "hcloud" else "eu-west-1",
+                       node_pools=[system, *pools], bootstrap_secrets={"k3s_server_token": {"var": "t"}}, **provider)
+    assert problems_of(raw) == ()

@@ -190,17 +190,12 @@ def test_validation_conditions_are_interpolations_in_the_document() -> None:
         assert block["error_message"]
 
 
-def test_two_secrets_may_share_one_variable() -> None:
-    raw = ref_spec(k3s_server_token="shared", nix_github_token="shared")
-    assert list(compile_raw(raw).document["variable"]) == ["shared"]
-
-
-def test_shared_variable_keeps_the_checks_of_every_secret_using_it() -> None:
-    raw = ref_spec(k3s_server_token="shared", nix_github_token="shared")
-    (block,) = compile_raw(raw).document["variable"].values()
-    messages = [v["error_message"] for v in block["validation"]]
-    assert any("double quote" in m for m in messages)
-    assert len(messages) == len(set(messages)) == 2
+def test_each_referenced_secret_gets_its_own_variable_with_its_own_checks() -> None:
+    raw = ref_spec(k3s_server_token="k3s_token", sops_age_key="age")
+    variables = compile_raw(raw).document["variable"]
+    assert sorted(variables) == ["age", "k3s_token"]
+    assert any("double quote" in v["error_message"] for v in variables["k3s_token"]["validation"])
+    assert not any("double quote" in v["error_message"] for v in variables["age"]["validation"])
 
 
 def test_referenced_value_is_interpolated_into_user_data_by_terraform() -> None:

@@ -49,6 +49,8 @@ NETWORK_ZONES: dict[str, str] = {
 MAX_SERVERS_PER_NETWORK = 100
 MAX_SERVERS_PER_PLACEMENT_GROUP = 10
 MAX_FIREWALL_RULES = 50
+# every server repeats its image: bound it like the spec's other names (rules.MAX_IDENTIFIER)
+MAX_IMAGE_NAME = 255
 USER_DATA_LIMIT = UserDataLimit(32_768, "Hetzner allows 32,768 bytes of user_data")
 # Control-plane addresses start here in the subnet: .1 may be Hetzner's gateway.
 FIRST_CONTROL_PLANE_HOST = 2
@@ -119,6 +121,8 @@ def firewall_rules(plan: ClusterPlan) -> list[dict[str, Any]]:
 
 def check(plan: ClusterPlan) -> Iterator[Problem]:
     spec = plan.spec
+    if spec.hcloud and spec.hcloud.image and len(spec.hcloud.image) > MAX_IMAGE_NAME:
+        yield Problem("hcloud.image", f"{len(spec.hcloud.image):,} characters; a Hetzner image name or id is at most {MAX_IMAGE_NAME}")
     if image(spec) is None:
         yield Problem(
             "hcloud.image",

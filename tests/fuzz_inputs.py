@@ -1,0 +1,309 @@
+"""Hostile inputs for the fuzz target (tests/test_fuzz.py) and benchmarks/fuzz.py.
+
+Every generator is a function of a ``random.Random``, so that hypothesis drives it
+in the test suite (``st.randoms()``, reproducible and shrinkable by seed) and the
+benchmark draws a hundred thousand of them from a seed without hypothesis.
+
+- :func:`mutated_document`: an example spec from specs/, mutated as data (values
+  deleted, replaced, duplicated, retyped, nested deep, shared so that YAML writes
+  anchors and aliases, hostile strings as keys and values) and written as YAML or
+  JSON, or mutated as text (hostile snippets inserted, slices deleted or repeated),
+  which reaches TOML and broken syntax too;
+- :func:`junk_document`: a random tree with keys and values of every kind;
+- :func:`hostile_spec`: a ClusterSpec built in code with hostile values put into its
+  fields without validation, for ``compile_spec`` on its own;
+- :data:`NASTY`: fixed inputs, each past one bound (bombs, deep nesting, huge sizes).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import tomllib
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from nixk8s.load import format_of, load
+from nixk8s.spec import ClusterSpec
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+Document = tuple[bytes, str]  # the bytes and the format they are read as
+FORMATS = ("yaml", "toml", "json")
+
+HOSTILE_STRINGS = [
+    "", " ", "\x00", "\x7f", "\t", "\r\n", "\n\n", "\\", '"', "'", "`", "$", "${x}", "%{ if 1 }", "$${x}",
+    "PANGEA_CONFIG_EOF", "\u0085", "\u2028", "\u2029", "\ufeff", "é", "\U0001d54f", "\ud800", "\udc00",
+    "null", "~", "yes", "no", "on", "0x1f", "0o17", "1e999", "-.inf", ".nan", "2024-01-01", "12:30:00",
+    "&a", "*a", "<<", "!!int", "!!binary x", "? ", ": ", "- ", "# c", "{", "}", "[", "]", ",", "=", "[[x]]",
+    "a.b.c", "../../etc/passwd", "x" * 300, "0x" + "f" * 5000, "9" * 5000, "k3s_server_token", "system", "cp",
+    "0.0.0.0/0", "10.0.0.0/8", "::/0", "256.0.0.1/33", "var", "count", "aws:x", "Hello World",
+]
+HOSTILE_NUMBERS: list[Any] = [0, -1, 1, 3, 15, 16, 101, 10_000, 10_001, 2**31, 2**63, 2**64, 16**300, -(2**70),
+                              1.5, -0.0, 1e308, float("inf"), float("nan")]
+SCALARS: list[Any] = [None, True, False, *HOSTILE_NUMBERS, *HOSTILE_STRINGS]
+FIELD_NAMES = [
+    "name", "backend", "region", "node_pools", "instance_types", "min_size", "max_size", "desired_size",
+    "labels", "taints", "ssh_keys", "network", "vpc_cidr", "subnet_cidr", "pod_cidr", "access", "nixos",
+    "k3s", "kubernetes", "manifests", "kernel", "sysctl", "pki", "bootstrap_secrets", "var", "tags", "vpn",
+    "links", "peers", "fluxcd", "argocd", "hcloud", "aws", "image", "ami_id", "persistent_state",
+]
+SNIPPETS = [
+    "&a ", "*a", "*b", "<<: *a\n", "&a [*a]", "!!int ", "!!bool ", "!!map ", "!!set ", "!!timestamp ",
+    "!!python/object:os.system ", "[" * 70, "{a: " * 70, "]" * 10, "\t", "\x00", "\\ud800", "\"\\ud800\"",
+    "0x" + "f" * 4000, "9" * 4500, '"""', "'''", "# [[[[\n", "=", " = ", "[[node_pools]]\n", "[x]\n",
+    ".".join(["a"] * 80) + " = 1\n", "{", "}", "\n---\n", "...\n", "? [a]\n: b\n", "%YAML 1.1\n", "\ufeff",
+    "\r", "\u2028", "k: v\n", "null: 1\n", "1: x\n", "min_size: 1000000\n", "desired_size: 10001\n",
+]
+
+
+@cache
+def example_documents() -> tuple[tuple[bytes, str], ...]:
+    """(bytes, format) of every example spec."""
+    return tuple((p.read_bytes(), format_of(p.name)) for p in sorted(SPECS.glob("*.*")))
+
+
+@cache
+def _example_trees() -> tuple[Any, ...]:
+    return tuple(tomllib.loads(data.decode()) if fmt == "toml" else yaml.safe_load(data) for data, fmt in example_documents())
+
+
+def example_tree(rng: random.Random) -> Any:
+    """One example spec as plain data, a copy of its own to mutate."""
+    return copy.deepcopy(rng.choice(_example_trees()))
+
+
+# --- trees ------------------------------------------------------------------------------------
+
+
+def _places(tree: Any) -> list[tuple[Any, Any]]:
+    """Every (container, key) in a tree: where a value can be deleted, replaced or added.
+
+    Each container is visited once: "share" mutations make trees with shared parts
+    and even cycles (which YAML writes as an alias inside its own anchor).
+    """
+    found: list[tuple[Any, Any]] = []
+    stack = [tree]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        items = list(node.items()) if isinstance(node, dict) else list(enumerate(node)) if isinstance(node, list) else []
+        for key, value in items:
+            found.append((node, key))
+            if isinstance(value, (dict, list)):
+                stack.append(value)
+    return found
+
+
+def hostile_value(rng: random.Random) -> Any:
+    roll = rng.random()
+    if roll < 0.6:
+        return rng.choice(SCALARS)
+    if roll < 0.8:
+        return [rng.choice(SCALARS) for _ in range(rng.randint(0, 4))]
+    return {hostile_key(rng): rng.choice(SCALARS) for _ in range(rng.randint(0, 4))}
+
+
+def hostile_key(rng: random.Random) -> Any:
+    return rng.choice([*FIELD_NAMES, *HOSTILE_STRINGS[:40], 0, 1, None, True, 1.5])
+
+
+def nest(value: Any, depth: int, rng: random.Random) -> Any:
+    for _ in range(depth):
+        value = [value] if rng.random() < 0.5 else {rng.choice(FIELD_NAMES): value}
+    return value
+
+
+def _mutate(tree: Any, rng: random.Random) -> Any:
+    places = _places(tree)
+    if not places:
+        return hostile_value(rng)
+    node, key = rng.choice(places)
+    kind = rng.choice(["delete", "replace", "replace", "duplicate", "share", "retype", "nest", "key", "grow"])
+    if kind == "delete":
+        del node[key]
+    elif kind == "replace":
+        node[key] = hostile_value(rng)
+    elif kind == "duplicate":
+        other, other_key = rng.choice(places)
+        node[key] = copy.deepcopy(other[other_key])
+    elif kind == "share":  # the same object twice: yaml.dump writes an anchor and an alias
+        other, other_key = rng.choice(places)
+        if other is not node or other_key != key:
+            node[key] = other[other_key]
+    elif kind == "retype":
+        value = node[key]
+        node[key] = rng.choice([[value], {"x": value}, str(value)[:50], len(str(value)), None])
+    elif kind == "nest":
+        node[key] = nest(node[key], rng.choice([2, 10, 30, 63, 64, 65, 100, 300]), rng)
+    elif kind == "key" and isinstance(node, dict):
+        node[hostile_key(rng)] = hostile_value(rng)
+    elif kind == "grow" and isinstance(node[key], int) and not isinstance(node[key], bool):
+        node[key] = rng.choice(HOSTILE_NUMBERS)
+    elif kind == "grow" and isinstance(node[key], list) and len(node[key]) <= 20:
+        node[key] = node[key] * rng.choice([2, 50])
+    return tree
+
+
+def write(tree: Any, rng: random.Random) -> Document:
+    """A tree as YAML (anchors where objects are shared) or JSON; YAML when JSON cannot hold it."""
+    if rng.random() < 0.5:
+        try:
+            return json.dumps(tree, allow_nan=True).encode(), "json"
+        except (TypeError, ValueError, RecursionError):
+            pass
+    try:
+        text = yaml.safe_dump(tree, sort_keys=False, allow_unicode=rng.random() < 0.5, default_flow_style=rng.choice([None, True, False]))
+        return text.encode("utf-8", "surrogatepass"), "yaml"
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return repr(tree)[:2000].encode("utf-8", "surrogatepass"), "yaml"
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+
+def _mutate_text(data: bytes, rng: random.Random) -> bytes:
+    for _ in range(rng.randint(1, 4)):
+        at = rng.randint(0, len(data))
+        kind = rng.choice(["insert", "insert", "delete", "repeat", "flip"])
+        if kind == "insert":
+            data = data[:at] + rng.choice(SNIPPETS).encode("utf-8", "surrogatepass") + data[at:]
+        elif kind == "delete":
+            data = data[:at] + data[at + rng.randint(1, 40):]
+        elif kind == "repeat":
+            piece = data[at : at + rng.randint(1, 60)]
+            data = data[:at] + piece * rng.randint(2, 20) + data[at:]
+        else:
+            data = data[:at] + bytes([rng.randrange(256)]) + data[at + 1 :]
+    return data
+
+
+def mutated_document(rng: random.Random) -> Document:
+    """An example spec, mutated as data (then written) or as text."""
+    if rng.random() < 0.4:
+        data, fmt = rng.choice(example_documents())
+        return _mutate_text(data, rng), fmt if rng.random() < 0.9 else rng.choice(FORMATS)
+    tree = example_tree(rng)
+    for _ in range(rng.randint(1, 4)):
+        tree = _mutate(tree, rng)
+    return write(tree, rng)
+
+
+def junk_tree(rng: random.Random, depth: int = 0) -> Any:
+    if depth > 5 or rng.random() < 0.3:
+        return rng.choice(SCALARS)
+    if rng.random() < 0.5:
+        return [junk_tree(rng, depth + 1) for _ in range(rng.randint(0, 5))]
+    return {hostile_key(rng): junk_tree(rng, depth + 1) for _ in range(rng.randint(0, 6))}
+
+
+def junk_document(rng: random.Random) -> Document:
+    tree = junk_tree(rng)
+    if isinstance(tree, dict) and rng.random() < 0.5:  # a spec's skeleton, junk inside
+        tree = {**{"name": "demo", "backend": rng.choice(["hcloud", "aws"]), "region": "nbg1"}, **tree}
+    return write(tree, rng)
+
+
+def random_bytes(rng: random.Random) -> Document:
+    return rng.randbytes(rng.randint(0, 400)), rng.choice(FORMATS)
+
+
+# --- ClusterSpecs built in code --------------------------------------------------------------------
+
+
+@cache
+def _example_specs() -> tuple[ClusterSpec, ...]:
+    return tuple(load(data, fmt).unwrap() for data, fmt in example_documents())  # type: ignore[arg-type]
+
+
+def hostile_spec(rng: random.Random) -> ClusterSpec:
+    """An example ClusterSpec with hostile data put into a few fields, unvalidated."""
+    spec = rng.choice(_example_specs())
+    for _ in range(rng.randint(1, 3)):
+        spec = _replace_somewhere(spec, rng)
+    return spec
+
+
+def _replace_somewhere(struct: msgspec.Struct, rng: random.Random) -> Any:
+    field = rng.choice(struct.__struct_fields__)
+    value = getattr(struct, field)
+    if isinstance(value, msgspec.Struct) and rng.random() < 0.7:
+        new = _replace_somewhere(value, rng)
+    elif isinstance(value, tuple) and value and isinstance(value[0], msgspec.Struct) and rng.random() < 0.7:
+        i = rng.randrange(len(value))
+        new = (*value[:i], _replace_somewhere(value[i], rng), *value[i + 1 :])
+    else:
+        new = rng.choice([hostile_value(rng), junk_tree(rng), nest(hostile_value(rng), rng.choice([5, 70, 500]), rng)])
+    return msgspec.structs.replace(struct, **{field: new})
+
+
+# --- fixed inputs, each past one bound ---------------------------------------------------------------------
+
+_SMALL = "name: demo\nbackend: hcloud\nregion: nbg1\nnode_pools: [{name: system, instance_types: [cx32]}]\nhcloud: {image: x}\n"
+
+
+def _bomb(levels: int, merge: bool = False) -> str:
+    if merge:
+        lines = ["m0: &m0 {k: v}"] + [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 9)}], k{i}: v}}" for i in range(1, levels + 1)]
+    else:
+        lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x]"] + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def _hcloud(workers: int, network: bool = False) -> bytes:
+    """Hetzner, one machine per node: 10 servers (a spread group's limit) and ``workers``."""
+    spec = {
+        "name": "big", "backend": "hcloud", "region": "nbg1",
+        "node_pools": [{"name": "system", "instance_types": ["cx32"], "min_size": 10, "max_size": 10},
+                       {"name": "workers", "instance_types": ["cx42"], "min_size": workers, "max_size": workers}],
+        "bootstrap_secrets": {"k3s_server_token": {"var": "t"}}, "hcloud": {"image": "1"},
+    }
+    if network:
+        spec["network"] = {"vpc_cidr": "10.0.0.0/16"}
+    return json.dumps(spec).encode()
+
+
+NASTY: dict[str, Callable[[], Document]] = {
+    "yaml 5,000 brackets": lambda: (b"[" * 5000, "yaml"),
+    "yaml 100,000 brackets": lambda: (b"[" * 100_000, "yaml"),
+    "json 100,000 brackets": lambda: (b"[" * 100_000, "json"),
+    "json 500,000 brackets": lambda: (b"[" * 500_000, "json"),
+    "toml 5,000 brackets": lambda: (b"a = " + b"[" * 5000, "toml"),
+    "toml 5,000 inline tables": lambda: (b"a = " + b"{b = " * 5000, "toml"),
+    "toml 50,000-dot key": lambda: (".".join(["a"] * 50_000).encode() + b" = 1", "toml"),
+    "toml 8,000 keys of 60 dots": lambda: ("".join(".".join(["a"] * 60) + f"{i} = 1\n" for i in range(8000)).encode(), "toml"),
+    "toml 400,000-value array": lambda: (b"a = [" + b",".join([b"1"] * 400_000) + b"]", "toml"),
+    "toml unterminated string of escapes": lambda: (b'a = "' + b'\\"' * 400_000, "toml"),
+    "json unterminated string of escapes": lambda: (b'"' + b'\\"' * 400_000, "json"),
+    "json 500,000 values": lambda: (b"[" + b",".join([b"1"] * 500_000) + b"]", "json"),
+    "yaml 500,000 values": lambda: (b"a: [" + b",".join([b"1"] * 500_000) + b"]", "yaml"),
+    "yaml 90,000 tags": lambda: (_SMALL.encode() + b"tags: {" + b",".join(b"k%d: v" % i for i in range(90_000)) + b"}", "yaml"),
+    "json 99,000 wrong node pools": lambda: (b'{"node_pools": [' + b",".join([b"1"] * 99_000) + b"]}", "json"),
+    "yaml alias bomb, 7 levels": lambda: (_bomb(7).encode(), "yaml"),
+    "yaml alias bomb, 9 levels": lambda: (_bomb(9).encode(), "yaml"),
+    "yaml alias bomb in manifests": lambda: ((_SMALL + "nixos: {k3s: {manifests: {m: &r [1]}}}\n" + _bomb(9)).encode(), "yaml"),
+    "yaml merge-key bomb": lambda: (_bomb(9, merge=True).encode(), "yaml"),
+    "yaml recursive alias": lambda: (b"a: &a [*a]\n", "yaml"),
+    "yaml long string aliased": lambda: (b"a: &a " + b"x" * 500_000 + b"\nb: [*a, *a, *a]\n", "yaml"),
+    "yaml 1 MiB comment": lambda: (_SMALL.encode() + b"#" * (1 << 20), "yaml"),
+    "yaml just under 1 MiB of manifest": lambda: ((_SMALL + "nixos: {k3s: {manifests: {m: '" + "x" * 1_040_000 + "'}}}\n").encode(), "yaml"),
+    "yaml 500 levels in manifests": lambda: ((_SMALL + "nixos: {k3s: {manifests: {m: " + "{a: " * 500 + "1" + "}" * 500 + "}}}\n").encode(), "yaml"),
+    "yaml 60 levels in manifests": lambda: ((_SMALL + "nixos: {k3s: {manifests: {m: " + "{a: " * 55 + "1" + "}" * 55 + "}}}\n").encode(), "yaml"),
+    "yaml 4,000-digit hex name": lambda: (_SMALL.replace("name: demo", "name: 0x" + "f" * 4000).encode(), "yaml"),
+    "yaml 5,000-digit decimal": lambda: (_SMALL.replace("name: demo", "name: " + "9" * 5000).encode(), "yaml"),
+    "yaml explicit tags": lambda: (b"a: !!bool x\nb: !!int ''\nc: !!timestamp x\nd: !!map [1]\n", "yaml"),
+    "yaml TOML spec read as YAML": lambda: ((SPECS / "hcloud-kubernetes.toml").read_bytes(), "yaml"),
+    "aws control plane of 1,000,000": lambda: (_SMALL.replace("backend: hcloud", "backend: aws").replace("hcloud: {image: x}", "aws: {ami_id: ami-0123456789abcdef0}").replace("instance_types: [cx32]", "instance_types: [m6i.large], min_size: 1000000, max_size: 1000000").encode(), "yaml"),
+    "hcloud 100,000 workers": lambda: (_hcloud(100_000), "json"),
+    "hcloud 10 servers + 10,000 workers (the largest valid)": lambda: (_hcloud(10_000), "json"),
+    "hcloud 10,000 workers with a network": lambda: (_hcloud(10_000, network=True), "json"),
+    "random 1 MiB": lambda: (random.Random(1).randbytes(1 << 20), "yaml"),
+}

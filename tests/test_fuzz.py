@@ -1,0 +1,84 @@
+"""The fuzz target: no input makes the public API raise, and every failure is Problems.
+
+``load``, ``parse`` and ``compile_spec`` promise a Result for any input: a Success,
+or a Failure of :class:`~nixk8s.problems.Problem` values with a string path and
+message. Hypothesis drives the generators of :mod:`fuzz_inputs` (raw bytes, mutated
+example specs, junk trees, ClusterSpecs built in code with hostile fields); a few
+thousand inputs a run. ``benchmarks/fuzz.py`` runs the same generators a hundred
+thousand times, and the fixed inputs past each bound (``fuzz_inputs.NASTY``; the
+reproducers among them are tests in test_stage_load and test_cli), with time and
+memory figures.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from returns.result import Failure, Result, Success
+
+from nixk8s.compiler import compile_spec
+from nixk8s.load import load, parse
+from nixk8s.problems import Problem
+
+import fuzz_inputs
+
+FORMATS = st.sampled_from(["yaml", "toml", "json"])
+
+
+def fuzz(examples: int) -> settings:
+    """The fuzz target's own number of examples, whatever the profile: a few thousand in all."""
+    return settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def assert_is_a_result(result: Any) -> None:
+    """A Success, or a Failure of Problems with string paths and messages."""
+    assert isinstance(result, (Success, Failure)), result
+    if isinstance(result, Failure):
+        problems = result.failure()
+        assert isinstance(problems, tuple) and problems
+        for problem in problems:
+            assert isinstance(problem, Problem)
+            assert isinstance(problem.path, str) and isinstance(problem.message, str)
+            assert problem.message
+
+
+def assert_handled(data: bytes, fmt: str) -> None:
+    """load, and compile_spec of whatever loads: each returns a Result."""
+    loaded: Result[Any, Any] = load(data, fmt)  # type: ignore[arg-type]
+    assert_is_a_result(loaded)
+    if isinstance(loaded, Success):
+        compiled = compile_spec(loaded.unwrap())
+        assert_is_a_result(compiled)
+        if isinstance(compiled, Success):
+            assert compiled.unwrap().to_json().endswith(b"\n")
+
+
+@fuzz(1500)
+@given(data=st.binary(max_size=600), fmt=FORMATS)
+def test_raw_bytes_never_raise(data: bytes, fmt: str) -> None:
+    assert_is_a_result(parse(data, fmt))  # type: ignore[arg-type]
+    assert_handled(data, fmt)
+
+
+@fuzz(800)
+@given(rng=st.randoms(use_true_random=False))
+def test_mutated_example_specs_never_raise(rng: random.Random) -> None:
+    assert_handled(*fuzz_inputs.mutated_document(rng))
+
+
+@fuzz(600)
+@given(rng=st.randoms(use_true_random=False))
+def test_junk_trees_never_raise(rng: random.Random) -> None:
+    data, fmt = fuzz_inputs.junk_document(rng)
+    assert_is_a_result(parse(data, fmt))  # type: ignore[arg-type]
+    assert_handled(data, fmt)
+
+
+@fuzz(300)
+@given(rng=st.randoms(use_true_random=False))
+def test_specs_built_in_code_with_hostile_fields_never_raise(rng: random.Random) -> None:
+    result = compile_spec(fuzz_inputs.hostile_spec(rng))
+    assert_is_a_result(result)
