@@ -121,14 +121,14 @@ def test_the_command_checks_a_spec_once(tmp_path: Path, monkeypatch: pytest.Monk
     assert calls == {"rules": 1, "backend": 1}
 
 
-def test_compiling_for_one_cloud_imports_no_other_backend(tmp_path: Path) -> None:
+def test_compiling_for_one_cloud_imports_no_other_backend_and_no_yaml_for_json(tmp_path: Path) -> None:
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(minimal_spec(user_data_format="shell")))
     probe = (
         "import sys\n"
         "from nixk8s.cli import main\n"
         f"assert main(['compile', {str(spec)!r}, '-o', {str(tmp_path / 'out')!r}]) == 0\n"
-        "print(sorted(m for m in sys.modules if m.startswith('nixk8s.backends.')))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('nixk8s.backends.') or m == 'yaml'))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "['nixk8s.backends.base', 'nixk8s.backends.hcloud']"
