@@ -20,6 +20,7 @@ from typing import Any, Literal, Union
 import msgspec
 
 from nixk8s.problems import LONE_SURROGATE, Problem, did_you_mean, join_path, key_text, shown
+from nixk8s.spec import fields_of
 
 _TYPE_NAMES = {
     dict: "a mapping",
@@ -263,7 +264,7 @@ def _struct_problems(value: object, struct: type[msgspec.Struct], path: str) -> 
     if not isinstance(value, dict):
         yield Problem(path, f"expected a mapping, got {describe(value)}")
         return
-    fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
+    fields = {f.encode_name: f for f in fields_of(struct)}
     for key, item in value.items():
         if not isinstance(key, str):
             yield Problem(join_path(path, key_text(key)), "field names must be strings")
@@ -283,19 +284,44 @@ class _Invalid:
 INVALID = _Invalid()
 
 
+PLACEHOLDER = "placeholder"
+
+
+def placeholder(tp: Any) -> Any:
+    """A valid stand-in for a required value of type ``tp``, or INVALID where none is sure.
+
+    >>> placeholder(str), placeholder(tuple[str, ...])
+    ('placeholder', ('placeholder',))
+    """
+    base = _strip(tp)
+    if _is_struct(base):
+        return repaired({}, base)
+    origin, args = typing.get_origin(base), typing.get_args(base)
+    candidates: list[Any] = []
+    if base is str:
+        candidates = [PLACEHOLDER]
+    elif origin is tuple and len(args) == 2 and args[1] is Ellipsis and _strip(args[0]) is str:
+        candidates = [(PLACEHOLDER,)]
+    elif base is int:
+        candidates = [1]
+    return next((c for c in candidates if _leaf_message(c, tp) is None), INVALID)
+
+
 def repaired(value: object, tp: Any) -> Any:
     """``value`` with every invalid optional part dropped, or INVALID when that is not enough.
 
     Unknown fields, invalid values of fields that have defaults and invalid mapping
-    entries are dropped; an invalid required field or list item (whose removal would
-    shift the indices of the rest) makes the whole value INVALID. The cross-field
+    entries are dropped; a missing or invalid required field gets a valid placeholder
+    where its type has one (a name, a list of names, a record built the same way).
+    What has none (an invalid list item, whose removal would shift the indices of the
+    rest; a choice such as ``backend``) makes the whole value INVALID. The cross-field
     rules can then run on what is left, so that one run reports every problem.
 
-    >>> from nixk8s.spec import Taint
+    >>> from nixk8s.spec import NodePool, Taint
     >>> repaired({"key": "a", "effect": "Sometimes", "bogus": 1}, Taint)
     {'key': 'a'}
-    >>> repaired({"effect": "NoSchedule"}, Taint) is INVALID
-    True
+    >>> repaired({"name": "Bad Name", "instance_types": [], "max_size": 2}, NodePool)
+    {'name': 'placeholder', 'instance_types': ('placeholder',), 'max_size': 2}
     """
     base = _strip(tp)
     members = _union_members(base)
@@ -308,19 +334,16 @@ def repaired(value: object, tp: Any) -> Any:
     elif _is_struct(base):
         if not isinstance(value, dict):
             return INVALID
-        fields = {f.encode_name: f for f in msgspec.structs.fields(base)}
+        fields = {f.encode_name: f for f in fields_of(base)}
         out = {}
         for name, field in fields.items():
-            if name not in value:
-                if field.required:
+            kept = repaired(value[name], field.type) if name in value else INVALID
+            if kept is INVALID and field.required:
+                kept = placeholder(field.type)
+                if kept is INVALID:
                     return INVALID
-                continue
-            kept = repaired(value[name], field.type)
-            if kept is INVALID:
-                if field.required:
-                    return INVALID
-                continue
-            out[name] = kept
+            if kept is not INVALID:
+                out[name] = kept
         return out
     else:
         origin = typing.get_origin(base)

@@ -585,3 +585,39 @@ def test_spec_with_workers_compiles_through_the_command(tmp_path: Path) -> None:
     assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == EXIT_OK
     doc = json.loads((tmp_path / "out" / "main.tf.json").read_text())
     assert {"demo_workers_0", "demo_workers_1"} <= set(doc["resource"]["hcloud_server"])
+
+
+SIX_INDEPENDENT_MISTAKES = """\
+name: Demo_Cluster
+backend: hcloud
+region: nbg1
+node_pools:
+  - {name: system, instance_types: [cx32], min_size: 3, max_size: 2, disk_size_gb: 5}
+  - {name: workers, instance_types: []}
+network: {vpc_cidr: 10.0.0.0/16}
+bootstrap_secrets: {k3s_server_token: a-token}
+gcp: {project: p}
+hcloud: {image: nixos}
+colour: blue
+"""
+
+
+def test_validate_prints_six_independent_mistakes_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "six.yaml", SIX_INDEPENDENT_MISTAKES)
+    assert main(["validate", str(spec)]) == EXIT_INVALID
+    paths = [line.split(": ", 2)[1] for line in problem_lines(capsys.readouterr().err, spec)]
+    assert paths == [
+        "colour",
+        "gcp",
+        "name",
+        "node_pools[0].disk_size_gb",
+        "node_pools[0].max_size",
+        "node_pools[1].instance_types",
+    ]
+
+
+def test_a_broken_required_field_does_not_hide_the_cloud_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "two.yaml", spec_yaml(name="Not A Name", hcloud={}))
+    assert main(["validate", str(spec)]) == EXIT_INVALID
+    paths = [line.split(": ", 2)[1] for line in problem_lines(capsys.readouterr().err, spec)]
+    assert paths == ["hcloud.image", "name"]
