@@ -91,7 +91,19 @@ def cmd_compile(args: argparse.Namespace) -> int:
     except OSError as err:
         raise _Usage(f"cannot write {target}: {err.strerror or err}") from err
     print(f"wrote {target}")
+    print(next_steps(Path(args.output), [v.name for v in compiled.plan.variables]))
     return EXIT_OK
+
+
+def next_steps(directory: Path, variables: Sequence[str]) -> str:
+    """One line saying what to run after a compile.
+
+    >>> next_steps(Path("out"), ["k3s_token"])
+    'next: cd out && terraform init && terraform apply (set TF_VAR_k3s_token first, or pass -var-file)'
+    """
+    settings = ", ".join(f"TF_VAR_{name}" for name in variables)
+    first = f" (set {settings} first, or pass -var-file)" if variables else ""
+    return f"next: cd {directory} && terraform init && terraform apply{first}"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

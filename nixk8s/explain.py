@@ -12,7 +12,7 @@ from typing import Any
 from nixk8s.backends import backend_for
 from nixk8s.backends.base import NodeHandle, RenderedNode
 from nixk8s.compiler import Compiled
-from nixk8s.secrets import agent_bootstrap_secrets, secret_paths, server_bootstrap_secrets
+from nixk8s.secrets import agent_bootstrap_secrets, secret_budget, secret_paths, server_bootstrap_secrets
 from nixk8s.spec import SecretRef
 from nixk8s.terraform import Expr, Text
 
@@ -44,6 +44,13 @@ def _node_line(label: str, node: RenderedNode, handle: NodeHandle) -> str:
     return f"  {label:<8} index {index:<24} {handle.resource}{where}; {action}"
 
 
+def _largest_user_data(compiled: Compiled) -> int:
+    """The bound on the largest user_data of any node, secrets by reference at their budget."""
+    built = compiled.built
+    nodes = [*built.control_plane, *(n for pool in built.workers for n in pool.machine_nodes())]
+    return max(n.user_data.max_len() for n in nodes)
+
+
 def explain(compiled: Compiled) -> str:
     plan, built = compiled.plan, compiled.built
     spec = plan.spec
@@ -52,7 +59,8 @@ def explain(compiled: Compiled) -> str:
     lines = [
         f"cluster {spec.name}: {spec.distribution} {spec.kubernetes_version} (track {spec.track}), "
         f"profile {spec.profile}, on {backend.title} in {spec.region}",
-        f"user_data format: {plan.user_data_format}",
+        f"user_data format: {plan.user_data_format}; the largest is up to {_largest_user_data(compiled):,} bytes "
+        f"({backend.user_data_limit.what})",
         "",
         "nodes:",
     ]
@@ -77,8 +85,18 @@ def explain(compiled: Compiled) -> str:
         f"           paths {', '.join(f'{k}={v}' for k, v in paths.items()) or 'none'}",
         f"  agents:  bootstrap {_secret_names(agent_bootstrap_secrets(spec))}; no paths, no GitOps, no VPN",
     ]
-    if plan.variables:
-        lines.append("  terraform variables (sensitive): " + ", ".join(v.name for v in plan.variables))
+    references = {k: v for k, v in sorted(spec.bootstrap_secrets.items()) if isinstance(v, SecretRef)}
+    if references:
+        lines += ["", "terraform variables (sensitive; set each with TF_VAR_NAME or a -var-file):"]
+        for key, ref in references.items():
+            lines.append(
+                f"  {ref.var:<24} {key}; at most {secret_budget(key, ref):,} characters once JSON-escaped "
+                "(max_length raises it)"
+            )
+    lines += ["", "outputs (terraform output NAME):"]
+    lines += [
+        f"  {o.name:<24} {o.description}{' (sensitive)' if o.sensitive else ''}" for o in built.fragment.outputs
+    ]
     if built.notes:
         lines += ["", "notes:"] + [f"  - {note}" for note in built.notes]
     return "\n".join(lines) + "\n"

@@ -118,16 +118,22 @@ def secret_json_max_len(key: str) -> int:
     return PEM_JSON_MAX_LEN if pem else TOKEN_JSON_MAX_LEN
 
 
+def secret_budget(key: str, secret: SecretRef) -> int:
+    """The most characters a referenced secret's JSON encoding may have: its
+    ``max_length``, else the default for what the secret is."""
+    return secret.max_length if secret.max_length is not None else secret_json_max_len(key)
+
+
 def secret_value(secret: Secret, key: str = "") -> str | Expr:
-    """A literal stays a literal; a reference becomes ``var.NAME``, sized by ``key``."""
+    """A literal stays a literal; a reference becomes ``var.NAME``, sized by its budget."""
     if isinstance(secret, SecretRef):
-        bound = secret_json_max_len(key)
+        bound = secret_budget(key, secret)
         return Expr(f"var.{secret.var}", max_len=bound, json_max_len=bound)
     return secret
 
 
-def _validations(key: str, var: str) -> tuple[tuple[str, str], ...]:
-    bound = secret_json_max_len(key)
+def _validations(key: str, secret: SecretRef) -> tuple[tuple[str, str], ...]:
+    var, bound = secret.var, secret_budget(key, secret)
     checks = [
         (
             f'can(regex("^[[:ascii:]]*$", var.{var})) && length(jsonencode(var.{var})) <= {bound}',
@@ -163,7 +169,7 @@ def secret_variables(spec: ClusterSpec) -> tuple[Variable, ...]:
             name=secret.var,
             description=f"bootstrap secret {key} of cluster {spec.name}",
             sensitive=True,
-            validations=_validations(key, secret.var),
+            validations=_validations(key, secret),
         )
         for key, secret in sorted(spec.bootstrap_secrets.items())
         if isinstance(secret, SecretRef)

@@ -326,9 +326,16 @@ AGENT_OPTION_FIELDS: frozenset[str] = frozenset(
 
 
 class SecretRef(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """A secret given by reference: ``{var: NAME}`` becomes a sensitive Terraform variable."""
+    """A secret given by reference: ``{var: NAME}`` becomes a sensitive Terraform variable.
+
+    The compiler never sees the value, so it sizes every node's user_data with the
+    variable's budget: ``max_length`` characters once JSON-escaped (default 512 for
+    tokens, passwords and keys; 6,144 for certificates and their keys). A validation
+    block on the variable enforces it at plan time.
+    """
 
     var: TerraformVarName
+    max_length: Annotated[int, Meta(ge=1, le=65_536)] | None = None
 
 
 Secret = str | SecretRef

@@ -530,7 +530,7 @@ def test_explain_says_which_secrets_go_where(capsys: pytest.CaptureFixture[str])
     assert "sops_age_key" in servers
     assert "sops_age_key" not in agents
     assert "k3s_server_token (var.k3s_token)" in agents
-    assert "terraform variables (sensitive): k3s_token" in out
+    assert "terraform variables (sensitive; set each with TF_VAR_NAME or a -var-file):\n  k3s_token " in out
 
 
 def test_explain_marks_closed_ports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -621,3 +621,21 @@ def test_a_broken_required_field_does_not_hide_the_cloud_checks(tmp_path: Path, 
     assert main(["validate", str(spec)]) == EXIT_INVALID
     paths = [line.split(": ", 2)[1] for line in problem_lines(capsys.readouterr().err, spec)]
     assert paths == ["hcloud.image", "name"]
+
+
+def test_compile_says_what_to_run_next_and_which_variables_to_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write(tmp_path, "s.yaml", spec_yaml(bootstrap_secrets={"k3s_server_token": {"var": "k3s_token"}}))
+    assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == EXIT_OK
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"next: cd {tmp_path / 'out'} && terraform init && terraform apply (set TF_VAR_k3s_token first, or pass -var-file)"
+
+
+def test_explain_lists_the_outputs_and_how_to_set_each_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(SPECS / "aws-k3s-ha.yaml")]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert "terraform variables (sensitive; set each with TF_VAR_NAME or a -var-file):" in text
+    assert "k3s_token                k3s_server_token; at most 512 characters once JSON-escaped" in text
+    outputs = text.split("outputs (terraform output NAME):\n", 1)[1]
+    assert [line.split()[0] for line in outputs.splitlines()[:3]] == ["api_endpoint", "control_plane_addresses", "control_plane_asgs"]

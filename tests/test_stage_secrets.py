@@ -19,7 +19,7 @@ from nixk8s.secrets import (
 from nixk8s.spec import SecretRef
 from nixk8s.terraform import Expr
 
-from support import compile_raw, minimal_spec, spec_from, tfcheck, worker_pool, write_module
+from support import compile_problems, compile_raw, minimal_spec, spec_from, tfcheck, worker_pool, write_module
 
 FLUX = {
     "source_url": "ssh://git@github.com/example/fleet.git",
@@ -239,3 +239,18 @@ def test_terraform_refuses_a_malformed_kubeadm_token(tmp_path: Path) -> None:
 def test_terraform_accepts_well_formed_token_variables(tmp_path: Path) -> None:
     compiled = compile_raw(ref_spec(kubeadm_token="kt") | {"distribution": "kubernetes"})
     tfcheck(write_module(compiled, tmp_path, {"kt": KUBEADM_TOKEN}), "--plan")
+
+
+def test_a_reference_with_max_length_is_sized_and_validated_at_that_budget() -> None:
+    raw = minimal_spec(bootstrap_secrets={"sops_age_key": {"var": "age", "max_length": 2048}})
+    (variable,) = compile_raw(raw).plan.variables
+    condition, message = variable.validations[0]
+    assert "length(jsonencode(var.age)) <= 2048" in condition
+    assert "at most 2048 characters" in message
+
+
+def test_a_budget_past_the_clouds_user_data_limit_is_refused_with_the_way_to_lower_it() -> None:
+    raw = minimal_spec(bootstrap_secrets={"sops_age_key": {"var": "age", "max_length": 40_000}})
+    (problem,) = compile_problems(raw)
+    assert problem.path == "node_pools[0]"
+    assert "32,768" in problem.message and "max_length" in problem.message

@@ -366,7 +366,8 @@ def _size_problems(limit: UserDataLimit, path: str, nodes: Iterable[RenderedNode
         Problem(
             path,
             f"user_data would be up to {worst:,} bytes; {limit.what} "
-            "(bootstrap_secrets, nixos.k3s/kubernetes manifests and vpn are what grow it)",
+            "(bootstrap_secrets, nixos.k3s/kubernetes manifests and vpn are what grow it; a secret "
+            "given by reference counts at its budget, max_length)",
         )
     ]
 
