@@ -28,7 +28,7 @@ from nixk8s.load import Examined, SpecFormat, beside, check, decode_source, exam
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.spec import ClusterSpec
-from nixk8s.stamp import stamped_resources
+from nixk8s.stamp import written_resources
 from nixk8s.terraform import document, to_json
 
 
@@ -50,12 +50,12 @@ class Compiled(msgspec.Struct, frozen=True):
 
 def _document_json(backend: Backend[Any], plan: ClusterPlan, built: Built[Any]) -> bytes:
     """The document's bytes: every stamped pool's machines beside the rest."""
-    encoded: dict[str, dict[str, msgspec.Raw]] = {}
+    written: dict[str, list[tuple[str, bytes]]] = {}
     for pool, fragment in zip(built.workers, built.stamped):
         if pool.tokens is not None:
-            for kind, bodies in stamped_resources(fragment.resources, pool.tokens, pool.machines).items():
-                encoded.setdefault(kind, {}).update(bodies)
-    return to_json(document([backend.provider_for(plan)], built.fragment, encoded))
+            for kind, bodies in written_resources(fragment.resources, pool.tokens, pool.machines).items():
+                written.setdefault(kind, []).extend(bodies)
+    return to_json(document([backend.provider_for(plan)], built.fragment), written)
 
 
 def _backend(spec: ClusterSpec) -> Backend[Any] | Problem:

@@ -252,8 +252,11 @@ def _as_interpolation(value: Value) -> Expr:
     return call("jsonencode", template, max_len=2 * template.max_len() + 2)
 
 
-def config_json(config: NodeConfig) -> Template:
+def config_json(config: NodeConfig, token_prefix: str | None = None) -> Template:
     """The file's JSON text, with Terraform interpolations where values are expressions.
+
+    ``token_prefix``: one that no literal of the config contains (see
+    :func:`nixk8s.tokens.embed`), where the caller knows it.
 
     >>> config_json(NodeConfig("a", "k3s", "p", "1.34", "agent", False, join_server=Expr("x"))).parts[1].text
     'jsonencode(x)'
@@ -265,10 +268,10 @@ def config_json(config: NodeConfig) -> Template:
     }
     slot = config.node_index
     if not isinstance(slot, Slot):
-        return embed(fields, _encode_json)
+        return embed(fields, _encode_json, token_prefix)
     # a slot is written as its bare token, where the machine's integer goes
     fields["node_index"] = slot.token
-    text = embed(fields, _encode_json)
+    text = embed(fields, _encode_json, token_prefix)
     quoted = f'"{slot.token}"'
     return Template.of(*(p.replace(quoted, slot.token) if isinstance(p, str) else p for p in text.parts))
 

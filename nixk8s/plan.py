@@ -13,7 +13,9 @@ import msgspec
 from nixk8s.ports import PortRule, cluster_ports
 from nixk8s.secrets import secret_variables
 from nixk8s.spec import ClusterSpec, UserDataFormat
+from nixk8s.stamp import MachineSlots, literal_strings, slot_tokens
 from nixk8s.terraform import Variable
+from nixk8s.tokens import free_prefix
 
 
 class ClusterPlan(msgspec.Struct, frozen=True):
@@ -30,6 +32,11 @@ class ClusterPlan(msgspec.Struct, frozen=True):
     joins_through_load_balancer: bool
     # the API row is open to the cluster's network (nodes join from inside it through
     # a firewall that filters it: see ports.rule_sources)
+    # words no literal of the spec contains, for the stages that mark places in text:
+    # expressions in a node's JSON (nixk8s.tokens) and a stamped machine's values
+    # (nixk8s.stamp); found once here rather than once per node
+    expression_prefix: str
+    slot_tokens: MachineSlots
     api_from_network: bool = False
 
     @property
@@ -64,6 +71,7 @@ def plan_cluster(
     api_from_network: bool = False,
 ) -> ClusterPlan:
     """The plan of ``spec`` on a backend with this default format and way of joining."""
+    literals = list(literal_strings(msgspec.to_builtins(spec)))
     return ClusterPlan(
         spec=spec,
         user_data_format=spec.user_data_format or default_format,
@@ -72,5 +80,7 @@ def plan_cluster(
         tags=base_tags(spec),
         parked=spec.system_pool.min_size == 0,
         joins_through_load_balancer=joins_through_load_balancer,
+        expression_prefix=free_prefix(literals),
+        slot_tokens=slot_tokens(literals),
         api_from_network=api_from_network,
     )

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from nixk8s.terraform import Expr, Resource, Template, Text, encode_value
+from nixk8s.terraform import Expr, Resource, Template, Text, formatted_body
 
 
 class Slot(msgspec.Struct, frozen=True):
@@ -48,10 +48,11 @@ class MachineSlots(msgspec.Struct, frozen=True):
 def slot_tokens(literals: Iterable[str]) -> MachineSlots:
     """Tokens that none of ``literals`` contains: one per slot, sharing a prefix that has
     no border, so a token found in the output cannot start inside the text before it."""
-    texts = list(literals)
+    # NUL joins them: no prefix holds one, so none is found across two literals
+    text = "\0".join(literals)
     for salt in count():
         prefix = f"nixk8sslot{salt}q"
-        if not any(prefix in text for text in texts):
+        if prefix not in text:
             return MachineSlots(f"{prefix}o", f"{prefix}i", f"{prefix}n")
     raise AssertionError("unreachable")
 
@@ -74,49 +75,70 @@ def filled(text: Text, tokens: MachineSlots, values: MachineSlots) -> Text:
     return Template.of(*(filled(part, tokens, values) for part in text.parts))
 
 
-def stamper(text: str, tokens: MachineSlots) -> Callable[[MachineSlots], str]:
-    """A function that fills ``text``'s tokens for a machine, prepared once for many calls.
+Stamp = Callable[[tuple[Any, Any, Any]], Any]
+
+
+def stamper(text: Any, tokens: MachineSlots) -> Stamp:
+    """A function that fills ``text``'s tokens (str or bytes) with a machine's values,
+    given in slot order (ordinal, node index, cloud name), prepared once for many calls.
 
     >>> tokens = MachineSlots("ORDq", "IDXq", "NAMq")
     >>> stamp = stamper('{"name":"NAMq","i":IDXq}', tokens)
-    >>> stamp(MachineSlots("3", "42", "demo-3"))
+    >>> stamp(("3", "42", "demo-3"))
     '{"name":"demo-3","i":42}'
     """
-    pattern = re.compile("|".join(re.escape(t) for t in (tokens.ordinal, tokens.node_index, tokens.cloud_name)))
-    positions = {tokens.ordinal: "{0}", tokens.node_index: "{1}", tokens.cloud_name: "{2}"}
-    escaped = text.replace("{", "{{").replace("}", "}}")
-    template = pattern.sub(lambda m: positions[m.group()], escaped)
-    render = template.format
-    return lambda values: render(values.ordinal, values.node_index, values.cloud_name)
+    order = (tokens.ordinal, tokens.node_index, tokens.cloud_name)
+    if isinstance(text, bytes):
+        order = tuple(t.encode() for t in order)  # type: ignore[assignment]
+    pattern = re.compile(b"|".join(map(re.escape, order)) if isinstance(text, bytes) else "|".join(map(re.escape, order)))
+    pieces = pattern.split(text)
+    first, literals = pieces[0], pieces[1:]
+    slots = [order.index(m.group()) for m in pattern.finditer(text)]
+    after = list(zip(slots, literals))
+    join = (b"" if isinstance(text, bytes) else "").join
+
+    def stamp(values: tuple[Any, Any, Any]) -> Any:
+        out = [first]
+        for slot, literal in after:
+            out.append(values[slot])
+            out.append(literal)
+        return join(out)
+
+    return stamp
 
 
-_encoder = msgspec.json.Encoder(order="sorted")
-
-
-def stamped_resources(
+def written_resources(
     resources: Iterable[Resource], tokens: MachineSlots, machines: Iterable[MachineSlots]
-) -> dict[str, dict[str, msgspec.Raw]]:
-    """Every machine's copy of ``resources`` (built for the tokens), as ``{TYPE: {NAME: body}}``
-    with each body already encoded: escaped and sorted, as the document encoder writes it."""
-    prepared = [
-        (r.type, stamper(r.name, tokens), stamper(_encoder.encode(encode_value(r.body)).decode(), tokens))
-        for r in resources
-    ]
-    out: dict[str, dict[str, msgspec.Raw]] = {}
-    for values in machines:
+) -> dict[str, list[tuple[str, bytes]]]:
+    """Every machine's copy of ``resources`` (built for the tokens), as ``{TYPE: [(NAME,
+    body)]}`` with each body already written as the document writes it in place."""
+    prepared = [(r.type, stamper(r.name, tokens), stamper(formatted_body(r.body), tokens)) for r in resources]
+    out: dict[str, list[tuple[str, bytes]]] = {kind: [] for kind, _, _ in prepared}
+    for machine in machines:
+        text = (machine.ordinal, machine.node_index, machine.cloud_name)
+        data = (text[0].encode(), text[1].encode(), text[2].encode())
         for kind, name, body in prepared:
-            out.setdefault(kind, {})[name(values)] = msgspec.Raw(body(values))
+            out[kind].append((name(text), body(data)))
     return out
 
 
-def literal_strings(tree: Any) -> Iterable[str]:
-    """Every string in a tree of builtins: keys and values."""
-    if isinstance(tree, str):
-        yield tree
-    elif isinstance(tree, Mapping):
-        for k, v in tree.items():
-            yield from literal_strings(k)
-            yield from literal_strings(v)
-    elif isinstance(tree, (list, tuple)):
-        for v in tree:
-            yield from literal_strings(v)
+def literal_strings(tree: Any) -> list[str]:
+    """Every string in a tree of builtins (mappings, lists, scalars): keys and values,
+    in no particular order.
+
+    >>> sorted(literal_strings({"a": ["b", 1, {"c": "d"}]}))
+    ['a', 'b', 'c', 'd']
+    """
+    out: list[str] = []
+    stack = [tree]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is str:
+            out.append(value)
+        elif kind is dict or isinstance(value, Mapping):
+            for k, v in value.items():
+                stack += (v, k)
+        elif kind is list or kind is tuple:
+            stack.extend(reversed(value))
+    return out

@@ -14,6 +14,7 @@ and :class:`Template` values, which nixk8s builds itself, may interpolate.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import count
 from typing import Any, Union
 
 import msgspec
@@ -130,10 +131,25 @@ def call(function: str, *args: Text, max_len: int = 64) -> Expr:
 
 def encode_value(value: Any) -> Any:
     """A document value with every literal escaped and expressions rendered."""
+    # exact types first: this runs on every value of every resource, and an
+    # isinstance check against the Mapping ABC costs several times as much
+    kind = type(value)
+    if kind is str:
+        return escape(value)
+    if kind is dict:
+        # plain string leaves without "{" (nearly all of them) need no call at all
+        return {
+            (k if "{" not in k else escape(k)): (v if type(v) is str and "{" not in v else encode_value(v))
+            for k, v in value.items()
+        }
+    if kind is list or kind is tuple:
+        return [v if type(v) is str and "{" not in v else encode_value(v) for v in value]
+    if kind is Expr or kind is Template:
+        return render(value)
+    if kind is int or kind is bool or value is None or kind is float:
+        return value
     if isinstance(value, str):
         return escape(value)
-    if isinstance(value, (Expr, Template)):
-        return render(value)
     if isinstance(value, Mapping):
         return {escape(k): encode_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -233,26 +249,14 @@ def _by_type(blocks: Iterable[Resource | DataSource], what: str) -> dict[str, di
     return out
 
 
-def document(
-    providers: Iterable[ProviderRequirement],
-    fragment: Fragment,
-    encoded: Mapping[str, Mapping[str, msgspec.Raw]] = {},
-) -> dict[str, Any]:
+def document(providers: Iterable[ProviderRequirement], fragment: Fragment) -> dict[str, Any]:
     """The whole Terraform JSON document as plain, escaped builtins.
 
-    ``encoded`` are further resources whose bodies are already encoded (``{TYPE: {NAME:
-    body}}``, see :mod:`nixk8s.stamp`). Raises ValueError on a duplicate resource or
-    data source address, or output: that is a compiler bug, never a spec problem, so
-    it is not reported as one.
+    Raises ValueError on a duplicate resource or data source address, or output: that is a
+    compiler bug, never a spec problem, so it is not reported as one.
     """
     providers = list(providers)
-    resources: dict[str, dict[str, Any]] = _by_type(fragment.resources, "resource")
-    for kind, bodies in encoded.items():
-        by_type = resources.setdefault(kind, {})
-        for name, body in bodies.items():
-            if name in by_type:
-                raise ValueError(f"duplicate resource {kind}.{name}")
-            by_type[name] = body
+    resources = _by_type(fragment.resources, "resource")
     data = _by_type(fragment.data, "data source")
     variables: dict[str, Any] = {}
     for v in fragment.variables:
@@ -289,6 +293,59 @@ def document(
 _encoder = msgspec.json.Encoder(order="sorted")
 
 
-def to_json(doc: Mapping[str, Any]) -> bytes:
-    """Deterministic bytes: keys sorted, two-space indent, trailing newline."""
-    return msgspec.json.format(_encoder.encode(doc), indent=2) + b"\n"
+# A resource body sits three levels deep: {"resource": {TYPE: {NAME: body}}}.
+RESOURCE_BODY_INDENT = b"\n" + b" " * 6
+
+
+def formatted_body(body: Mapping[str, Any]) -> bytes:
+    """A resource body as :func:`to_json` writes it in place: escaped, sorted, indented
+    for its depth (its first line follows ``"NAME": ``)."""
+    return _indented(encode_value(body))
+
+
+def _indented(encoded: Mapping[str, Any]) -> bytes:
+    """An already escaped body, written sorted and indented for a resource's depth."""
+    return msgspec.json.format(_encoder.encode(encoded), indent=2).replace(b"\n", RESOURCE_BODY_INDENT)
+
+
+def to_json(doc: Mapping[str, Any], written: Mapping[str, Iterable[tuple[str, bytes]]] = {}) -> bytes:
+    """Deterministic bytes: keys sorted, two-space indent, trailing newline.
+
+    ``written`` holds further resources, ``{TYPE: [(NAME, body)]}``, whose bodies are
+    already written as this function would write them (:func:`formatted_body`): a
+    pool's thousands of machines are spliced in as they are, not encoded again.
+    """
+    if not written:
+        return msgspec.json.format(_encoder.encode(doc), indent=2) + b"\n"
+    entries_by_kind = {
+        kind: [*((name, _indented(body)) for name, body in doc.get("resource", {}).get(kind, {}).items()), *bodies]
+        for kind, bodies in sorted(written.items())
+    }
+    for salt in count():
+        # each written type's map is a marker string at first: one that the document
+        # holds nowhere else, so that it is found exactly once
+        names = {kind: f"nixk8swritten{salt}q{i}" for i, kind in enumerate(entries_by_kind)}
+        resources = {**doc.get("resource", {}), **names}
+        text = msgspec.json.format(_encoder.encode({**doc, "resource": resources}), indent=2)
+        markers = {b'"' + name.encode() + b'"': entries_by_kind[kind] for kind, name in names.items()}
+        if all(text.count(marker) == 1 for marker in markers):
+            break
+    pieces: list[bytes] = []
+    for marker, entries in markers.items():
+        head, found, text = text.partition(marker)
+        assert found, "a written resource type went missing"
+        pieces += [head, *_resource_map(entries)]
+    return b"".join([*pieces, text, b"\n"])
+
+
+def _resource_map(entries: list[tuple[str, bytes]]) -> list[bytes]:
+    """``{"NAME": body, ...}`` at a resource type's depth, names sorted, as pieces to join."""
+    entries.sort(key=lambda entry: entry[0])
+    for (a, _), (b, _) in zip(entries, entries[1:]):
+        if a == b:
+            raise ValueError(f"duplicate resource name {a}")
+    out = [b"{"]
+    for i, (name, body) in enumerate(entries):
+        out += [b",\n      " if i else b"\n      ", _encoder.encode(name), b": ", body]
+    out.append(b"\n    }")
+    return out

@@ -42,28 +42,33 @@ def _strings(tree: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def _free_prefix(tree: Any) -> str:
+def free_prefix(tree: Any) -> str:
     """A token prefix that no literal in ``tree`` contains.
 
     The prefix has no border (no proper prefix of it is also a suffix), so a token
     found in the output cannot start inside the literal text before it.
     """
-    literals = list(_strings(tree))
+    # NUL joins them: no prefix holds one, so none is found across two literals
+    text = "\0".join(_strings(tree))
     for salt in count():
         prefix = f"nixk8sexpr{salt}q"
-        if not any(prefix in text for text in literals):
+        if prefix not in text:
             return prefix
     raise AssertionError("unreachable")
 
 
-def embed(tree: Any, encode: Callable[[Any], str]) -> Template:
+def embed(tree: Any, encode: Callable[[Any], str], prefix: str | None = None) -> Template:
     """JSON-encode ``tree``, whose leaves may be Expr, keeping each Expr as a whole value.
+
+    ``prefix`` is the token prefix to use, when the caller knows one that no literal of
+    the tree contains (a spec's, for every node of it); else it is searched for.
 
     >>> import json
     >>> embed({"a": Expr("var.x"), "b": "y"}, json.dumps).parts
     ('{"a": ', Expr(text='var.x', max_len=64, json_max_len=None), ', "b": "y"}')
     """
-    prefix = _free_prefix(tree)
+    if prefix is None:
+        prefix = free_prefix(tree)
     exprs: list[Expr] = []
     text = encode(_substitute(tree, lambda i: f"{prefix}{i}q", exprs))
     if not exprs:

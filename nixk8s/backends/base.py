@@ -28,7 +28,7 @@ from nixk8s.plan import ClusterPlan, plan_cluster
 from nixk8s.ports import PortRule, rule_sources
 from nixk8s.problems import Problem, Problems, join_path
 from nixk8s.spec import BackendName, ClusterSpec, NodePool, UserDataFormat
-from nixk8s.stamp import MachineSlots, Slot, fill, filled, literal_strings, slot_tokens
+from nixk8s.stamp import MachineSlots, Slot, fill, filled
 from nixk8s.terraform import Fragment, ProviderRequirement, Template, Text, combine
 
 I = TypeVar("I")
@@ -284,7 +284,7 @@ def render_node(
     plan: ClusterPlan, name: str, ordinal: str, config: NodeConfig, probe: IndexProbe | None = None
 ) -> RenderedNode:
     """One node's config, rendered as JSON and wrapped as user_data in the plan's format."""
-    text = config_json(config)
+    text = config_json(config, plan.expression_prefix)
     return RenderedNode(
         role=config.role,
         name=name,
@@ -337,7 +337,7 @@ def worker_pools(plan: ClusterPlan, join: Text, probe: IndexProbe | None) -> tup
             )
             for i, pool in spec.worker_pools
         )
-    tokens = slot_tokens(literal_strings(msgspec.to_builtins(spec)))
+    tokens = plan.slot_tokens
 
     def symbolic(pool: NodePool) -> RenderedNode:
         config = agent_config(spec, pool, Slot(tokens.node_index), join=join)
