@@ -21,6 +21,7 @@ AZURE = MetadataFetch(
     header="Metadata: true",
     answer="privateIpAddress",
     network="VNet",
+    bypass_proxy=True,
 )
 
 
@@ -94,3 +95,9 @@ def test_a_url_with_shell_characters_is_quoted() -> None:
 
 def test_the_probe_names_the_service_it_reads() -> None:
     assert "GCE metadata server" in metadata_index_probe(GCE).source
+
+
+def test_a_fetch_that_must_bypass_proxies_tells_curl_so() -> None:
+    # Azure IMDS refuses requests that come through a proxy from the environment
+    assert "--noproxy '*'" in metadata_index_probe(AZURE).script
+    assert "--noproxy" not in metadata_index_probe(IMDS).script
