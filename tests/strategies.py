@@ -140,6 +140,16 @@ GCP_SSH_KEYS = [
     "nixos:ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7nixk8s",
 ]
 
+# real public keys: Azure takes only ed25519 keys and RSA keys of 2048 bits or more
+AZURE_ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILYovUEMCyzFb77ZxnfJ/ZWvEk3quMVZKweXA5w93bQh ops@example"
+AZURE_RSA_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQD8BaysJHo4n43YgMN2qm/eAtgSgZMpTlO1GwbqFf1oQLqZ"
+    "z7FTuQfOQJhVNmXVSIH73KmWfW+nvM2Y9gU1XUkn9e4E6ckubQdPr6nr39npbdHZ6Yu3QOgBzJRH9nALTr9i"
+    "wdmKRpZf13gck195bdOgkL/jms/+rMak/ZRwwbeXqYu1016F0sMZPpcq101sgjiTxrUeGMJHTrdSvvH3xcxA"
+    "J6NHEyRuTH2Awel+BcD/tsSbVbokbqoGsEC2n1qiYL/1M71MHk/PvfbOeQi3QhjjWvEKe1ACOlMfOIwXwDbZ"
+    "73W2KPBlRQQLTprK8B3QeChMU7kb5X67EvHNMJeb0mVj alice@example"
+)
+
 # (vpc_cidr, subnet_cidr choices): RFC 1918, subnets inside their VPC
 VPCS = {
     "10.0.0.0/16": [None, "10.0.1.0/24", "10.0.0.0/20"],
