@@ -10,19 +10,9 @@ import pytest
 from support import fake_curl_env, metadata_route, require_tool, shellcheck
 
 from nixk8s.backends.aws import IMDS
+from nixk8s.backends.azure import IMDS as AZURE
 from nixk8s.backends.gcp import METADATA_SERVER as GCE
 from nixk8s.index_probe import MetadataFetch, metadata_index_probe
-
-# How each cloud's metadata service answers a machine's private IPv4 address.
-AZURE = MetadataFetch(
-    service="Azure IMDS",
-    url="http://169.254.169.254/metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress"
-    "?api-version=2021-02-01&format=text",
-    header="Metadata: true",
-    answer="privateIpAddress",
-    network="VNet",
-    bypass_proxy=True,
-)
 
 
 def metadata_service(fetch: MetadataFetch, ipv4: str) -> list[dict[str, object]]:
