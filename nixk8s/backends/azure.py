@@ -128,8 +128,11 @@ class AzureInfra(msgspec.Struct, frozen=True, kw_only=True):
     network: AzureNetwork
     image_id: str
     control_plane_ips: tuple[str, ...]
-    zones: tuple[str, ...]
     options: AzureOptions
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return self.options.zones
 
 
 def control_plane_ips(subnet: str, count: int) -> tuple[str, ...]:
@@ -150,7 +153,6 @@ def foundation(plan: ClusterPlan) -> Foundation[AzureInfra]:
         network=vnet,
         image_id=image_id(spec) or "",
         control_plane_ips=ips,
-        zones=spec.azure.zones,
         options=spec.azure,
     )
     return Foundation(
@@ -171,7 +173,7 @@ def _admin_keys(infra: AzureInfra, pool: NodePool) -> list[dict[str, str]]:
     return [{"username": infra.options.admin_username, "public_key": key} for key in keys]
 
 
-def _machine(plan: ClusterPlan, infra: AzureInfra, name: str, pool: NodePool) -> dict[str, Any]:
+def _machine(infra: AzureInfra, name: str, pool: NodePool) -> dict[str, Any]:
     """What a VM and a scale set share: placement, image, login, custom_data, hardening."""
     return {
         "location": infra.network.location,
@@ -241,7 +243,7 @@ def control_plane_node(plan: ClusterPlan, infra: AzureInfra, node: RenderedNode)
         {
             "name": vm_name(node.name),
             "computer_name": computer_name(node.name),
-            **_machine(plan, infra, node.name, pool),
+            **_machine(infra, node.name, pool),
             "size": pool.instance_type,
             **({"zone": zone} if zone else {}),
             "network_interface_ids": [nic.ref("id")],
@@ -276,7 +278,7 @@ def worker_pool(plan: ClusterPlan, infra: AzureInfra, pool: WorkerPool) -> Place
         {
             "name": vm_name(node.name),
             "computer_name_prefix": computer_name_prefix(node.name),
-            **_machine(plan, infra, node.name, spec_pool),
+            **_machine(infra, node.name, spec_pool),
             "sku": spec_pool.instance_type,
             "instances": spec_pool.desired,
             **({"zones": list(infra.zones)} if infra.zones else {}),

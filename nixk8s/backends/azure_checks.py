@@ -182,6 +182,7 @@ def _pool_problems(spec: ClusterSpec) -> Iterator[Problem]:
 
 
 def _firewall_problems(plan: ClusterPlan) -> Iterator[Problem]:
+    # how many rules there are does not depend on the VNet's CIDR, which may be broken here
     rules = security_rules(plan, "10.0.0.0/16")
     allows = [r for r in rules if r["access"] == "Allow"]
     if len(allows) > MAX_ALLOW_RULES:
