@@ -414,6 +414,7 @@ def test_machines_carry_the_base_tags_and_their_role() -> None:
 def test_explain_says_what_the_image_needs_and_where_worker_indices_come_from() -> None:
     text = explain(compile_raw(azure_spec()))
     assert "cloud-init with the Azure datasource" in text and "waagent" in text
+    assert "kindling must wait for cloud-init to write the file" in text
     assert "Azure IMDS" in text
     assert "ARM_SUBSCRIPTION_ID" in text
     assert "index from instance metadata" in text

@@ -358,7 +358,9 @@ def notes(plan: ClusterPlan, infra: AzureInfra) -> tuple[str, ...]:
     result = [
         "the image must run an Azure provisioning agent that reports the machine ready (NixOS: "
         "virtualisation.azure.agent.enable, waagent) and cloud-init with the Azure datasource, which "
-        "runs custom_data; kindling waits for the file (there is no EC2 user-data to read on Azure)",
+        "runs custom_data",
+        "kindling must wait for cloud-init to write the file (its default off EC2, or legacyBootstrap): "
+        "its EC2 init mode reads EC2 user-data, which Azure machines do not have",
         "terraform needs the subscription: set ARM_SUBSCRIPTION_ID (or log in with az login)",
         f"nodes join server 0 at {infra.control_plane_ips[0]} (a static private address; no API load "
         "balancer yet): while server 0 is down, no node can join",
