@@ -430,3 +430,9 @@ def test_a_secret_by_reference_reaches_custom_data_through_terraform() -> None:
     c = compile_raw(azure_spec(bootstrap_secrets={"k3s_server_token": {"var": "k3s_token"}}))
     assert c.document["variable"]["k3s_token"]["sensitive"] is True
     assert "${jsonencode(var.k3s_token)}" in c.document["locals"]["demo_cp_0_user_data"]
+
+
+def test_the_alias_azure_nixos_builds_the_azure_backend() -> None:
+    c = compile_raw(azure_spec(backend="azure_nixos"))
+    assert c.plan.spec.backend == "azure"
+    assert "azurerm_linux_virtual_machine" in c.document["resource"]
