@@ -42,7 +42,8 @@ class MetadataFetch(msgspec.Struct, frozen=True, kw_only=True):
 
     ``service`` names the service in comments and in ``explain``; ``answer`` names
     the value in error messages; ``network`` is what the cloud calls the network the
-    address is unique in.
+    address is unique in. ``bypass_proxy``: the service must never be asked through an
+    HTTP proxy from the environment (Azure IMDS refuses proxied requests).
     """
 
     service: str
@@ -51,6 +52,7 @@ class MetadataFetch(msgspec.Struct, frozen=True, kw_only=True):
     header: str | None = None
     token: SessionToken | None = None
     network: str = "VPC"
+    bypass_proxy: bool = False
 
 
 def _fetch_commands(fetch: MetadataFetch) -> str:
@@ -62,7 +64,8 @@ def _fetch_commands(fetch: MetadataFetch) -> str:
     else:
         get_token = ""
         header = f" -H {shlex.quote(fetch.header)}" if fetch.header else ""
-    return get_token + f"local_ipv4=$({CURL}{header} {shlex.quote(fetch.url)})\n"
+    no_proxy = " --noproxy '*'" if fetch.bypass_proxy else ""
+    return get_token + f"local_ipv4=$({CURL}{no_proxy}{header} {shlex.quote(fetch.url)})\n"
 
 
 def metadata_index_probe(fetch: MetadataFetch) -> IndexProbe:

@@ -90,6 +90,9 @@ MAX_WORKERS = 10_000
 MAX_TAGS = 64
 MAX_SSH_KEYS = 32
 MAX_IDENTIFIER = 255
+# A pool's SSH keys together: as much as MAX_SSH_KEYS names, and room for public key
+# lines (where a cloud takes the keys themselves): a few RSA keys or many ed25519 ones.
+MAX_SSH_KEY_CHARACTERS = MAX_SSH_KEYS * MAX_IDENTIFIER
 
 
 def cluster_size(spec: ClusterSpec) -> Iterator[Problem]:
@@ -116,7 +119,7 @@ def cluster_size(spec: ClusterSpec) -> Iterator[Problem]:
 
 
 def repeated_on_every_machine(spec: ClusterSpec) -> Iterator[Problem]:
-    """What each machine's resource repeats from the spec: tags, key names, types, images.
+    """What each machine's resource repeats from the spec: tags, SSH keys, types, images.
 
     With up to MAX_WORKERS machines, these multiply: a megabyte of tags or of one
     image name would be gigabytes of output. Cloud names and ids are short.
@@ -127,8 +130,13 @@ def repeated_on_every_machine(spec: ClusterSpec) -> Iterator[Problem]:
     for i, pool in enumerate(spec.node_pools):
         if len(pool.ssh_keys) > MAX_SSH_KEYS:
             yield Problem(_pool_path(i, "ssh_keys"), f"{len(pool.ssh_keys):,} SSH keys; at most {MAX_SSH_KEYS}")
+        key_characters = sum(len(k) for k in pool.ssh_keys)
+        if key_characters > MAX_SSH_KEY_CHARACTERS:
+            yield Problem(
+                _pool_path(i, "ssh_keys"),
+                f"{key_characters:,} characters of SSH keys; at most {MAX_SSH_KEY_CHARACTERS:,} per pool",
+            )
         names += [(join_path(_pool_path(i, "instance_types"), j), t) for j, t in enumerate(pool.instance_types)]
-        names += [(join_path(_pool_path(i, "ssh_keys"), j), k) for j, k in enumerate(pool.ssh_keys)]
     # a provider block's own image field is its backend's to check
     if spec.nixos.image_id:
         names.append(("nixos.image_id", spec.nixos.image_id))

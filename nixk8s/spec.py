@@ -458,11 +458,29 @@ class GcpOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     flow_logs: Annotated[bool, Meta(description="VPC flow logs on the subnet (50% sampled; billed)")] = True
 
 
+AzureZone = Literal["1", "2", "3"]
+AzureDiskType = Literal["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "StandardSSD_ZRS", "Premium_ZRS"]
+
+
 class AzureOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``azure``: what Azure needs beyond the spec's common fields.
+
+    ``admin_ssh_public_key`` is the key itself (one line of ``~/.ssh/id_ed25519.pub``),
+    never a path: Terraform runs elsewhere. ``zones`` are the availability zones the
+    nodes spread across (``[]`` in a region without zones). ``encryption_at_host``
+    needs the subscription feature ``Microsoft.Compute/EncryptionAtHost``.
+    ``replace_on_user_data_change``: servers are replaced when their custom_data,
+    image or admin key change (otherwise those changes are ignored, as on Hetzner).
+    """
+
     admin_ssh_public_key: str
-    resource_group_name: str | None = None
-    image_id: str | None = None
     admin_username: str = "nixos"
+    image_id: str | None = None
+    resource_group_name: str | None = None
+    zones: tuple[AzureZone, ...] = ("1", "2", "3")
+    os_disk_type: AzureDiskType = "StandardSSD_LRS"
+    encryption_at_host: bool = False
+    replace_on_user_data_change: bool = False
 
 
 class HcloudOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):

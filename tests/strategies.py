@@ -123,14 +123,14 @@ REGIONS = {
     "aws": ["eu-central-1", "us-east-1", "eu-west-1"],
     # europe-west1 and us-east1 have no zone -a; me-west1 is not in nixk8s' table (gcp.zones given)
     "gcp": ["europe-west1", "europe-west3", "us-central1", "us-east1", "me-west1"],
-    "azure": ["westeurope", "eastus"],
+    "azure": ["westeurope", "eastus", "germanywestcentral"],
 }
 
 INSTANCE_TYPES = {
     "hcloud": ["cx22", "cx32", "cx42", "ccx33"],
     "aws": ["t3.medium", "m6i.large"],
     "gcp": ["e2-standard-2", "n2-standard-4"],
-    "azure": ["Standard_D2s_v5"],
+    "azure": ["Standard_D2s_v5", "Standard_B2ms"],
 }
 
 # SSH keys in GCP's metadata form (USER:TYPE KEY COMMENT)
@@ -138,6 +138,21 @@ GCP_SSH_KEYS = [
     "ops:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnixk8stestkeyonly ops@example",
     "alice:ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY= alice",
     "nixos:ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7nixk8s",
+]
+
+# real public keys: Azure takes only ed25519 keys and RSA keys of 2048 bits or more
+AZURE_ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILYovUEMCyzFb77ZxnfJ/ZWvEk3quMVZKweXA5w93bQh ops@example"
+AZURE_RSA_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQD8BaysJHo4n43YgMN2qm/eAtgSgZMpTlO1GwbqFf1oQLqZ"
+    "z7FTuQfOQJhVNmXVSIH73KmWfW+nvM2Y9gU1XUkn9e4E6ckubQdPr6nr39npbdHZ6Yu3QOgBzJRH9nALTr9i"
+    "wdmKRpZf13gck195bdOgkL/jms/+rMak/ZRwwbeXqYu1016F0sMZPpcq101sgjiTxrUeGMJHTrdSvvH3xcxA"
+    "J6NHEyRuTH2Awel+BcD/tsSbVbokbqoGsEC2n1qiYL/1M71MHk/PvfbOeQi3QhjjWvEKe1ACOlMfOIwXwDbZ"
+    "73W2KPBlRQQLTprK8B3QeChMU7kb5X67EvHNMJeb0mVj alice@example"
+)
+AZURE_IMAGES = [
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/images/providers/"
+    "Microsoft.Compute/galleries/nixos/images/nixos-k8s/versions/25.11.0",
+    "/communityGalleries/nixos-1234/images/nixos-k8s",
 ]
 
 # (vpc_cidr, subnet_cidr choices): RFC 1918, subnets inside their VPC
@@ -192,7 +207,8 @@ def node_pool(draw: st.DrawFn, name: str, backend: str, *, control_plane: bool) 
     if draw(st.booleans()):
         # an EC2 instance takes one key pair
         most = 1 if backend == "aws" else 2
-        keys = GCP_SSH_KEYS if backend == "gcp" else ["ops", "alice", "12345"]
+        # Azure takes the keys themselves, GCP user:key lines, the other clouds key names or ids
+        keys = {"gcp": GCP_SSH_KEYS, "azure": [AZURE_ADMIN_KEY, AZURE_RSA_KEY]}.get(backend, ["ops", "alice", "12345"])
         pool["ssh_keys"] = draw(st.lists(st.sampled_from(keys), max_size=most, unique=True))
     return pool
 
@@ -462,7 +478,22 @@ def provider_block(backend: str, draw: st.DrawFn) -> dict[str, Any]:
             )
         )
     if backend == "azure":
-        return {"admin_ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnixk8stestkeyonly nixk8s"}
+        return draw(
+            st.fixed_dictionaries(
+                {
+                    "admin_ssh_public_key": st.just(AZURE_ADMIN_KEY),
+                    "image_id": st.sampled_from(AZURE_IMAGES),
+                },
+                optional={
+                    "admin_username": st.sampled_from(["nixos", "ops", "k8s_admin"]),
+                    "resource_group_name": st.sampled_from(["platform-rg", "k8s.prod_(eu)"]),
+                    "zones": st.lists(st.sampled_from(["1", "2", "3"]), max_size=3, unique=True),
+                    "os_disk_type": st.sampled_from(["StandardSSD_LRS", "Premium_LRS"]),
+                    "encryption_at_host": st.booleans(),
+                    "replace_on_user_data_change": st.booleans(),
+                },
+            )
+        )
     raise ValueError(f"no provider block for backend {backend}")
 
 

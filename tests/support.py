@@ -519,7 +519,7 @@ while i < len(args):
         method = args[i + 1]; i += 2; continue
     if a == "-H":
         headers.append(args[i + 1]); i += 2; continue
-    if a in ("--retry", "--retry-delay", "--max-time", "-m", "--connect-timeout"):
+    if a in ("--retry", "--retry-delay", "--max-time", "-m", "--connect-timeout", "--noproxy"):
         i += 2; continue
     if a.startswith("-"):
         i += 1; continue

@@ -38,7 +38,7 @@ from nixk8s.diff import (
 )
 from nixk8s.diff_report import render_json, render_text
 from nixk8s.replacement import PROVIDERS, RULES, matches, provider_of
-from strategies import load_raw, raw_cluster_specs
+from strategies import AZURE_ADMIN_KEY, AZURE_IMAGES, load_raw, raw_cluster_specs
 from support import ROOT, SHARED, SPECS, compile_raw, minimal_spec, worker_pool
 
 TOKEN = {"k3s_server_token": "a-token"}
@@ -422,6 +422,57 @@ def test_a_gcp_server_of_another_machine_type_is_stopped_not_replaced() -> None:
     server = resource(result, "google_compute_instance.demo_cp_0")
     assert (server.action, server.replaces_machines) == ("in-place", False)
     assert any("stops and starts" in n for n in server.notes)
+
+
+# --- Azure -------------------------------------------------------------------------------------
+
+
+def azure(**overrides: Any) -> dict[str, Any]:
+    """A small azure spec: one server, one worker pool of 2 to 5."""
+    spec: dict[str, Any] = {
+        "name": "demo",
+        "backend": "azure",
+        "region": "westeurope",
+        "node_pools": [
+            {"name": "system", "instance_types": ["Standard_D2s_v5"], "min_size": 1, "max_size": 1},
+            {"name": "workers", "instance_types": ["Standard_D4s_v5"], "min_size": 2, "max_size": 5},
+        ],
+        "network": {"vpc_cidr": "10.0.0.0/16", "subnet_cidr": "10.0.1.0/24"},
+        "bootstrap_secrets": TOKEN,
+        "azure": {"admin_ssh_public_key": AZURE_ADMIN_KEY, "image_id": AZURE_IMAGES[0]},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def test_an_azure_worker_pool_change_updates_the_scale_set_model_for_new_instances_only() -> None:
+    result = diff(azure(), with_pool(azure(), 1, labels={"gpu": "true"}))
+    scale_set = resource(result, "azurerm_linux_virtual_machine_scale_set.demo_workers")
+    assert (scale_set.action, scale_set.replaces_machines) == ("in-place", False)
+    assert any("reaches new and scaled-out instances only" in n for n in scale_set.notes)
+    assert result.exit_code == EXIT_IN_PLACE
+
+
+def test_an_azure_servers_new_custom_data_is_ignored_by_default() -> None:
+    nixos = {"k3s": {"tls_san": ["k8s.example.com"]}}
+    server = resource(diff(azure(), azure(nixos=nixos)), "azurerm_linux_virtual_machine.demo_cp_0")
+    assert (server.action, server.replaces_machines) == ("ignored", False)
+
+
+def test_an_azure_server_that_opts_into_replacement_is_replaced_by_new_custom_data() -> None:
+    replacing = {**azure()["azure"], "replace_on_user_data_change": True}
+    nixos = {"k3s": {"tls_san": ["k8s.example.com"]}}
+    result = diff(azure(azure=replacing), azure(azure=replacing, nixos=nixos))
+    server = resource(result, "azurerm_linux_virtual_machine.demo_cp_0")
+    assert (server.action, server.replaces_machines) == ("replaced", True)
+    assert result.exit_code == EXIT_REPLACES_MACHINES
+
+
+def test_an_azure_server_of_another_size_is_restarted_not_replaced() -> None:
+    result = diff(azure(), with_pool(azure(), 0, instance_types=["Standard_D4s_v5"]))
+    server = resource(result, "azurerm_linux_virtual_machine.demo_cp_0")
+    assert (server.action, server.replaces_machines) == ("in-place", False)
+    assert any("shuts the VM down and starts it again" in n for n in server.notes)
 
 
 # --- GCP and Azure rules no compiled spec reaches (hand-written resources) ----------------------

@@ -55,7 +55,7 @@ def reference_json(spec: ClusterSpec) -> bytes:
     plan = plan_for(backend, spec)
     foundation = backend.foundation(plan)
     infra, join = foundation.infra, foundation.join_host
-    api_sans = (join,) if plan.joins_through_load_balancer else ()
+    api_sans = ((join,) if plan.joins_through_load_balancer else ()) + foundation.api_names
     servers = control_plane_nodes(plan, join, foundation.network_id, api_sans)
     placed = [backend.control_plane_node(plan, infra, node) for node in servers]
     fragment = combine(

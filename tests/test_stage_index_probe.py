@@ -10,18 +10,9 @@ import pytest
 from support import fake_curl_env, metadata_route, require_tool, shellcheck
 
 from nixk8s.backends.aws import IMDS
+from nixk8s.backends.azure import IMDS as AZURE
 from nixk8s.backends.gcp import METADATA_SERVER as GCE
 from nixk8s.index_probe import MetadataFetch, metadata_index_probe
-
-# How each cloud's metadata service answers a machine's private IPv4 address.
-AZURE = MetadataFetch(
-    service="Azure IMDS",
-    url="http://169.254.169.254/metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress"
-    "?api-version=2021-02-01&format=text",
-    header="Metadata: true",
-    answer="privateIpAddress",
-    network="VNet",
-)
 
 
 def metadata_service(fetch: MetadataFetch, ipv4: str) -> list[dict[str, object]]:
@@ -94,3 +85,9 @@ def test_a_url_with_shell_characters_is_quoted() -> None:
 
 def test_the_probe_names_the_service_it_reads() -> None:
     assert "GCE metadata server" in metadata_index_probe(GCE).source
+
+
+def test_a_fetch_that_must_bypass_proxies_tells_curl_so() -> None:
+    # Azure IMDS refuses requests that come through a proxy from the environment
+    assert "--noproxy '*'" in metadata_index_probe(AZURE).script
+    assert "--noproxy" not in metadata_index_probe(IMDS).script

@@ -165,6 +165,20 @@ def test_joining_through_a_load_balancer_leaves_the_other_rows_alone() -> None:
     assert sources(ssh, spec, "10.0.0.0/16", through_lb=True) == ("203.0.113.0/24",)
 
 
+def test_joining_server_zero_inside_a_filtered_network_opens_the_api_to_the_network_too() -> None:
+    spec = spec_from(minimal_spec(access=ACCESS))
+    api = next(r for r in cluster_ports(spec) if r.name == "api")
+    opened = rule_sources(api, spec.access, "10.0.0.0/16", joins_through_load_balancer=False, api_from_network=True)
+    assert opened == ("198.51.100.0/24", "2001:db8::/32", "10.0.0.0/16")
+
+
+def test_joining_server_zero_inside_a_filtered_network_leaves_the_other_public_rows_alone() -> None:
+    spec = spec_from(minimal_spec(access=ACCESS))
+    ssh = next(r for r in cluster_ports(spec) if r.name == "ssh")
+    opened = rule_sources(ssh, spec.access, "10.0.0.0/16", joins_through_load_balancer=False, api_from_network=True)
+    assert opened == ("203.0.113.0/24",)
+
+
 def test_empty_access_list_leaves_no_firewall_rule() -> None:
     spec = spec_from(minimal_spec(access={"ssh_sources": [], "http_sources": []}, network={}))
     ports = {rule.get("port") for rule in firewall_rules(plan_cluster(spec, "cloud-config"))}

@@ -19,6 +19,8 @@ from nixk8s.spec import ClusterSpec
 from support import OWN_VPN, minimal_spec, problem_paths, problems_of, worker_pool
 
 WG_KEY = "A" * 43 + "="
+# as long as the public key line of a 4096-bit RSA key (737 characters with its comment)
+RSA_4096_LINE = "ssh-rsa AAAAB3NzaC1yc2E" + "A" * 701 + " ops@example"
 KUBEADM_TOKEN = "abcdef.0123456789abcdef"
 
 
@@ -106,12 +108,24 @@ def test_more_ssh_keys_in_a_pool_than_the_bound_is_a_problem() -> None:
     assert problem == Problem("node_pools[0].ssh_keys", f"33 SSH keys; at most {rules.MAX_SSH_KEYS}")
 
 
+def test_ssh_keys_longer_together_than_the_bound_are_a_problem() -> None:
+    keys = ["k" * 1_000] * 9
+    (problem,) = run(rules.repeated_on_every_machine, with_pool(ssh_keys=keys))
+    assert problem == Problem(
+        "node_pools[0].ssh_keys", f"9,000 characters of SSH keys; at most {rules.MAX_SSH_KEY_CHARACTERS:,} per pool"
+    )
+
+
+def test_public_key_lines_fit_the_ssh_key_bound() -> None:
+    # Azure and GCP take public keys themselves: an RSA key's line is longer than a name
+    assert run(rules.repeated_on_every_machine, with_pool(ssh_keys=[RSA_4096_LINE] * 4)) == []
+
+
 @pytest.mark.parametrize(
     ("raw", "path"),
     [
         (minimal_spec(region="r" * 256), "region"),
         (with_pool(instance_types=["cx32", "x" * 256]), "node_pools[0].instance_types[1]"),
-        (with_pool(ssh_keys=["k" * 1_000]), "node_pools[0].ssh_keys[0]"),
         (minimal_spec(nixos={"image_id": "i" * 256}), "nixos.image_id"),
     ],
 )

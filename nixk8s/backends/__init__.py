@@ -16,6 +16,7 @@ from nixk8s.spec import BackendName
 # backend name → (module, the Backend record's name in it)
 _MODULES: dict[BackendName, tuple[str, str]] = {
     "aws": ("nixk8s.backends.aws", "AWS"),
+    "azure": ("nixk8s.backends.azure", "AZURE"),
     "gcp": ("nixk8s.backends.gcp", "GCP"),
     "hcloud": ("nixk8s.backends.hcloud", "HCLOUD"),
 }

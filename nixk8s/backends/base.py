@@ -36,12 +36,12 @@ I = TypeVar("I")
 
 class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     """What a backend builds before any node: its resources, its typed handles to
-    them, and the three facts the shared stages need from it.
+    them, and the facts the shared stages need from it.
 
-    ``join_host``: where nodes join (server 0's address, or a load balancer in front
-    of the servers). ``private_cidr``: the cluster's own network, the only source of
-    the private port rows (None: they stay closed). ``network_id``: what servers
-    receive as ``network_id`` (None: left out).
+    ``join_host``: where nodes join (server 0's address, or a load balancer in front of the
+    servers). ``private_cidr``: the cluster's own network, the only source of the private port
+    rows (None: they stay closed). ``network_id``: what servers receive as ``network_id`` (None:
+    left out). ``api_names``: more names for the servers' API certificates (NATed addresses).
     """
 
     fragment: Fragment
@@ -49,6 +49,7 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     join_host: Text
     private_cidr: Text | None = None
     network_id: Text | None = None
+    api_names: tuple[Text, ...] = ()
 
 
 class NodeHandle(msgspec.Struct, frozen=True, kw_only=True):
@@ -409,7 +410,7 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     foundation = backend.foundation(plan)
     infra = foundation.infra
     join = foundation.join_host
-    api_sans = (join,) if plan.joins_through_load_balancer else ()
+    api_sans = ((join,) if plan.joins_through_load_balancer else ()) + foundation.api_names
     servers = control_plane_nodes(plan, join, foundation.network_id, api_sans)
     pools = worker_pools(plan, join, backend.worker_index_probe)
 

@@ -1,0 +1,283 @@
+"""Azure end to end: real terraform over the compiled example, what every machine's
+custom_data holds after a (simulated) apply, and the scale sets' user_data run for real
+against a stand-in Azure IMDS.
+
+tfcheck runs terraform against an offline stand-in of azurerm 4.x with its real
+schema; ``--apply`` fills every computed attribute (public IPs, ids) with a
+deterministic value, so the state holds custom_data exactly as Terraform evaluated and
+base64-encoded it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+from support import (
+    SPECS,
+    apply_state,
+    assert_kindling_accepts,
+    boot_in_namespace,
+    cloud_init_schema,
+    compile_file,
+    compile_text,
+    decode_user_data,
+    document_user_data,
+    embedded_config,
+    metadata_route,
+    shellcheck,
+    tfcheck,
+    write_module,
+)
+from test_azure_backend import azure_spec
+
+from nixk8s.backends.azure import IMDS
+from nixk8s.compiler import Compiled
+from nixk8s.load import format_of
+
+EXAMPLE = SPECS / "azure-k3s.yaml"
+MACHINES = ("azurerm_linux_virtual_machine.", "azurerm_linux_virtual_machine_scale_set.")
+
+
+def azure_specs() -> list[Path]:
+    def backend(path: Path) -> Any:
+        data = path.read_bytes()
+        fmt = format_of(path.name)
+        raw = yaml.safe_load(data) if fmt == "yaml" else msgspec.toml.decode(data) if fmt == "toml" else msgspec.json.decode(data)
+        return raw.get("backend") if isinstance(raw, dict) else None
+
+    return sorted(p for p in SPECS.iterdir() if p.suffix in (".yaml", ".toml", ".json") and backend(p) in ("azure", "azure_nixos"))
+
+
+def example_raw(**overrides: Any) -> dict[str, Any]:
+    return {**yaml.safe_load(EXAMPLE.read_text()), **overrides}
+
+
+def as_kubernetes(raw: dict[str, Any]) -> dict[str, Any]:
+    """The example cluster running vanilla Kubernetes (kubeadm) instead of k3s."""
+    secrets = {k: v for k, v in raw["bootstrap_secrets"].items() if k != "k3s_server_token"}
+    nixos = {k: v for k, v in raw["nixos"].items() if k != "k3s"}
+    return {
+        **raw,
+        "distribution": "kubernetes",
+        "nixos": nixos,
+        "bootstrap_secrets": {**secrets, "kubeadm_token": {"var": "kubeadm_token"}},
+    }
+
+
+# --- every example spec plans ----------------------------------------------------------------
+
+
+def test_there_is_an_azure_example_spec() -> None:
+    assert EXAMPLE in azure_specs()
+
+
+@pytest.mark.tfcheck
+@pytest.mark.parametrize("path", azure_specs(), ids=lambda p: p.name)
+def test_every_azure_example_spec_passes_terraform_plan(path: Path, tmp_path: Path) -> None:
+    tfcheck(write_module(compile_file(path), tmp_path), "--plan")
+
+
+# --- the example after apply -----------------------------------------------------------------
+
+
+class Applied:
+    """A spec after a simulated apply: every machine's decoded custom_data, by address."""
+
+    def __init__(self, compiled: Compiled, tmp: Path) -> None:
+        self.compiled = compiled
+        self.name = compiled.plan.name
+        self.state = apply_state(compiled, tmp)
+        self.custom_data = {
+            address: decode_user_data(values["custom_data"])
+            for address, values in self.state.items()
+            if address.startswith(MACHINES)
+        }
+        self.join_host = self.state[f"azurerm_network_interface.{self.name}_cp_0_nic"]["ip_configuration"][0][
+            "private_ip_address"
+        ]
+
+    def configs(self) -> dict[str, dict[str, Any]]:
+        return {address: embedded_config(text) for address, text in self.custom_data.items()}
+
+    def config(self, machine: str) -> dict[str, Any]:
+        return self.configs()[machine]
+
+    def public_ip(self, i: int) -> str:
+        return str(self.state[f"azurerm_public_ip.{self.name}_cp_{i}_pip"]["ip_address"])
+
+
+@pytest.fixture(scope="module")
+def k3s(tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    return Applied(compile_file(EXAMPLE), tmp_path_factory.mktemp("azure-k3s"))
+
+
+@pytest.fixture(scope="module")
+def kubernetes(tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    compiled = compile_text(yaml.safe_dump(as_kubernetes(example_raw())))
+    return Applied(compiled, tmp_path_factory.mktemp("azure-kubernetes"))
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    compiled = compile_text(yaml.safe_dump(example_raw(user_data_format="shell")))
+    return Applied(compiled, tmp_path_factory.mktemp("azure-shell"))
+
+
+@pytest.mark.tfcheck
+def test_applied_cluster_has_three_servers_and_a_scale_set_per_worker_pool(k3s: Applied) -> None:
+    assert sorted(k3s.custom_data) == [
+        "azurerm_linux_virtual_machine.demo_cp_0",
+        "azurerm_linux_virtual_machine.demo_cp_1",
+        "azurerm_linux_virtual_machine.demo_cp_2",
+        "azurerm_linux_virtual_machine_scale_set.demo_gpu",
+        "azurerm_linux_virtual_machine_scale_set.demo_workers",
+    ]
+
+
+@pytest.mark.tfcheck
+def test_applied_custom_data_is_base64_of_a_cloud_config(k3s: Applied) -> None:
+    assert all(text.startswith("#cloud-config\n") for text in k3s.custom_data.values())
+
+
+@pytest.mark.tfcheck
+def test_applied_exactly_one_node_initialises_the_cluster_and_it_is_server_zero(k3s: Applied) -> None:
+    initialising = [a for a, c in k3s.configs().items() if c["cluster_init"] is True]
+    assert initialising == ["azurerm_linux_virtual_machine.demo_cp_0"]
+    assert k3s.config(initialising[0])["node_index"] == 0
+    assert "join_server" not in k3s.config(initialising[0])
+
+
+@pytest.mark.tfcheck
+def test_applied_joiners_hold_server_zeros_real_private_address(k3s: Applied) -> None:
+    joiners = {a: c for a, c in k3s.configs().items() if not c["cluster_init"]}
+    assert len(joiners) == 4
+    assert k3s.join_host == "10.20.0.4"
+    assert all(c["join_server"] == "https://10.20.0.4:6443" for c in joiners.values())
+
+
+@pytest.mark.tfcheck
+def test_applied_servers_carry_their_static_indices(k3s: Applied) -> None:
+    indices = [k3s.config(f"azurerm_linux_virtual_machine.demo_cp_{i}")["node_index"] for i in range(3)]
+    assert indices == [0, 1, 2]
+
+
+@pytest.mark.tfcheck
+def test_applied_scale_sets_leave_the_index_to_the_boot_time_probe(k3s: Applied) -> None:
+    for pool in ("workers", "gpu"):
+        config = k3s.config(f"azurerm_linux_virtual_machine_scale_set.demo_{pool}")
+        assert config["role"] == "agent" and "node_index" not in config
+
+
+@pytest.mark.tfcheck
+def test_applied_server_certificates_name_the_applied_public_addresses(k3s: Applied) -> None:
+    sans = k3s.config("azurerm_linux_virtual_machine.demo_cp_1")["k3s"]["tls_san"]
+    assert sans == ["k8s.example.com", *(k3s.public_ip(i) for i in range(3))]
+
+
+@pytest.mark.tfcheck
+def test_applied_secrets_by_reference_hold_the_variables_values(k3s: Applied) -> None:
+    server = k3s.config("azurerm_linux_virtual_machine.demo_cp_0")
+    assert server["bootstrap_secrets"]["k3s_server_token"] == "k3s_token-Value-123"
+    assert server["network_id"] == k3s.state["azurerm_virtual_network.demo_vnet"]["id"]
+
+
+@pytest.mark.tfcheck
+@pytest.mark.parametrize("example", ["k3s", "kubernetes", "shell"])
+def test_applied_configs_validate_against_the_consumer_schema(example: str, request: pytest.FixtureRequest) -> None:
+    applied: Applied = request.getfixturevalue(example)
+    for config in applied.configs().values():
+        assert_kindling_accepts(config)
+
+
+@pytest.mark.tfcheck
+def test_applied_kubeadm_joiners_hold_the_address_without_a_scheme(kubernetes: Applied) -> None:
+    config = kubernetes.config("azurerm_linux_virtual_machine_scale_set.demo_workers")
+    assert config["join_server"] == "10.20.0.4:6443"
+
+
+@pytest.mark.tfcheck
+def test_applied_outputs_name_server_zeros_public_and_private_addresses(k3s: Applied, tmp_path: Path) -> None:
+    summary = tfcheck(write_module(k3s.compiled, tmp_path / "module"), "--apply").stdout
+    assert f'api_endpoint = "https://{k3s.public_ip(0)}:6443"' in summary
+    assert 'join_server = "https://10.20.0.4:6443"' in summary
+
+
+@pytest.mark.tfcheck
+def test_applied_custom_data_never_holds_an_interpolation(k3s: Applied) -> None:
+    for text in k3s.custom_data.values():
+        assert "${azurerm" not in text and "jsonencode" not in text and "${var." not in text
+
+
+@pytest.mark.tfcheck
+def test_applied_shell_scripts_pass_shellcheck(shell: Applied) -> None:
+    for script in shell.custom_data.values():
+        shellcheck(script)
+
+
+@pytest.mark.tfcheck
+def test_applied_cloud_configs_pass_cloud_inits_schema(k3s: Applied) -> None:
+    for document in k3s.custom_data.values():
+        cloud_init_schema(document)
+
+
+# --- booting the scale sets' user_data, as a machine would ----------------------------------------
+
+
+def imds_answering(ipv4: str) -> list[dict[str, Any]]:
+    """Azure IMDS as a machine sees it: the address, only to requests with ``Metadata: true``."""
+    assert IMDS.header is not None
+    return [metadata_route(IMDS.url, ipv4, IMDS.header)]
+
+
+def index_of(ipv4: str) -> int:
+    a, b, c, d = (int(x) for x in ipv4.split("."))
+    return (a << 24) + (b << 16) + (c << 8) + d
+
+
+@pytest.mark.tfcheck
+@pytest.mark.parametrize("example", ["k3s", "shell"])
+@pytest.mark.parametrize("pool", ["workers", "gpu"])
+def test_applied_scale_set_user_data_writes_its_config_with_the_index_from_imds(
+    example: str, pool: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    applied: Applied = request.getfixturevalue(example)
+    machine = f"azurerm_linux_virtual_machine_scale_set.demo_{pool}"
+    boot = boot_in_namespace(applied.custom_data[machine], imds_answering("10.20.0.37"), tmp_path)
+    assert boot.returncode == 0, boot.stderr
+    assert boot.mode == 0o640
+    assert boot.config is not None
+    config = json.loads(boot.config)
+    assert config["node_index"] == index_of("10.20.0.37")
+    assert_kindling_accepts(config)
+    assert {k: v for k, v in config.items() if k != "node_index"} == applied.config(machine)
+
+
+@pytest.mark.tfcheck
+def test_the_probe_asks_imds_with_its_metadata_header(k3s: Applied, tmp_path: Path) -> None:
+    boot_in_namespace(k3s.custom_data["azurerm_linux_virtual_machine_scale_set.demo_workers"], imds_answering("10.20.0.9"), tmp_path)
+    (request,) = [json.loads(line) for line in (tmp_path / "bin" / "requests.log").read_text().splitlines()]
+    assert request["url"] == IMDS.url
+    assert request["headers"] == ["Metadata: true"]
+
+
+@pytest.mark.tfcheck
+def test_applied_server_user_data_writes_its_config_without_asking_imds(k3s: Applied, tmp_path: Path) -> None:
+    machine = "azurerm_linux_virtual_machine.demo_cp_1"
+    boot = boot_in_namespace(k3s.custom_data[machine], [], tmp_path)
+    assert boot.returncode == 0, boot.stderr
+    assert boot.mode == 0o640
+    assert boot.config is not None and json.loads(boot.config) == k3s.config(machine)
+
+
+@pytest.mark.parametrize("fmt", ["shell", "cloud-config"])
+def test_a_worker_without_an_answer_from_imds_fails_and_writes_no_config(fmt: str, tmp_path: Path) -> None:
+    c = compile_text(yaml.safe_dump(azure_spec(user_data_format=fmt)))
+    (worker,) = [u for u in document_user_data(c.document) if '"role":"agent"' in u]
+    boot = boot_in_namespace(worker, [], tmp_path)
+    assert boot.returncode != 0
+    assert boot.config is None
