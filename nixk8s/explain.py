@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from nixk8s.backends import backend_for
-from nixk8s.backends.base import NodeHandle, RenderedNode
+from nixk8s.backends.base import NodeHandle, RenderedNode, machine_handles
 from nixk8s.compiler import Compiled
 from nixk8s.secrets import agent_bootstrap_secrets, secret_budget, secret_paths, server_bootstrap_secrets
 from nixk8s.spec import SecretRef
@@ -69,7 +69,7 @@ def explain(compiled: Compiled) -> str:
     for pool, handles in zip(built.workers, built.worker_handles):
         lines.append(f"  pool {pool.pool.name}: {pool.pool.instance_type}, min {pool.pool.min_size} / "
                      f"desired {pool.pool.desired} / max {pool.pool.max_size}")
-        for node, handle in zip(pool.machine_nodes(), pool.machine_handles(handles)):
+        for node, handle in zip(pool.machine_nodes(), machine_handles(pool, handles)):
             lines.append(_node_line("agent", node, handle))
     lines += ["", "open ports (inbound):"]
     for rule in plan.ports:

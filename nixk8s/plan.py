@@ -8,6 +8,8 @@ shared pipeline in :mod:`nixk8s.backends.base` makes them.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from nixk8s.ports import PortRule, cluster_ports
@@ -16,6 +18,9 @@ from nixk8s.spec import ClusterSpec, UserDataFormat
 from nixk8s.stamp import MachineSlots, literal_strings, slot_tokens
 from nixk8s.terraform import Variable
 from nixk8s.tokens import free_prefix
+
+
+ApiBalancer = Literal["public", "private"]
 
 
 class ClusterPlan(msgspec.Struct, frozen=True):
@@ -27,21 +32,26 @@ class ClusterPlan(msgspec.Struct, frozen=True):
     # a system pool of min_size 0: the control plane's infrastructure is kept and no
     # server runs (backends that cannot park refuse such a spec)
     parked: bool
-    # nodes join through a load balancer in front of the servers (not server 0): the
-    # servers' certificates name it, and the API row is open to the cluster's network
-    joins_through_load_balancer: bool
-    # the API row is open to the cluster's network (nodes join from inside it through
-    # a firewall that filters it: see ports.rule_sources)
+    # the load balancer in front of the servers' API, if any: "private" (inside the
+    # cluster's network, for joins) or "public" (also an endpoint reachable from
+    # outside). Nodes join through it; the servers' certificates name it.
+    api_load_balancer: ApiBalancer | None
     # words no literal of the spec contains, for the stages that mark places in text:
     # expressions in a node's JSON (nixk8s.tokens) and a stamped machine's values
     # (nixk8s.stamp); found once here rather than once per node
     expression_prefix: str
     slot_tokens: MachineSlots
+    # the API row is open to the cluster's network: nodes join from inside it through
+    # a firewall that filters traffic inside the network too (ports.rule_sources)
     api_from_network: bool = False
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def joins_through_load_balancer(self) -> bool:
+        return self.api_load_balancer is not None
 
     def tag_map(self, **own: str) -> dict[str, str]:
         """The base tags and the spec's tags, then a resource's own (``Name``, ``Role``...)."""
@@ -63,14 +73,35 @@ def base_tags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
     return tuple({**base, **dict(sorted(spec.tags.items()))}.items())
 
 
+def api_balancer(spec: ClusterSpec, *, offered: bool, required: bool) -> ApiBalancer | None:
+    """The API load balancer the spec gets: what it asks for, where the backend can.
+
+    ``auto`` is a private balancer where the backend always joins through one, and
+    for a control plane of two or more servers where it offers one; otherwise none.
+    What the backend cannot give is refused by its capability check, not here.
+
+    >>> from nixk8s.spec import NodePool
+    >>> ha = ClusterSpec(name="demo", backend="hcloud", region="nbg1",
+    ...     node_pools=(NodePool(name="system", instance_types=("cx32",), min_size=3),))
+    >>> api_balancer(ha, offered=True, required=False), api_balancer(ha, offered=False, required=False)
+    ('private', None)
+    """
+    asked = spec.api_load_balancer
+    if asked == "public" or asked == "private":
+        return asked
+    if required or (asked == "auto" and offered and spec.control_plane_count >= 2):
+        return "private"
+    return None
+
+
 def plan_cluster(
     spec: ClusterSpec,
     default_format: UserDataFormat,
     *,
-    joins_through_load_balancer: bool = False,
+    api_load_balancer: ApiBalancer | None = None,
     api_from_network: bool = False,
 ) -> ClusterPlan:
-    """The plan of ``spec`` on a backend with this default format and way of joining."""
+    """The plan of ``spec`` on a backend with this default format, balancer and firewall."""
     literals = list(literal_strings(msgspec.to_builtins(spec)))
     return ClusterPlan(
         spec=spec,
@@ -79,7 +110,7 @@ def plan_cluster(
         variables=secret_variables(spec),
         tags=base_tags(spec),
         parked=spec.system_pool.min_size == 0,
-        joins_through_load_balancer=joins_through_load_balancer,
+        api_load_balancer=api_load_balancer,
         expression_prefix=free_prefix(literals),
         slot_tokens=slot_tokens(literals),
         api_from_network=api_from_network,

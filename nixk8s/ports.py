@@ -128,31 +128,22 @@ def cluster_ports(spec: ClusterSpec) -> tuple[PortRule, ...]:
 
 
 def rule_sources(
-    rule: PortRule,
-    access: Access,
-    private_cidr: Text | None,
-    *,
-    joins_through_load_balancer: bool,
-    api_from_network: bool = False,
+    rule: PortRule, access: Access, private_cidr: Text | None, *, api_from_network: bool
 ) -> tuple[Text, ...]:
     """Who may reach ``rule``: every backend's firewall and ``explain`` ask this one function.
 
     Public rows are open to their ``access`` list (or to anyone); private rows only to
     the cluster's own network, ``private_cidr`` as the foundation reports it, or to
-    nobody (empty) without one. Where nodes join through a load balancer in front of
-    the servers, the API row is open to the network as well: joining nodes, and the
-    balancer's health checks, reach the servers from inside it. So it is with
-    ``api_from_network``: where the firewall filters traffic inside the network as
-    well (GCP), nodes that join server 0 at its private address come from inside it.
+    nobody (empty) without one. With ``api_from_network``, the API row is open to the
+    network as well: where the firewall filters traffic inside the network too (AWS,
+    GCP, Azure), nodes joining server 0 or a load balancer in front of the servers,
+    and the balancer's health checks, come from inside it.
 
     >>> api = PortRule("api", 6443, 6443, "tcp", "api", "Kubernetes API")
-    >>> rule_sources(api, Access(api_sources=("203.0.113.0/24",)), "10.0.0.0/16", joins_through_load_balancer=True)
-    ('203.0.113.0/24', '10.0.0.0/16')
-    >>> rule_sources(api, Access(api_sources=("203.0.113.0/24",)), "10.0.0.0/16",
-    ...              joins_through_load_balancer=False, api_from_network=True)
+    >>> rule_sources(api, Access(api_sources=("203.0.113.0/24",)), "10.0.0.0/16", api_from_network=True)
     ('203.0.113.0/24', '10.0.0.0/16')
     >>> kubelet = PortRule("kubelet", 10250, 10250, "tcp", "private", "kubelet")
-    >>> rule_sources(kubelet, Access(), None, joins_through_load_balancer=False)
+    >>> rule_sources(kubelet, Access(), None, api_from_network=False)
     ()
     """
     if rule.audience == "private":
@@ -163,7 +154,6 @@ def rule_sources(
         "http": access.http_sources,
         "anywhere": ANYWHERE,
     }[rule.audience]
-    from_network = joins_through_load_balancer or api_from_network
-    if rule.audience == "api" and from_network and private_cidr is not None and private_cidr not in public:
+    if rule.audience == "api" and api_from_network and private_cidr is not None and private_cidr not in public:
         return (*public, private_cidr)
     return public

@@ -77,6 +77,7 @@ Profile = Literal[
 ]
 UserDataFormat = Literal["shell", "cloud-config"]
 GitopsOperator = Literal["fluxcd", "argocd", "none"]
+ApiLoadBalancer = Literal["auto", "public", "private", "none"]
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 Port = Annotated[int, Meta(ge=0, le=65535)]
 
@@ -112,6 +113,7 @@ class NodePool(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     taints: tuple[Taint, ...] = ()
     max_pods: Annotated[int, Meta(ge=1, le=2500)] | None = None
     ssh_keys: tuple[str, ...] = ()
+    autoscale: bool = False
 
     @property
     def instance_type(self) -> str:
@@ -506,6 +508,7 @@ class ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True)
     user_data_format: UserDataFormat | None = None
     network: Network | None = None
     access: Access = Access()
+    api_load_balancer: ApiLoadBalancer = "auto"
     gitops_operator: GitopsOperator = "fluxcd"
     fluxcd: FluxCD | None = None
     argocd: ArgoCD | None = None

@@ -19,7 +19,8 @@ from support import SPECS, compile_file, load_spec
 
 from nixk8s import names
 from nixk8s.backends import BACKENDS
-from nixk8s.backends.base import Backend, WorkerPool, control_plane_nodes, plan_for, render_node
+from nixk8s.backends.base import Backend, plan_for
+from nixk8s.render import WorkerPool, control_plane_nodes, render_node
 from nixk8s.compiler import compile_spec
 from nixk8s.node_config import agent_config
 from nixk8s.node_index import agent_node_index
@@ -55,8 +56,8 @@ def reference_json(spec: ClusterSpec) -> bytes:
     plan = plan_for(backend, spec)
     foundation = backend.foundation(plan)
     infra, join = foundation.infra, foundation.join_host
-    api_sans = ((join,) if plan.joins_through_load_balancer else ()) + foundation.api_names
-    servers = control_plane_nodes(plan, join, foundation.network_id, api_sans)
+    server_join = join if foundation.server_join_host is None else foundation.server_join_host
+    servers = control_plane_nodes(plan, server_join, foundation.network_id, foundation.api_names)
     placed = [backend.control_plane_node(plan, infra, node) for node in servers]
     fragment = combine(
         [

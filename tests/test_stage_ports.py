@@ -103,8 +103,8 @@ def test_port_range_is_a_single_port_or_first_dash_last() -> None:
     assert table["etcd"] == "2379-2380"
 
 
-def sources(rule: PortRule, spec: ClusterSpec, private_cidr: str | None, *, through_lb: bool = False) -> tuple[str, ...]:
-    return rule_sources(rule, spec.access, private_cidr, joins_through_load_balancer=through_lb)  # type: ignore[return-value]
+def sources(rule: PortRule, spec: ClusterSpec, private_cidr: str | None, *, from_network: bool = False) -> tuple[str, ...]:
+    return rule_sources(rule, spec.access, private_cidr, api_from_network=from_network)  # type: ignore[return-value]
 
 
 ACCESS = {
@@ -147,35 +147,35 @@ def test_empty_access_list_closes_the_port() -> None:
     assert sources(ssh, spec, "10.0.0.0/16") == ()
 
 
-def test_joining_through_a_load_balancer_opens_the_api_to_the_network_too() -> None:
+def test_a_firewall_inside_the_network_opens_the_api_to_the_network_too() -> None:
     spec = spec_from(minimal_spec(access=ACCESS))
     api = next(r for r in cluster_ports(spec) if r.name == "api")
-    assert sources(api, spec, "10.0.0.0/16", through_lb=True) == ("198.51.100.0/24", "2001:db8::/32", "10.0.0.0/16")
+    assert sources(api, spec, "10.0.0.0/16", from_network=True) == ("198.51.100.0/24", "2001:db8::/32", "10.0.0.0/16")
 
 
-def test_joining_through_a_load_balancer_does_not_repeat_a_listed_network() -> None:
+def test_the_api_row_does_not_repeat_a_listed_network() -> None:
     spec = spec_from(minimal_spec(access={"api_sources": ["10.0.0.0/16"]}))
     api = next(r for r in cluster_ports(spec) if r.name == "api")
-    assert sources(api, spec, "10.0.0.0/16", through_lb=True) == ("10.0.0.0/16",)
+    assert sources(api, spec, "10.0.0.0/16", from_network=True) == ("10.0.0.0/16",)
 
 
-def test_joining_through_a_load_balancer_leaves_the_other_rows_alone() -> None:
+def test_opening_the_api_to_the_network_leaves_the_other_rows_alone() -> None:
     spec = spec_from(minimal_spec(access=ACCESS))
     ssh = next(r for r in cluster_ports(spec) if r.name == "ssh")
-    assert sources(ssh, spec, "10.0.0.0/16", through_lb=True) == ("203.0.113.0/24",)
+    assert sources(ssh, spec, "10.0.0.0/16", from_network=True) == ("203.0.113.0/24",)
 
 
 def test_joining_server_zero_inside_a_filtered_network_opens_the_api_to_the_network_too() -> None:
     spec = spec_from(minimal_spec(access=ACCESS))
     api = next(r for r in cluster_ports(spec) if r.name == "api")
-    opened = rule_sources(api, spec.access, "10.0.0.0/16", joins_through_load_balancer=False, api_from_network=True)
+    opened = rule_sources(api, spec.access, "10.0.0.0/16", api_from_network=True)
     assert opened == ("198.51.100.0/24", "2001:db8::/32", "10.0.0.0/16")
 
 
 def test_joining_server_zero_inside_a_filtered_network_leaves_the_other_public_rows_alone() -> None:
     spec = spec_from(minimal_spec(access=ACCESS))
     ssh = next(r for r in cluster_ports(spec) if r.name == "ssh")
-    opened = rule_sources(ssh, spec.access, "10.0.0.0/16", joins_through_load_balancer=False, api_from_network=True)
+    opened = rule_sources(ssh, spec.access, "10.0.0.0/16", api_from_network=True)
     assert opened == ("203.0.113.0/24",)
 
 

@@ -200,6 +200,8 @@ def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
         infra=infra,
         # every node but server 0 joins through the load balancer
         join_host=api_dns_name(infra),
+        # joining nodes verify the servers' certificates against the balancer's name
+        api_names=(api_dns_name(infra),),
         private_cidr=vpc.vpc_cidr,
         # the VPC's id when nixk8s creates it
         network_id=vpc.vpc_id if vpc.created_vpc is not None else None,
@@ -407,7 +409,9 @@ AWS: Backend[AwsInfra] = Backend(
     worker_pool=worker_pool,
     outputs=outputs,
     worker_index_fetch=IMDS,
-    joins_through_load_balancer=True,
+    api_load_balancer_required=True,
+    api_load_balancer_refusal=lambda spec: None,
+    firewall_filters_network=True,
     can_park_control_plane=True,
     supports_persistent_state=True,
     notes=notes,

@@ -117,9 +117,7 @@ def ingress_rules(plan: ClusterPlan, vpc_cidr: Text) -> list[dict[str, Any]]:
     """One rule per port row that someone may reach."""
     rules = []
     for rule in plan.ports:
-        allowed = rule_sources(
-            rule, plan.spec.access, vpc_cidr, joins_through_load_balancer=plan.joins_through_load_balancer
-        )
+        allowed = rule_sources(rule, plan.spec.access, vpc_cidr, api_from_network=plan.api_from_network)
         if allowed:
             rules.append(_ingress_rule(rule, allowed))
     return rules

@@ -105,7 +105,6 @@ def security_rules(plan: ClusterPlan, vnet_cidr: str) -> list[dict[str, Any]]:
             row,
             plan.spec.access,
             vnet_cidr,
-            joins_through_load_balancer=plan.joins_through_load_balancer,
             api_from_network=plan.api_from_network,
         )
         for suffix, group in by_family(_literal(allowed)):

@@ -19,17 +19,20 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 from returns.result import Failure, Result, Success
 
-from nixk8s import names
-from nixk8s.cloud_init import user_data
 from nixk8s.index_probe import IndexProbe, MetadataFetch, metadata_index_probe
-from nixk8s.node_config import NodeConfig, agent_config, config_json, server_config
-from nixk8s.node_index import agent_node_index
-from nixk8s.plan import ClusterPlan, plan_cluster
+from nixk8s.plan import ClusterPlan, api_balancer, plan_cluster
 from nixk8s.ports import PortRule, rule_sources
 from nixk8s.problems import Problem, Problems, join_path
-from nixk8s.spec import BackendName, ClusterSpec, NodePool, UserDataFormat
-from nixk8s.stamp import MachineSlots, Slot, fill, filled
-from nixk8s.terraform import Fragment, ProviderRequirement, Template, Text, combine
+from nixk8s.render import (  # the hooks' view of a rendered node and pool
+    RenderedNode,
+    WorkerPool,
+    control_plane_nodes,
+    largest_user_data,
+    worker_pools,
+)
+from nixk8s.spec import BackendName, ClusterSpec, UserDataFormat
+from nixk8s.stamp import fill, filled
+from nixk8s.terraform import Fragment, ProviderRequirement, Text, combine
 
 I = TypeVar("I")
 
@@ -38,10 +41,14 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     """What a backend builds before any node: its resources, its typed handles to
     them, and the facts the shared stages need from it.
 
-    ``join_host``: where nodes join (server 0's address, or a load balancer in front of the
-    servers). ``private_cidr``: the cluster's own network, the only source of the private port
-    rows (None: they stay closed). ``network_id``: what servers receive as ``network_id`` (None:
-    left out). ``api_names``: more names for the servers' API certificates (NATed addresses).
+    ``join_host``: where nodes join (server 0's address, or a load balancer in front
+    of the servers). ``private_cidr``: the cluster's own network, the only source of
+    the private port rows (None: they stay closed). ``network_id``: what servers
+    receive as ``network_id`` (None: left out). ``server_join_host``: where servers
+    ≥ 1 join, where not at ``join_host`` (a backend VM cannot reach itself through a
+    passthrough balancer's address). ``api_names``: names the servers' API
+    certificates must carry besides their own addresses (a balancer's, NATed
+    public addresses).
     """
 
     fragment: Fragment
@@ -49,6 +56,7 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     join_host: Text
     private_cidr: Text | None = None
     network_id: Text | None = None
+    server_join_host: Text | None = None
     api_names: tuple[Text, ...] = ()
 
 
@@ -71,80 +79,20 @@ class Placed(msgspec.Struct, frozen=True):
     handles: tuple[NodeHandle, ...]
 
 
-class RenderedNode(msgspec.Struct, frozen=True):
-    """One node's (or one template's) config, its JSON text, and its user_data.
-
-    ``name`` is its resource name (:mod:`nixk8s.names`), ``cloud_name`` the name the
-    cloud shows (one DNS label), ``ordinal`` its position in its pool ("0", "1", ...),
-    ``config.node_index`` the index kindling sees. In a stamped pool the one rendered
-    node holds slot tokens in these places (:mod:`nixk8s.stamp`).
-    """
-
-    role: Literal["server", "agent"]
-    name: str
-    cloud_name: str
-    ordinal: str
-    config: NodeConfig
-    json: Template
-    user_data: Template
-
-
-def concrete_node(node: RenderedNode, tokens: MachineSlots, machine: MachineSlots) -> RenderedNode:
-    """A stamped pool's rendered node as one machine receives it."""
-    return RenderedNode(
-        role=node.role,
-        name=fill(node.name, tokens, machine),
-        cloud_name=machine.cloud_name,
-        ordinal=machine.ordinal,
-        config=msgspec.structs.replace(node.config, node_index=int(machine.node_index)),
-        json=Template.of(filled(node.json, tokens, machine)),
-        user_data=Template.of(filled(node.user_data, tokens, machine)),
-    )
-
-
-class WorkerPool(msgspec.Struct, frozen=True):
-    """A worker pool and its rendered nodes.
-
-    Template-built pools (ASG, MIG, VMSS) have one node, the template, and no
-    machines. Pools of one machine per node are rendered once, for the slot
-    ``tokens``, and stamped for each of ``machines`` (:mod:`nixk8s.stamp`).
-    """
-
-    spec_index: int
-    pool: NodePool
-    nodes: tuple[RenderedNode, ...]
-    tokens: MachineSlots | None = None
-    machines: tuple[MachineSlots, ...] = ()
-
-    @property
-    def path(self) -> str:
-        return join_path("node_pools", self.spec_index)
-
-    @property
-    def stamped(self) -> bool:
-        return self.tokens is not None
-
-    def machine_nodes(self) -> tuple[RenderedNode, ...]:
-        """Every machine's rendered node (the template's one for a template-built pool)."""
-        if self.tokens is None:
-            return self.nodes
-        (node,) = self.nodes
-        return tuple(concrete_node(node, self.tokens, m) for m in self.machines)
-
-    def machine_handles(self, handles: tuple[NodeHandle, ...]) -> tuple[NodeHandle, ...]:
-        """The pool's handles per machine (as the hook returned them for a template-built pool)."""
-        tokens = self.tokens
-        if tokens is None:
-            return handles
-        (handle,) = handles
-        return tuple(
-            NodeHandle(
-                resource=fill(handle.resource, tokens, m),
-                private_ip=None if handle.private_ip is None else filled(handle.private_ip, tokens, m),
-                public_ip=None if handle.public_ip is None else filled(handle.public_ip, tokens, m),
-            )
-            for m in self.machines
+def machine_handles(pool: WorkerPool, handles: tuple[NodeHandle, ...]) -> tuple[NodeHandle, ...]:
+    """The pool's handles per machine (as the hook returned them for a template-built pool)."""
+    tokens = pool.tokens
+    if tokens is None:
+        return handles
+    (handle,) = handles
+    return tuple(
+        NodeHandle(
+            resource=fill(handle.resource, tokens, m),
+            private_ip=None if handle.private_ip is None else filled(handle.private_ip, tokens, m),
+            public_ip=None if handle.public_ip is None else filled(handle.public_ip, tokens, m),
         )
+        for m in pool.machines
+    )
 
 
 class UserDataLimit(msgspec.Struct, frozen=True):
@@ -160,6 +108,11 @@ def no_fragment(plan: ClusterPlan, infra: object, node: RenderedNode) -> Fragmen
 def no_notes(plan: ClusterPlan, infra: object) -> tuple[str, ...]:
     """Nothing to tell the operator."""
     return ()
+
+
+def builds_no_api_load_balancer(spec: ClusterSpec) -> str | None:
+    """A backend that has no API load balancer yet."""
+    return "this backend builds no API load balancer yet"
 
 
 def no_provider_config(plan: ClusterPlan) -> Mapping[str, Any]:
@@ -207,11 +160,15 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     pools are templates (ASG, MIG, VMSS) whose machines read their private IPv4
     address through this fetch at boot and use it as their index."""
 
-    joins_through_load_balancer: bool = False
+    api_load_balancer_required: bool = False
     """True where nodes always join through a load balancer in front of the servers
-    rather than server 0's own address (the plan records it: the servers' API
-    certificates then name it, or joining nodes fail TLS, and the API row is open to
-    the cluster's network)."""
+    (AWS: each control-plane index is a group whose replaced instance gets a new
+    address), so that ``api_load_balancer: none`` is refused."""
+
+    api_load_balancer_refusal: Callable[[ClusterSpec], str | None] = builds_no_api_load_balancer
+    """Receives the spec; returns None where this cloud can put a load balancer in
+    front of the spec's servers, else why not (``auto`` then builds none, and an
+    explicit ``public`` or ``private`` is refused with this reason)."""
 
     firewall_filters_network: bool = False
     """True where the cloud's firewall filters traffic between the cluster's own
@@ -260,6 +217,15 @@ def capability_problems(backend: Backend[Any], plan: ClusterPlan) -> Iterator[Pr
             f"min_size 0 would park the control plane (keep the infrastructure, run no server), "
             f"which {backend.title} cannot do: set min_size to 1 or more",
         )
+    if spec.api_load_balancer == "none" and backend.api_load_balancer_required:
+        yield Problem(
+            "api_load_balancer",
+            f"{backend.title} always joins nodes through a load balancer in front of the control plane; "
+            "set api_load_balancer to auto, private or public",
+        )
+    refusal = backend.api_load_balancer_refusal(spec)
+    if plan.api_load_balancer is not None and refusal is not None:
+        yield Problem("api_load_balancer", f"{backend.title} cannot put a load balancer in front of the API here: {refusal}")
     if spec.persistent_state is not None and not backend.supports_persistent_state:
         yield Problem(
             "persistent_state",
@@ -269,8 +235,17 @@ def capability_problems(backend: Backend[Any], plan: ClusterPlan) -> Iterator[Pr
 
 def plan_for(backend: Backend[Any], spec: ClusterSpec) -> ClusterPlan:
     """The plan of ``spec`` on ``backend``."""
-    through_lb, from_network = backend.joins_through_load_balancer, backend.firewall_filters_network
-    return plan_cluster(spec, backend.default_format, joins_through_load_balancer=through_lb, api_from_network=from_network)
+    balancer = api_balancer(
+        spec,
+        offered=backend.api_load_balancer_refusal(spec) is None,
+        required=backend.api_load_balancer_required,
+    )
+    return plan_cluster(
+        spec,
+        backend.default_format,
+        api_load_balancer=balancer,
+        api_from_network=backend.firewall_filters_network,
+    )
 
 
 def backend_problems(backend: Backend[Any], plan: ClusterPlan) -> list[Problem]:
@@ -279,84 +254,6 @@ def backend_problems(backend: Backend[Any], plan: ClusterPlan) -> list[Problem]:
 
 
 # --- the pipeline ------------------------------------------------------------------------
-
-
-def render_node(
-    plan: ClusterPlan, name: str, ordinal: str, config: NodeConfig, probe: IndexProbe | None = None
-) -> RenderedNode:
-    """One node's config, rendered as JSON and wrapped as user_data in the plan's format."""
-    text = config_json(config, plan.expression_prefix)
-    return RenderedNode(
-        role=config.role,
-        name=name,
-        cloud_name=names.dns_name(name),
-        ordinal=ordinal,
-        config=config,
-        json=text,
-        user_data=user_data(plan.user_data_format, text, probe),
-    )
-
-
-def control_plane_nodes(
-    plan: ClusterPlan, join: Text, network_id: Text | None, api_sans: tuple[Text, ...]
-) -> tuple[RenderedNode, ...]:
-    spec = plan.spec
-    return tuple(
-        render_node(
-            plan,
-            names.control_plane_node(plan.name, i),
-            str(i),
-            server_config(spec, i, join=join, network_id=network_id, api_sans=api_sans),
-        )
-        for i in range(spec.control_plane_count)
-    )
-
-
-def machine_slots(cluster: str, pool: str, count: int) -> tuple[MachineSlots, ...]:
-    """The values each machine of a pool fills in: its ordinal, node index and cloud name."""
-    block = agent_node_index(pool, 0)
-    return tuple(
-        MachineSlots(str(i), str(block + i), names.dns_name(names.worker_node(cluster, pool, i)))
-        for i in range(count)
-    )
-
-
-def worker_pools(plan: ClusterPlan, join: Text, probe: IndexProbe | None) -> tuple[WorkerPool, ...]:
-    """Each worker pool rendered once: as the template its machines share, or as one
-    machine with slot tokens, to be stamped for each machine."""
-    spec = plan.spec
-    if probe is not None:
-        return tuple(
-            WorkerPool(
-                i,
-                pool,
-                (
-                    render_node(
-                        plan, names.worker_template(plan.name, pool.name), "0", agent_config(spec, pool, None, join=join), probe
-                    ),
-                ),
-            )
-            for i, pool in spec.worker_pools
-        )
-    tokens = plan.slot_tokens
-
-    def symbolic(pool: NodePool) -> RenderedNode:
-        config = agent_config(spec, pool, Slot(tokens.node_index), join=join)
-        node = render_node(plan, names.worker_node(plan.name, pool.name, tokens.ordinal), tokens.ordinal, config)  # type: ignore[arg-type]
-        return msgspec.structs.replace(node, cloud_name=tokens.cloud_name)
-
-    return tuple(
-        WorkerPool(i, pool, (symbolic(pool),), tokens, machine_slots(plan.name, pool.name, pool.desired))
-        for i, pool in spec.worker_pools
-    )
-
-
-def _largest_user_data(pool: WorkerPool) -> Iterable[RenderedNode]:
-    """The nodes whose user_data is the pool's largest: for a stamped pool, the machine
-    with the longest node index."""
-    if pool.tokens is None:
-        return pool.nodes
-    return [concrete_node(pool.nodes[0], pool.tokens, pool.machines[-1])] if pool.machines else []
 
 
 def _size_problems(limit: UserDataLimit, path: str, nodes: Iterable[RenderedNode]) -> list[Problem]:
@@ -400,7 +297,6 @@ class Built(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
             rule,
             plan.spec.access,
             self.foundation.private_cidr,
-            joins_through_load_balancer=plan.joins_through_load_balancer,
             api_from_network=plan.api_from_network,
         )
 
@@ -410,14 +306,14 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     foundation = backend.foundation(plan)
     infra = foundation.infra
     join = foundation.join_host
-    api_sans = ((join,) if plan.joins_through_load_balancer else ()) + foundation.api_names
-    servers = control_plane_nodes(plan, join, foundation.network_id, api_sans)
+    server_join = join if foundation.server_join_host is None else foundation.server_join_host
+    servers = control_plane_nodes(plan, server_join, foundation.network_id, foundation.api_names)
     pools = worker_pools(plan, join, backend.worker_index_probe)
 
     limit = backend.user_data_limit
     problems = _size_problems(limit, join_path("node_pools", plan.spec.system_pool_index), servers)
     for pool in pools:
-        problems += _size_problems(limit, pool.path, _largest_user_data(pool))
+        problems += _size_problems(limit, pool.path, largest_user_data(pool))
     if problems:
         return Failure(tuple(problems))
 

@@ -135,7 +135,6 @@ def rule_groups(plan: ClusterPlan) -> tuple[RuleGroup, ...]:
             row,
             plan.spec.access,
             vpc_cidr,
-            joins_through_load_balancer=plan.joins_through_load_balancer,
             api_from_network=plan.api_from_network,
         )
         if sources:

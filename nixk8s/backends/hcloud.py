@@ -103,7 +103,7 @@ def firewall_rules(plan: ClusterPlan) -> list[dict[str, Any]]:
             rule,
             plan.spec.access,
             private_cidr(plan.spec),
-            joins_through_load_balancer=plan.joins_through_load_balancer,
+            api_from_network=plan.api_from_network,
         )
         if allowed:
             port = {} if rule.protocol == "icmp" else {"port": rule.port_range}
