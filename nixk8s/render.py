@@ -8,7 +8,7 @@ machine with slot tokens, stamped for every machine (:mod:`nixk8s.stamp`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import msgspec
@@ -30,6 +30,8 @@ class RenderedNode(msgspec.Struct, frozen=True):
 
     ``name`` is its resource name (:mod:`nixk8s.names`), ``cloud_name`` the name the
     cloud shows (one DNS label), ``ordinal`` its position in its pool ("0", "1", ...),
+    ``spread_group`` which of its pool's spread groups it is in ("0" where the cloud
+    has none),
     ``config.node_index`` the index kindling sees. In a stamped pool the one rendered
     node holds slot tokens in these places (:mod:`nixk8s.stamp`).
     """
@@ -38,6 +40,7 @@ class RenderedNode(msgspec.Struct, frozen=True):
     name: str
     cloud_name: str
     ordinal: str
+    spread_group: str
     config: NodeConfig
     json: Template
     user_data: Template
@@ -50,6 +53,7 @@ def concrete_node(node: RenderedNode, tokens: MachineSlots, machine: MachineSlot
         name=fill(node.name, tokens, machine),
         cloud_name=machine.cloud_name,
         ordinal=machine.ordinal,
+        spread_group=machine.spread_group,
         config=msgspec.structs.replace(node.config, node_index=int(machine.node_index)),
         json=Template.of(filled(node.json, tokens, machine)),
         user_data=Template.of(filled(node.user_data, tokens, machine)),
@@ -96,6 +100,7 @@ def render_node(
         name=name,
         cloud_name=names.dns_name(name),
         ordinal=ordinal,
+        spread_group="0",
         config=config,
         json=text,
         user_data=user_data(plan.user_data_format, text, probe),
@@ -117,43 +122,59 @@ def control_plane_nodes(
     )
 
 
-def machine_slots(cluster: str, pool: str, count: int) -> tuple[MachineSlots, ...]:
-    """The values each machine of a pool fills in: its ordinal, node index and cloud name."""
+def machine_slots(cluster: str, pool: str, count: int, group_size: int | None) -> tuple[MachineSlots, ...]:
+    """The values each machine of a pool fills in: its ordinal, node index, cloud name
+    and spread group (consecutive machines, ``group_size`` to a group: a growing pool
+    never moves a machine to another group).
+
+    >>> [m.spread_group for m in machine_slots("demo", "workers", 12, 10)][-3:]
+    ['0', '1', '1']
+    """
     block = agent_node_index(pool, 0)
+    prefix = names.dns_name(names.worker_node(cluster, pool, 0))[:-1]
+    short = len(prefix) + len(str(count)) <= names.DNS_LABEL_LIMIT  # then no name needs a hash
     return tuple(
-        MachineSlots(str(i), str(block + i), names.dns_name(names.worker_node(cluster, pool, i)))
+        MachineSlots(
+            str(i),
+            str(block + i),
+            f"{prefix}{i}" if short else names.dns_name(names.worker_node(cluster, pool, i)),
+            str(i // group_size) if group_size else "0",
+        )
         for i in range(count)
     )
 
 
-def worker_pools(plan: ClusterPlan, join: Text, probe: IndexProbe | None) -> tuple[WorkerPool, ...]:
+class PoolRendering(msgspec.Struct, frozen=True):
+    """How the cloud builds worker pools: which from one template whose machines read
+    their index at boot through ``probe``, and how many machines go to a spread group."""
+
+    probe: IndexProbe | None
+    templated: Callable[[NodePool], bool]
+    spread_group_size: int | None
+
+
+def worker_pools(plan: ClusterPlan, join: Text, rendering: PoolRendering) -> tuple[WorkerPool, ...]:
     """Each worker pool rendered once: as the template its machines share, or as one
     machine with slot tokens, to be stamped for each machine."""
     spec = plan.spec
-    if probe is not None:
-        return tuple(
-            WorkerPool(
-                i,
-                pool,
-                (
-                    render_node(
-                        plan, names.worker_template(plan.name, pool.name), "0", agent_config(spec, pool, None, join=join), probe
-                    ),
-                ),
-            )
-            for i, pool in spec.worker_pools
-        )
     tokens = plan.slot_tokens
+
+    def template(pool: NodePool) -> RenderedNode:
+        config = agent_config(spec, pool, None, join=join)
+        return render_node(plan, names.worker_template(plan.name, pool.name), "0", config, rendering.probe)
 
     def symbolic(pool: NodePool) -> RenderedNode:
         config = agent_config(spec, pool, Slot(tokens.node_index), join=join)
         node = render_node(plan, names.worker_node(plan.name, pool.name, tokens.ordinal), tokens.ordinal, config)  # type: ignore[arg-type]
-        return msgspec.structs.replace(node, cloud_name=tokens.cloud_name)
+        return msgspec.structs.replace(node, cloud_name=tokens.cloud_name, spread_group=tokens.spread_group)
 
-    return tuple(
-        WorkerPool(i, pool, (symbolic(pool),), tokens, machine_slots(plan.name, pool.name, pool.desired))
-        for i, pool in spec.worker_pools
-    )
+    def rendered(i: int, pool: NodePool) -> WorkerPool:
+        if rendering.probe is not None and rendering.templated(pool):
+            return WorkerPool(i, pool, (template(pool),))
+        machines = machine_slots(plan.name, pool.name, pool.desired, rendering.spread_group_size)
+        return WorkerPool(i, pool, (symbolic(pool),), tokens, machines)
+
+    return tuple(rendered(i, pool) for i, pool in spec.worker_pools)
 
 
 def largest_user_data(pool: WorkerPool) -> Iterable[RenderedNode]:

@@ -1,8 +1,9 @@
 """Render a pool once, stamp it per machine.
 
-Machines of one pool differ in three values only: their position in the pool (which
-names their resources), their node index (in the config they receive) and the name
-the cloud shows (a DNS label, hash-shortened when long). The pipeline renders one
+Machines of one pool differ in four values only: their position in the pool (which
+names their resources), their node index (in the config they receive), the name the
+cloud shows (a DNS label, hash-shortened when long) and their spread group (where a
+cloud spreads machines in groups of limited size). The pipeline renders one
 machine of the pool with a *slot token* in place of each, the backend builds that
 machine's resources as usual, the document encodes them to JSON once, and each
 machine's resources are that text with its own values filled in.
@@ -14,7 +15,7 @@ template inside JSON. The values filled in are digits and DNS labels, which need
 escaping in any of them.
 
 >>> tokens = slot_tokens(["a spec literal"])
->>> fill(f"demo_workers_{tokens.ordinal}", tokens, MachineSlots("7", "705600007", "demo-workers-7"))
+>>> fill(f"demo_workers_{tokens.ordinal}", tokens, MachineSlots("7", "705600007", "demo-workers-7", "0"))
 'demo_workers_7'
 """
 
@@ -37,12 +38,17 @@ class Slot(msgspec.Struct, frozen=True):
     token: str
 
 
-class MachineSlots(msgspec.Struct, frozen=True):
-    """The three values one machine of a stamped pool fills in, as text (or the tokens)."""
+class MachineSlots(msgspec.Struct, frozen=True, array_like=True):
+    """The values one machine of a stamped pool fills in, as text (or the tokens)."""
 
     ordinal: str
     node_index: str
     cloud_name: str
+    spread_group: str
+
+    def values(self) -> tuple[str, ...]:
+        """The values in slot order."""
+        return (self.ordinal, self.node_index, self.cloud_name, self.spread_group)
 
 
 def slot_tokens(literals: Iterable[str]) -> MachineSlots:
@@ -53,17 +59,15 @@ def slot_tokens(literals: Iterable[str]) -> MachineSlots:
     for salt in count():
         prefix = f"nixk8sslot{salt}q"
         if prefix not in text:
-            return MachineSlots(f"{prefix}o", f"{prefix}i", f"{prefix}n")
+            return MachineSlots(f"{prefix}o", f"{prefix}i", f"{prefix}n", f"{prefix}g")
     raise AssertionError("unreachable")
 
 
 def fill(text: str, tokens: MachineSlots, values: MachineSlots) -> str:
     """``text`` with each token replaced by the machine's value."""
-    return (
-        text.replace(tokens.ordinal, values.ordinal)
-        .replace(tokens.node_index, values.node_index)
-        .replace(tokens.cloud_name, values.cloud_name)
-    )
+    for token, value in zip(tokens.values(), values.values()):
+        text = text.replace(token, value)
+    return text
 
 
 def filled(text: Text, tokens: MachineSlots, values: MachineSlots) -> Text:
@@ -75,19 +79,19 @@ def filled(text: Text, tokens: MachineSlots, values: MachineSlots) -> Text:
     return Template.of(*(filled(part, tokens, values) for part in text.parts))
 
 
-Stamp = Callable[[tuple[Any, Any, Any]], Any]
+Stamp = Callable[[tuple[Any, ...]], Any]
 
 
 def stamper(text: Any, tokens: MachineSlots) -> Stamp:
     """A function that fills ``text``'s tokens (str or bytes) with a machine's values,
-    given in slot order (ordinal, node index, cloud name), prepared once for many calls.
+    given in slot order (:meth:`MachineSlots.values`), prepared once for many calls.
 
-    >>> tokens = MachineSlots("ORDq", "IDXq", "NAMq")
+    >>> tokens = MachineSlots("ORDq", "IDXq", "NAMq", "GRPq")
     >>> stamp = stamper('{"name":"NAMq","i":IDXq}', tokens)
-    >>> stamp(("3", "42", "demo-3"))
+    >>> stamp(("3", "42", "demo-3", "0"))
     '{"name":"demo-3","i":42}'
     """
-    order = (tokens.ordinal, tokens.node_index, tokens.cloud_name)
+    order: tuple[Any, ...] = tokens.values()
     if isinstance(text, bytes):
         order = tuple(t.encode() for t in order)  # type: ignore[assignment]
     pattern = re.compile(b"|".join(map(re.escape, order)) if isinstance(text, bytes) else "|".join(map(re.escape, order)))
@@ -97,7 +101,7 @@ def stamper(text: Any, tokens: MachineSlots) -> Stamp:
     after = list(zip(slots, literals))
     join = (b"" if isinstance(text, bytes) else "").join
 
-    def stamp(values: tuple[Any, Any, Any]) -> Any:
+    def stamp(values: tuple[Any, ...]) -> Any:
         out = [first]
         for slot, literal in after:
             out.append(values[slot])
@@ -115,8 +119,8 @@ def written_resources(
     prepared = [(r.type, stamper(r.name, tokens), stamper(formatted_body(r.body), tokens)) for r in resources]
     out: dict[str, list[tuple[str, bytes]]] = {kind: [] for kind, _, _ in prepared}
     for machine in machines:
-        text = (machine.ordinal, machine.node_index, machine.cloud_name)
-        data = (text[0].encode(), text[1].encode(), text[2].encode())
+        text = machine.values()
+        data = tuple(value.encode() for value in text)
         for kind, name, body in prepared:
             out[kind].append((name(text), body(data)))
     return out

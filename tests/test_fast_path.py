@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,19 +31,22 @@ from nixk8s.terraform import Fragment, combine, document, to_json
 
 def reference_worker_pools(backend: Backend[Any], plan: Any, join: Any) -> tuple[WorkerPool, ...]:
     """Every machine rendered from scratch (or the one template a template-built pool has)."""
-    spec, probe = plan.spec, backend.worker_index_probe
+    spec, probe, size = plan.spec, backend.worker_index_probe, backend.spread_group_size
     pools = []
     for i, pool in spec.worker_pools:
-        if probe is not None:
+        if probe is not None and backend.templated_pool(pool):
             config = agent_config(spec, pool, None, join=join)
             nodes = (render_node(plan, names.worker_template(plan.name, pool.name), "0", config, probe),)
         else:
             nodes = tuple(
-                render_node(
-                    plan,
-                    names.worker_node(plan.name, pool.name, k),
-                    str(k),
-                    agent_config(spec, pool, agent_node_index(pool.name, k), join=join),
+                msgspec.structs.replace(
+                    render_node(
+                        plan,
+                        names.worker_node(plan.name, pool.name, k),
+                        str(k),
+                        agent_config(spec, pool, agent_node_index(pool.name, k), join=join),
+                    ),
+                    spread_group=str(k // size) if size else "0",
                 )
                 for k in range(pool.desired)
             )
@@ -64,7 +68,10 @@ def reference_json(spec: ClusterSpec) -> bytes:
             Fragment(variables=plan.variables),
             foundation.fragment,
             *(combine([p.fragment, backend.post_instance(plan, infra, n)]) for p, n in zip(placed, servers)),
-            *(backend.worker_pool(plan, infra, pool).fragment for pool in reference_worker_pools(backend, plan, join)),
+            *(
+                combine([placed.shared, placed.fragment])
+                for placed in (backend.worker_pool(plan, infra, pool) for pool in reference_worker_pools(backend, plan, join))
+            ),
             backend.outputs(plan, infra, tuple(h for p in placed for h in p.handles)),
         ]
     )

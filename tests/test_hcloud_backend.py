@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from nixk8s.backends.hcloud import MAX_FIREWALL_RULES
+from nixk8s.backends.hcloud_checks import MAX_FIREWALL_RULES
 
 from support import OWN_VPN, compile_problems, compile_raw, minimal_spec, problems_of, worker_pool
 

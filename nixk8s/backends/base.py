@@ -14,7 +14,7 @@ worker pools → outputs. ``docs/architecture.md`` draws it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -24,13 +24,14 @@ from nixk8s.plan import ClusterPlan, api_balancer, plan_cluster
 from nixk8s.ports import PortRule, rule_sources
 from nixk8s.problems import Problem, Problems, join_path
 from nixk8s.render import (  # the hooks' view of a rendered node and pool
+    PoolRendering,
     RenderedNode,
     WorkerPool,
     control_plane_nodes,
     largest_user_data,
     worker_pools,
 )
-from nixk8s.spec import BackendName, ClusterSpec, UserDataFormat
+from nixk8s.spec import BackendName, ClusterSpec, NodePool, UserDataFormat
 from nixk8s.stamp import fill, filled
 from nixk8s.terraform import Fragment, ProviderRequirement, Text, combine
 
@@ -73,10 +74,15 @@ class NodeHandle(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Placed(msgspec.Struct, frozen=True):
-    """What a node hook built: its resources, and one handle per rendered node."""
+    """What a node hook built: its resources, and one handle per rendered node.
+
+    For a pool rendered once and stamped per machine, ``fragment`` is one machine's
+    (stamped for each) and ``shared`` what the pool has once (its spread groups).
+    """
 
     fragment: Fragment
     handles: tuple[NodeHandle, ...]
+    shared: Fragment = Fragment()
 
 
 def machine_handles(pool: WorkerPool, handles: tuple[NodeHandle, ...]) -> tuple[NodeHandle, ...]:
@@ -103,6 +109,11 @@ class UserDataLimit(msgspec.Struct, frozen=True):
 def no_fragment(plan: ClusterPlan, infra: object, node: RenderedNode) -> Fragment:
     """A post-instance hook that adds nothing."""
     return Fragment()
+
+
+def every_pool(pool: NodePool) -> bool:
+    """Every pool is built from a template."""
+    return True
 
 
 def no_notes(plan: ClusterPlan, infra: object) -> tuple[str, ...]:
@@ -157,8 +168,17 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
 
     worker_index_fetch: MetadataFetch | None = None
     """None: one machine per node, each with its own static index. Otherwise worker
-    pools are templates (ASG, MIG, VMSS) whose machines read their private IPv4
-    address through this fetch at boot and use it as their index."""
+    pools (those :attr:`templated_pool` chooses) are templates (ASG, MIG, VMSS)
+    whose machines read their private IPv4 address through this fetch at boot and
+    use it as their index."""
+
+    templated_pool: Callable[[NodePool], bool] = every_pool
+    """Receives a worker pool; returns whether the cloud builds it from one template
+    (where :attr:`worker_index_fetch` is set), else machine by machine."""
+
+    spread_group_size: int | None = None
+    """Where the cloud spreads a pool's machines in groups of limited size (Hetzner's
+    placement groups hold 10), that size: machine ``i`` is in group ``i // size``."""
 
     api_load_balancer_required: bool = False
     """True where nodes always join through a load balancer in front of the servers
@@ -203,6 +223,11 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
         """The boot-time probe of template-built workers, or None."""
         fetch = self.worker_index_fetch
         return None if fetch is None else metadata_index_probe(fetch)
+
+    @property
+    def pool_rendering(self) -> PoolRendering:
+        """How the pipeline renders this cloud's worker pools."""
+        return PoolRendering(self.worker_index_probe, self.templated_pool, self.spread_group_size)
 
 
 # --- checks every backend shares ---------------------------------------------------------
@@ -308,7 +333,7 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     join = foundation.join_host
     server_join = join if foundation.server_join_host is None else foundation.server_join_host
     servers = control_plane_nodes(plan, server_join, foundation.network_id, foundation.api_names)
-    pools = worker_pools(plan, join, backend.worker_index_probe)
+    pools = worker_pools(plan, join, backend.pool_rendering)
 
     limit = backend.user_data_limit
     problems = _size_problems(limit, join_path("node_pools", plan.spec.system_pool_index), servers)
@@ -328,6 +353,7 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
                 combine([placed.fragment, backend.post_instance(plan, infra, node)])
                 for placed, node in zip(placed_servers, servers)
             ),
+            *(placed.shared for placed in placed_pools),
             *(placed.fragment for placed, pool in zip(placed_pools, pools) if not pool.stamped),
             backend.outputs(plan, infra, server_handles),
         ]

@@ -1,0 +1,147 @@
+"""The Hetzner Cloud backend's checks (DESIGN §7), and what the spec means on Hetzner.
+
+Image and network zone, labels as Hetzner spells them, the firewall's rules, and the
+limits Hetzner would enforce at apply time: servers per network and per placement
+group, firewall rules, label syntax, a private network range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from nixk8s import netaddr
+from nixk8s.labels import label_key_error, label_value_error
+from nixk8s.plan import ClusterPlan, base_tags
+from nixk8s.ports import rule_sources
+from nixk8s.problems import Problem, did_you_mean, join_path
+from nixk8s.spec import ClusterSpec
+
+NETWORK_ZONES: dict[str, str] = {
+    "fsn1": "eu-central",
+    "nbg1": "eu-central",
+    "hel1": "eu-central",
+    "ash": "us-east",
+    "hil": "us-west",
+    "sin": "ap-southeast",
+}
+MAX_SERVERS_PER_NETWORK = 100
+MAX_SERVERS_PER_PLACEMENT_GROUP = 10
+MAX_FIREWALL_RULES = 50
+# every server repeats its image: bound it like the spec's other names (rules.MAX_IDENTIFIER)
+MAX_IMAGE_NAME = 255
+# Control-plane addresses start here in the subnet: .1 may be Hetzner's gateway.
+FIRST_CONTROL_PLANE_HOST = 2
+
+
+
+def image(spec: ClusterSpec) -> str | None:
+    """The NixOS image: ``hcloud.image``, else ``nixos.image_id``."""
+    return (spec.hcloud.image if spec.hcloud else None) or spec.nixos.image_id
+
+
+def network_zone(spec: ClusterSpec) -> str | None:
+    explicit = spec.hcloud.network_zone if spec.hcloud else None
+    return explicit or NETWORK_ZONES.get(spec.region)
+
+
+def server_count(spec: ClusterSpec) -> int:
+    return spec.control_plane_count + sum(p.desired for _, p in spec.worker_pools)
+
+
+def labels(spec: ClusterSpec) -> dict[str, str]:
+    """Base tags and the spec's tags as Hetzner labels: keys lowercased, as pangea does."""
+    return {k.lower(): v for k, v in base_tags(spec)}
+
+
+def private_cidr(spec: ClusterSpec) -> str | None:
+    """The cluster's private network: ``network.vpc_cidr``, or None without a network."""
+    return spec.network.vpc_cidr if spec.network else None
+
+
+def firewall_rules(plan: ClusterPlan) -> list[dict[str, Any]]:
+    """One rule per port row that someone may reach (ICMP has no port on Hetzner)."""
+    rules = []
+    for rule in plan.ports:
+        allowed = rule_sources(
+            rule,
+            plan.spec.access,
+            private_cidr(plan.spec),
+            api_from_network=plan.api_from_network,
+        )
+        if allowed:
+            port = {} if rule.protocol == "icmp" else {"port": rule.port_range}
+            rules.append(
+                {
+                    "direction": "in",
+                    "protocol": rule.protocol,
+                    **port,
+                    "source_ips": list(allowed),
+                    "description": rule.description,
+                }
+            )
+    return rules
+
+
+def check(plan: ClusterPlan) -> Iterator[Problem]:
+    spec = plan.spec
+    if spec.hcloud and spec.hcloud.image and len(spec.hcloud.image) > MAX_IMAGE_NAME:
+        yield Problem("hcloud.image", f"{len(spec.hcloud.image):,} characters; a Hetzner image name or id is at most {MAX_IMAGE_NAME}")
+    if image(spec) is None:
+        yield Problem(
+            "hcloud.image",
+            "a NixOS image is required (hcloud.image or nixos.image_id): Hetzner has no public "
+            "NixOS image, so give the id or name of your snapshot",
+        )
+    joining = server_count(spec) > 1 or any(p.max_size > 0 for _, p in spec.worker_pools)
+    if spec.network is None and joining and not (spec.vpn and spec.vpn.links):
+        yield Problem(
+            "network",
+            "a cluster of more than one node needs `network`: Hetzner's firewall opens the private "
+            "ports (kubelet, etcd, the overlay) only to the cluster's network, so without one the "
+            "nodes cannot reach each other and the cluster never forms. Add `network`, or connect "
+            "the nodes with `vpn` links of your own",
+        )
+    if spec.network is None and joining and "0.0.0.0/0" not in spec.access.api_sources:
+        yield Problem(
+            "access.api_sources",
+            "without a network, nodes join over server 0's public IPv4 on port 6443, so the "
+            "firewall must admit them: add a network, or allow 0.0.0.0/0 here",
+        )
+    if spec.network is not None and netaddr.cidr_error(spec.network.vpc_cidr) is None:
+        if network_zone(spec) is None:
+            yield Problem(
+                "region",
+                f'unknown Hetzner location "{spec.region}"{did_you_mean(spec.region, NETWORK_ZONES)}; '
+                "set hcloud.network_zone to use it with a network",
+            )
+        count = server_count(spec)
+        if count > MAX_SERVERS_PER_NETWORK:
+            yield Problem(
+                "node_pools",
+                f"{count} servers on one network; Hetzner attaches at most "
+                f"{MAX_SERVERS_PER_NETWORK} servers to a network",
+            )
+        if not netaddr.net(spec.network.vpc_cidr).is_private:
+            yield Problem("network.vpc_cidr", "Hetzner networks must use a private (RFC 1918) range")
+        needed = FIRST_CONTROL_PLANE_HOST + spec.control_plane_count
+        subnet_ok = spec.network.subnet_cidr is None or netaddr.cidr_error(spec.network.subnet_cidr) is None
+        if subnet_ok and netaddr.host(spec.network.subnet, needed) is None:
+            yield Problem(
+                "network.subnet_cidr",
+                f"{spec.network.subnet} has too few addresses for {spec.control_plane_count} control-plane nodes",
+            )
+    if spec.control_plane_count > MAX_SERVERS_PER_PLACEMENT_GROUP:
+        yield Problem(
+            join_path(join_path("node_pools", spec.system_pool_index), "min_size"),
+            f"{spec.control_plane_count} control-plane servers; a Hetzner spread placement group "
+            f"holds at most {MAX_SERVERS_PER_PLACEMENT_GROUP}",
+        )
+    rule_count = len(firewall_rules(plan))
+    if rule_count > MAX_FIREWALL_RULES:
+        yield Problem("access", f"{rule_count} firewall rules; Hetzner allows {MAX_FIREWALL_RULES} per firewall")
+    for key, value in labels(spec).items():
+        path = join_path("tags", key)
+        for error in (label_key_error(key), label_value_error(value)):
+            if error:
+                yield Problem(path, f"{error} (Hetzner label rules)")
