@@ -512,7 +512,7 @@ def test_explain_lists_nodes_with_roles_and_addresses(capsys: pytest.CaptureFixt
     out = explain_output(capsys)
     assert "server   index 0" in out
     assert "hcloud_server.demo_cp_0 at 10.0.1.2; initialises the cluster" in out
-    assert "hcloud_server.demo_cp_1 at 10.0.1.3; joins https://10.0.1.2:6443" in out
+    assert "hcloud_server.demo_cp_1 at 10.0.1.3; joins https://10.0.1.254:6443" in out
     assert out.count("  agent ") == 4
     assert "pool workers: cx42, min 2 / desired 3 / max 6" in out
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from nixk8s.backends.hcloud_checks import MAX_FIREWALL_RULES
+from nixk8s.terraform import Expr
 
 from support import OWN_VPN, compile_problems, compile_raw, minimal_spec, problems_of, worker_pool
 
@@ -124,9 +126,10 @@ def test_control_plane_is_in_a_spread_placement_group() -> None:
         assert res["hcloud_server"][f"demo_cp_{i}"]["placement_group_id"] == "${hcloud_placement_group.demo_cp.id}"
 
 
-def test_workers_are_not_in_the_placement_group() -> None:
+def test_workers_are_in_their_pools_spread_group_not_the_control_planes() -> None:
     res = resources(ha_spec())
-    assert "placement_group_id" not in res["hcloud_server"]["demo_workers_0"]
+    assert res["hcloud_server"]["demo_workers_0"]["placement_group_id"] == "${hcloud_placement_group.demo_workers_pg_0.id}"
+    assert res["hcloud_placement_group"]["demo_workers_pg_0"]["type"] == "spread"
 
 
 def test_one_server_and_attachment_per_node() -> None:
@@ -144,9 +147,14 @@ def test_control_plane_gets_fixed_private_ips() -> None:
 
 
 def test_workers_attach_after_the_control_plane_without_a_fixed_ip() -> None:
-    attachment = resources(ha_spec())["hcloud_server_network"]["demo_workers_0_network"]
+    attachment = resources(ha_spec(api_load_balancer="none"))["hcloud_server_network"]["demo_workers_0_network"]
     assert "ip" not in attachment
     assert attachment["depends_on"] == [f"hcloud_server_network.demo_cp_{i}_network" for i in range(3)]
+
+
+def test_workers_attach_after_the_api_load_balancer_too() -> None:
+    attachment = resources(ha_spec())["hcloud_server_network"]["demo_workers_0_network"]
+    assert attachment["depends_on"][-1] == "hcloud_load_balancer_network.demo_api_network"
 
 
 def test_worker_count_is_the_desired_size() -> None:
@@ -191,17 +199,18 @@ def test_default_user_data_format_is_cloud_config() -> None:
     assert resources(minimal_spec())["hcloud_server"]["demo_cp_0"]["user_data"].startswith("#cloud-config\n")
 
 
-def test_join_server_is_server_zeros_private_ip_for_k3s() -> None:
-    nodes = configs(ha_spec())
+def test_without_a_load_balancer_nodes_join_server_zeros_private_ip() -> None:
+    raw = ha_spec(api_load_balancer="none")
+    nodes = configs(raw)
     assert nodes["demo_cp_1"].join_server.literal() == "https://10.0.1.2:6443"
     assert nodes["demo_gpu_0"].join_server.literal() == "https://10.0.1.2:6443"
-    user_data = resources(ha_spec())["hcloud_server"]["demo_cp_1"]["user_data"]
+    user_data = resources(raw)["hcloud_server"]["demo_cp_1"]["user_data"]
     assert '"join_server":"https://10.0.1.2:6443"' in user_data
 
 
 def test_join_server_has_no_scheme_for_kubernetes() -> None:
     raw = ha_spec(distribution="kubernetes", bootstrap_secrets={"kubeadm_token": "abcdef.0123456789abcdef"})
-    assert configs(raw)["demo_cp_1"].join_server.literal() == "10.0.1.2:6443"
+    assert configs(raw)["demo_cp_1"].join_server.literal() == "10.0.1.254:6443"
 
 
 def test_join_server_without_a_network_is_server_zeros_public_ipv4() -> None:
@@ -212,8 +221,8 @@ def test_join_server_without_a_network_is_server_zeros_public_ipv4() -> None:
     assert '"join_server":${jsonencode("https://${hcloud_server.demo_cp_0.ipv4_address}:6443")}' in user_data
 
 
-def test_outputs() -> None:
-    outputs = compile_raw(ha_spec()).document["output"]
+def test_outputs_without_a_load_balancer_point_at_server_0() -> None:
+    outputs = compile_raw(ha_spec(api_load_balancer="none")).document["output"]
     assert outputs["api_endpoint"]["value"] == "https://${hcloud_server.demo_cp_0.ipv4_address}:6443"
     assert outputs["join_server"]["value"] == "https://10.0.1.2:6443"
     addresses = outputs["control_plane_addresses"]["value"]
@@ -416,6 +425,7 @@ def test_servers_joined_at_server_0s_own_address_add_no_certificate_names() -> N
         node_pools=[{"name": "system", "instance_types": ["cx32"], "min_size": 3, "max_size": 3}],
         bootstrap_secrets={"k3s_server_token": "t0ken"},
         network={"vpc_cidr": "10.0.0.0/16"},
+        api_load_balancer="none",
     )
     for node in compile_raw(raw).built.control_plane:
         assert "tls_san" not in (node.config.k3s or {})
@@ -461,3 +471,119 @@ def test_an_image_name_longer_than_hetzner_allows_is_a_problem() -> None:
     (problem,) = problems_of(minimal_spec(hcloud={"image": "i" * 256}))
     assert problem.path == "hcloud.image"
     assert "at most 255" in problem.message
+
+
+# --- the API load balancer (hcloud_load_balancer) --------------------------------------------
+
+
+def test_two_or_more_servers_get_a_private_api_load_balancer_by_default() -> None:
+    res = resources(ha_spec())
+    assert res["hcloud_load_balancer"]["demo_api"]["load_balancer_type"] == "lb11"
+    network = res["hcloud_load_balancer_network"]["demo_api_network"]
+    assert network["ip"] == "10.0.1.254"
+    assert network["enable_public_interface"] is False
+
+
+def test_a_single_server_gets_no_load_balancer_by_default() -> None:
+    raw = ha_spec(node_pools=[{"name": "system", "instance_types": ["cx32"]}, worker_pool("workers", 2)])
+    assert "hcloud_load_balancer" not in resources(raw)
+
+
+def test_every_server_is_a_target_over_the_private_network() -> None:
+    targets = resources(ha_spec())["hcloud_load_balancer_target"]
+    assert sorted(targets) == ["demo_cp_0_api", "demo_cp_1_api", "demo_cp_2_api"]
+    target = targets["demo_cp_1_api"]
+    assert target["server_id"] == "${hcloud_server.demo_cp_1.id}"
+    assert target["use_private_ip"] is True
+    assert target["depends_on"] == [
+        "hcloud_load_balancer_network.demo_api_network",
+        "hcloud_server_network.demo_cp_1_network",
+    ]
+
+
+def test_the_load_balancer_serves_tcp_6443_with_a_health_check() -> None:
+    service = resources(ha_spec())["hcloud_load_balancer_service"]["demo_api"]
+    assert (service["protocol"], service["listen_port"], service["destination_port"]) == ("tcp", 6443, 6443)
+    assert service["health_check"][0]["protocol"] == "tcp"
+
+
+def test_servers_after_the_first_and_workers_join_through_the_load_balancer() -> None:
+    nodes = configs(ha_spec())
+    assert "join_server" not in msgspec.to_builtins(nodes["demo_cp_0"])
+    assert {nodes[n].join_server.literal() for n in ("demo_cp_1", "demo_cp_2", "demo_workers_0", "demo_gpu_0")} == {
+        "https://10.0.1.254:6443"
+    }
+
+
+def test_every_servers_certificate_names_the_load_balancer() -> None:
+    nodes = configs(ha_spec())
+    for i in range(3):
+        assert "10.0.1.254" in nodes[f"demo_cp_{i}"].k3s["tls_san"]
+
+
+def test_a_public_load_balancer_adds_its_public_address_to_the_certificates_and_the_endpoint() -> None:
+    raw = ha_spec(api_load_balancer="public")
+    assert resources(raw)["hcloud_load_balancer_network"]["demo_api_network"]["enable_public_interface"] is True
+    sans = configs(raw)["demo_cp_0"].k3s["tls_san"]
+    assert sans[-2:] == ["10.0.1.254", Expr("hcloud_load_balancer.demo_api.ipv4", max_len=15)]
+    assert compile_raw(raw).document["output"]["api_endpoint"]["value"] == "https://${hcloud_load_balancer.demo_api.ipv4}:6443"
+
+
+def test_a_private_load_balancer_is_the_api_endpoint_inside_the_network() -> None:
+    outputs = compile_raw(ha_spec()).document["output"]
+    assert outputs["api_endpoint"]["value"] == "https://10.0.1.254:6443"
+    assert outputs["join_server"]["value"] == "https://10.0.1.254:6443"
+
+
+def test_a_public_load_balancer_with_restricted_api_sources_is_refused_with_both_ways_out() -> None:
+    raw = ha_spec(api_load_balancer="public", access={"api_sources": ["203.0.113.0/24"]})
+    (problem,) = problems_of(raw)
+    assert problem.path == "access.api_sources"
+    assert "api_load_balancer to private" in problem.message and "0.0.0.0/0 and ::/0" in problem.message
+
+
+def test_a_private_load_balancer_may_have_restricted_api_sources() -> None:
+    assert problems_of(ha_spec(api_load_balancer="private", access={"api_sources": ["203.0.113.0/24"]})) == ()
+
+
+def test_a_load_balancer_needs_a_network() -> None:
+    raw = minimal_spec(
+        node_pools=[{"name": "system", "instance_types": ["cx32"], "min_size": 3, "max_size": 3}],
+        bootstrap_secrets=TOKEN,
+        vpn=OWN_VPN,
+        api_load_balancer="private",
+    )
+    (problem,) = problems_of(raw)
+    assert problem.path == "api_load_balancer"
+    assert "add `network`" in problem.message
+
+
+def test_without_a_network_auto_builds_no_load_balancer() -> None:
+    raw = minimal_spec(
+        node_pools=[{"name": "system", "instance_types": ["cx32"], "min_size": 3, "max_size": 3}],
+        bootstrap_secrets=TOKEN,
+        vpn=OWN_VPN,
+    )
+    assert "hcloud_load_balancer" not in resources(raw)
+
+
+def test_a_subnet_too_small_for_the_servers_and_the_balancer_is_refused() -> None:
+    raw = ha_spec(network={"vpc_cidr": "10.0.0.0/16", "subnet_cidr": "10.0.1.0/29"},
+                  node_pools=[{"name": "system", "instance_types": ["cx32"], "min_size": 5, "max_size": 5}])
+    (problem,) = problems_of(raw)
+    assert problem.path == "network.subnet_cidr" and "API load balancer" in problem.message
+
+
+# --- spread placement groups of at most 10 ------------------------------------------------------
+
+
+def test_a_pool_of_25_servers_is_spread_over_three_groups_in_order() -> None:
+    raw = ha_spec(node_pools=[ha_spec()["node_pools"][0], worker_pool("workers", 25)])
+    res = resources(raw)
+    assert sorted(n for n in res["hcloud_placement_group"] if n != "demo_cp") == [
+        "demo_workers_pg_0", "demo_workers_pg_1", "demo_workers_pg_2"
+    ]
+    group_of = {n: s["placement_group_id"] for n, s in res["hcloud_server"].items() if n.startswith("demo_workers_")}
+    assert group_of["demo_workers_9"] == "${hcloud_placement_group.demo_workers_pg_0.id}"
+    assert group_of["demo_workers_10"] == "${hcloud_placement_group.demo_workers_pg_1.id}"
+    assert group_of["demo_workers_24"] == "${hcloud_placement_group.demo_workers_pg_2.id}"

@@ -112,10 +112,17 @@ def test_there_is_an_hcloud_example_spec() -> None:
 
 # --- an HA cluster after apply -------------------------------------------------------------
 
+def without_balancer(raw: dict[str, Any]) -> dict[str, Any]:
+    return {**raw, "api_load_balancer": "none"}
+
+
 SCENARIOS = {
-    # name: (raw spec, how nodes reach server 0: the address attribute in the state)
-    "k3s-ha-private-network": (example_raw, "private"),
-    "kubernetes-ha-private-network": (lambda: as_kubernetes(example_raw()), "private"),
+    # name: (raw spec, where nodes join: server 0's private or public address, or the balancer)
+    "k3s-ha-balancer": (example_raw, "balancer"),
+    "k3s-ha-public-balancer": (lambda: {**example_raw(), "api_load_balancer": "public"}, "balancer"),
+    "kubernetes-ha-balancer": (lambda: as_kubernetes(example_raw()), "balancer"),
+    "k3s-ha-private-network": (lambda: without_balancer(example_raw()), "private"),
+    "kubernetes-ha-private-network": (lambda: without_balancer(as_kubernetes(example_raw())), "private"),
     "k3s-ha-public-ipv4": (lambda: without_network(example_raw()), "public"),
 }
 
@@ -138,8 +145,11 @@ def applied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return Applied(compiled, state, tfvars, join_via)
 
 
-def first_server_address(applied: Applied) -> str:
+def join_address(applied: Applied) -> str:
+    """Where nodes join, as the applied state has it."""
     name = applied.compiled.plan.name
+    if applied.join_via == "balancer":
+        return applied.state[f"hcloud_load_balancer_network.{name}_api_network"]["ip"]
     if applied.join_via == "private":
         return applied.state[f"hcloud_server_network.{name}_cp_0_network"]["ip"]
     return applied.state[f"hcloud_server.{name}_cp_0"]["ipv4_address"]
@@ -160,8 +170,8 @@ def test_applied_server_zero_initialises_the_cluster_without_a_join_server(appli
     assert "join_server" not in config
 
 
-def test_applied_nodes_join_through_the_first_servers_address(applied: Applied) -> None:
-    address = first_server_address(applied)
+def test_applied_nodes_join_where_the_plan_says(applied: Applied) -> None:
+    address = join_address(applied)
     expected = f"https://{address}:6443" if applied.compiled.plan.spec.distribution == "k3s" else f"{address}:6443"
     joining = [
         applied_config(values)
@@ -178,9 +188,26 @@ def test_applied_join_address_is_fixed_at_compile_time_only_on_a_private_network
     fixed = applied.compiled.built.infra.control_plane_ips
     if applied.join_via == "private":
         # the address Hetzner gave server 0 is the one nixk8s chose (and wrote into user_data)
-        assert first_server_address(applied) == fixed[0] == "10.0.1.2"
+        assert join_address(applied) == fixed[0] == "10.0.1.2"
+    elif applied.join_via == "balancer":
+        assert join_address(applied) == "10.0.1.254"
     else:
         assert fixed == ()
+
+
+def test_applied_every_servers_certificate_names_the_balancer(applied: Applied) -> None:
+    if applied.join_via != "balancer":
+        pytest.skip("no balancer in this scenario")
+    name = applied.compiled.plan.name
+    names_wanted = [join_address(applied)]
+    if applied.compiled.plan.api_load_balancer == "public":
+        names_wanted.append(applied.state[f"hcloud_load_balancer.{name}_api"]["ipv4"])
+    for address, values in servers(applied.state).items():
+        if "_cp_" not in address:
+            continue
+        config = applied_config(values)
+        sans = config["k3s"]["tls_san"] if "k3s" in config else config["kubernetes"]["api_server_cert_sans"]
+        assert all(wanted in sans for wanted in names_wanted), (address, sans)
 
 
 def test_applied_configs_are_accepted_by_kindling(applied: Applied) -> None:

@@ -27,8 +27,10 @@ import msgspec
 
 from nixk8s import names, netaddr
 from nixk8s.backends.base import Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
+from nixk8s.backends.hcloud_balancer import Balancer, api_balancer, refusal, target
 from nixk8s.backends.hcloud_checks import (
     FIRST_CONTROL_PLANE_HOST,
+    MAX_SERVERS_PER_PLACEMENT_GROUP,
     check,
     firewall_rules,
     image,
@@ -39,7 +41,7 @@ from nixk8s.backends.hcloud_checks import (
 from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan
 from nixk8s.spec import NodePool
-from nixk8s.terraform import Fragment, Output, ProviderRequirement, Resource, Template, Text, ref
+from nixk8s.terraform import Fragment, Output, ProviderRequirement, Resource, Template, Text, combine, ref
 
 PROVIDER = ProviderRequirement("hcloud", "hetznercloud/hcloud", ">= 1.45, < 2.0")
 USER_DATA_LIMIT = UserDataLimit(32_768, "Hetzner allows 32,768 bytes of user_data")
@@ -54,6 +56,7 @@ class HcloudInfra(msgspec.Struct, frozen=True):
     control_plane_ips: tuple[str, ...]
     image: str
     labels: dict[str, str]
+    balancer: Balancer | None
 
 
 # --- the foundation: network, firewall, placement group --------------------------------
@@ -104,13 +107,19 @@ def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
         else ()
     )
     resources = tuple(r for r in (network, subnet, firewall, placement) if r is not None)
-    infra = HcloudInfra(firewall, placement, network, subnet, cp_ips, image(spec) or "", label_map)
+    balancing, balancer = (
+        api_balancer(plan, subnet, label_map) if plan.api_load_balancer and subnet else (Fragment(), None)
+    )
+    infra = HcloudInfra(firewall, placement, network, subnet, cp_ips, image(spec) or "", label_map, balancer)
+    server_0 = cp_ips[0] if cp_ips else public_ipv4(names.control_plane_node(plan.name, 0))
     return Foundation(
-        fragment=Fragment(resources=resources),
+        fragment=combine([Fragment(resources=resources), balancing]),
         infra=infra,
-        join_host=cp_ips[0] if cp_ips else public_ipv4(names.control_plane_node(plan.name, 0)),
+        # Hetzner's balancer proxies: servers join through it as workers do
+        join_host=server_0 if balancer is None else balancer.private_ip,
         private_cidr=private_cidr(spec),
         network_id=network.ref("id", max_len=20) if network else None,
+        api_names=() if balancer is None else balancer.names,
     )
 
 
@@ -129,7 +138,7 @@ def _server(
     pool: NodePool,
     role_labels: dict[str, str],
     *,
-    placement: bool,
+    placement_group: Text,
 ) -> Resource:
     spec = plan.spec
     replace = spec.hcloud is not None and spec.hcloud.replace_on_user_data_change
@@ -142,9 +151,8 @@ def _server(
         "ssh_keys": list(pool.ssh_keys),
         "firewall_ids": [infra.firewall.ref("id")],
         "labels": {**infra.labels, **role_labels},
+        "placement_group_id": placement_group,
     }
-    if placement:
-        body["placement_group_id"] = infra.placement_group.ref("id")
     if not replace:
         # Hetzner replaces a server whose user_data, image or ssh_keys change; NixOS
         # nodes take those through their flake and GitOps instead
@@ -180,38 +188,57 @@ def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode
         node,
         plan.spec.system_pool,
         {"role": "control-plane", "pool": plan.spec.system_pool.name, "node-index": node.ordinal},
-        placement=True,
+        placement_group=infra.placement_group.ref("id"),
     )
     ip = _control_plane_ip(infra, node)
     return Placed(Fragment(resources=(server,)), (_handle(node.name, ip),))
 
 
 def post_instance(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Fragment:
-    """Attach a control-plane server to the network at its fixed address."""
+    """Attach a control-plane server to the network at its fixed address, and put it
+    behind the API load balancer."""
     attachment = _attachment(infra, node.name, _control_plane_ip(infra, node), [])
-    return Fragment(resources=(attachment,) if attachment else ())
+    behind = target(infra.balancer, node.name, attachment.name if attachment else None) if infra.balancer else None
+    return Fragment(resources=tuple(r for r in (attachment, behind) if r is not None))
+
+
+def spread_group(plan: ClusterPlan, pool: str, group: str) -> str:
+    """The resource name of a worker pool's spread placement group ``group``."""
+    return f"{plan.name}_{pool}_pg_{group}"
 
 
 def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Placed:
-    # workers attach after the control plane so that Hetzner never hands a worker
-    # an address the control plane is about to claim
+    """A server per machine, spread across placement groups of at most 10."""
+    # workers attach after the control plane and the balancer, so that Hetzner never
+    # hands a worker an address one of them is about to claim
     after = [
         f"hcloud_server_network.{names.control_plane_node(plan.name, i)}_network"
         for i in range(plan.spec.control_plane_count)
-    ]
+    ] + ([f"hcloud_load_balancer_network.{infra.balancer.attachment.name}"] if infra.balancer else [])
     resources: list[Resource] = []
     for node in pool.nodes:
+        group = ref("hcloud_placement_group", spread_group(plan, pool.pool.name, node.spread_group), "id")
         server = _server(
             plan,
             infra,
             node,
             pool.pool,
             {"role": "worker", "pool": pool.pool.name, "node-index": node.ordinal},
-            placement=False,
+            placement_group=group,
         )
         attachment = _attachment(infra, server.name, None, after)
         resources += [server] + ([attachment] if attachment else [])
-    return Placed(Fragment(resources=tuple(resources)), tuple(_handle(n.name, None) for n in pool.nodes))
+    groups = sorted({int(m.spread_group) for m in pool.machines}) if pool.stamped else sorted({int(n.spread_group) for n in pool.nodes})
+    shared = tuple(
+        Resource(
+            "hcloud_placement_group",
+            spread_group(plan, pool.pool.name, str(k)),
+            {"name": names.dns_name(spread_group(plan, pool.pool.name, str(k))), "type": "spread", "labels": infra.labels},
+        )
+        for k in groups
+    )
+    handles = tuple(_handle(n.name, None) for n in pool.nodes)
+    return Placed(Fragment(resources=tuple(resources)), handles, shared=Fragment(resources=shared))
 
 
 # --- outputs and notes -------------------------------------------------------------------
@@ -225,15 +252,20 @@ def outputs(plan: ClusterPlan, infra: HcloudInfra, servers: tuple[NodeHandle, ..
         }
         for i, server in enumerate(servers)
     }
-    join = servers[0].private_ip or servers[0].public_ip
+    balancer = infra.balancer
+    join = balancer.private_ip if balancer else servers[0].private_ip or servers[0].public_ip
     assert join is not None
+    if balancer is None:
+        endpoint: Text = servers[0].public_ip or ""
+        reached = "Kubernetes API of server 0 (public IPv4)"
+    elif balancer.public_ipv4 is not None:
+        endpoint, reached = balancer.public_ipv4, "Kubernetes API through the public load balancer"
+    else:
+        endpoint = balancer.private_ip
+        reached = "Kubernetes API through the private load balancer (from inside the network, or a VPN)"
     return Fragment(
         outputs=(
-            Output(
-                "api_endpoint",
-                Template.of("https://", servers[0].public_ip or "", ":6443"),
-                "Kubernetes API of server 0 (public IPv4)",
-            ),
+            Output("api_endpoint", Template.of("https://", endpoint, ":6443"), reached),
             Output("control_plane_addresses", addresses, "public and private addresses of each control-plane server"),
             Output("join_server", join_server(plan.spec.distribution, join), "the address nodes join the cluster through"),
         )
@@ -257,6 +289,19 @@ def notes(plan: ClusterPlan, infra: HcloudInfra) -> tuple[str, ...]:
             f"server names longer than {names.DNS_LABEL_LIMIT} characters are shortened with a stable hash "
             f'suffix (e.g. "{longest}" is named "{names.dns_name(longest)}")'
         )
+    if infra.balancer is not None:
+        kind = "public" if infra.balancer.public else "private"
+        result.append(
+            f"the API is behind a {kind} Hetzner load balancer at {infra.balancer.private_ip} on the network: "
+            "servers after the first and every worker join through it, and every server's certificate names it"
+        )
+    for _, pool in spec.worker_pools:
+        groups = -(-pool.desired // MAX_SERVERS_PER_PLACEMENT_GROUP)
+        if groups > 1:
+            result.append(
+                f"pool {pool.name}: {pool.desired} servers in {groups} spread placement groups of at most "
+                f"{MAX_SERVERS_PER_PLACEMENT_GROUP} (servers 0-9 in the first, and so on: a growing pool never moves a server)"
+            )
     if not (spec.hcloud and spec.hcloud.replace_on_user_data_change):
         result.append(
             "servers ignore changes to user_data, image and ssh_keys, each of which would replace them "
@@ -279,4 +324,6 @@ HCLOUD: Backend[HcloudInfra] = Backend(
     worker_pool=worker_pool,
     outputs=outputs,
     notes=notes,
+    api_load_balancer_refusal=refusal,
+    spread_group_size=MAX_SERVERS_PER_PLACEMENT_GROUP,
 )

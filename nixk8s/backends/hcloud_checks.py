@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nixk8s import netaddr
+from nixk8s.backends.hcloud_balancer import balancer_problems
 from nixk8s.labels import label_key_error, label_value_error
 from nixk8s.plan import ClusterPlan, base_tags
 from nixk8s.ports import rule_sources
@@ -124,12 +125,14 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
             )
         if not netaddr.net(spec.network.vpc_cidr).is_private:
             yield Problem("network.vpc_cidr", "Hetzner networks must use a private (RFC 1918) range")
-        needed = FIRST_CONTROL_PLANE_HOST + spec.control_plane_count
+        # the servers' fixed hosts, and the balancer's (the subnet's last) above them
+        needed = FIRST_CONTROL_PLANE_HOST + spec.control_plane_count + (1 if plan.api_load_balancer else 0)
         subnet_ok = spec.network.subnet_cidr is None or netaddr.cidr_error(spec.network.subnet_cidr) is None
         if subnet_ok and netaddr.host(spec.network.subnet, needed) is None:
+            what = " and the API load balancer" if plan.api_load_balancer else ""
             yield Problem(
                 "network.subnet_cidr",
-                f"{spec.network.subnet} has too few addresses for {spec.control_plane_count} control-plane nodes",
+                f"{spec.network.subnet} has too few addresses for {spec.control_plane_count} control-plane nodes{what}",
             )
     if spec.control_plane_count > MAX_SERVERS_PER_PLACEMENT_GROUP:
         yield Problem(
@@ -137,6 +140,7 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
             f"{spec.control_plane_count} control-plane servers; a Hetzner spread placement group "
             f"holds at most {MAX_SERVERS_PER_PLACEMENT_GROUP}",
         )
+    yield from balancer_problems(plan)
     rule_count = len(firewall_rules(plan))
     if rule_count > MAX_FIREWALL_RULES:
         yield Problem("access", f"{rule_count} firewall rules; Hetzner allows {MAX_FIREWALL_RULES} per firewall")
