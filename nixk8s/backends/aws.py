@@ -56,7 +56,7 @@ from nixk8s import names
 from nixk8s.backends.aws_checks import MAX_TAG_VALUE, check, image_id
 from nixk8s.backends.aws_iam import node_identity
 from nixk8s.backends.aws_network import AwsNetwork, network, security_group
-from nixk8s.backends.base import Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
+from nixk8s.backends.base import Backend, BalancerHandle, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
 from nixk8s.index_probe import MetadataFetch, SessionToken
 from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan
@@ -202,6 +202,7 @@ def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
         join_host=api_dns_name(infra),
         # joining nodes verify the servers' certificates against the balancer's name
         api_names=(api_dns_name(infra),),
+        balancer=BalancerHandle(resource=f"aws_lb.{nlb.name}", private_address=api_dns_name(infra)),
         private_cidr=vpc.vpc_cidr,
         # the VPC's id when nixk8s creates it
         network_id=vpc.vpc_id if vpc.created_vpc is not None else None,

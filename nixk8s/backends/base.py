@@ -49,7 +49,7 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     ≥ 1 join, where not at ``join_host`` (a backend VM cannot reach itself through a
     passthrough balancer's address). ``api_names``: names the servers' API
     certificates must carry besides their own addresses (a balancer's, NATed
-    public addresses).
+    public addresses). ``balancer``: the API load balancer, where the plan has one.
     """
 
     fragment: Fragment
@@ -59,6 +59,7 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     network_id: Text | None = None
     server_join_host: Text | None = None
     api_names: tuple[Text, ...] = ()
+    balancer: BalancerHandle | None = None
 
 
 class NodeHandle(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,11 +67,22 @@ class NodeHandle(msgspec.Struct, frozen=True, kw_only=True):
 
     ``resource`` is the Terraform address of the machine, or of the group that runs a
     template's machines; the addresses are known only where the hook fixed them.
+    ``spread_group`` is the address of the group that spreads it across hosts, if any.
     """
 
     resource: str
     private_ip: Text | None = None
     public_ip: Text | None = None
+    spread_group: str | None = None
+
+
+class BalancerHandle(msgspec.Struct, frozen=True, kw_only=True):
+    """The API load balancer a foundation built, for ``explain``: its Terraform
+    address, where nodes reach it, and its public address (public balancers)."""
+
+    resource: str
+    private_address: Text
+    public_address: Text | None = None
 
 
 class Placed(msgspec.Struct, frozen=True):
@@ -96,6 +108,7 @@ def machine_handles(pool: WorkerPool, handles: tuple[NodeHandle, ...]) -> tuple[
             resource=fill(handle.resource, tokens, m),
             private_ip=None if handle.private_ip is None else filled(handle.private_ip, tokens, m),
             public_ip=None if handle.public_ip is None else filled(handle.public_ip, tokens, m),
+            spread_group=None if handle.spread_group is None else fill(handle.spread_group, tokens, m),
         )
         for m in pool.machines
     )

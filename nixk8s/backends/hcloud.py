@@ -120,6 +120,7 @@ def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
         private_cidr=private_cidr(spec),
         network_id=network.ref("id", max_len=20) if network else None,
         api_names=() if balancer is None else balancer.names,
+        balancer=None if balancer is None else balancer.handle,
     )
 
 
@@ -172,8 +173,10 @@ def _attachment(infra: HcloudInfra, server: str, ip: str | None, after: list[str
     return Resource("hcloud_server_network", f"{server}_network", body)
 
 
-def _handle(name: str, ip: str | None) -> NodeHandle:
-    return NodeHandle(resource=f"hcloud_server.{name}", private_ip=ip, public_ip=public_ipv4(name))
+def _handle(name: str, ip: str | None, group: str) -> NodeHandle:
+    return NodeHandle(
+        resource=f"hcloud_server.{name}", private_ip=ip, public_ip=public_ipv4(name), spread_group=group
+    )
 
 
 def _control_plane_ip(infra: HcloudInfra, node: RenderedNode) -> str | None:
@@ -191,7 +194,8 @@ def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode
         placement_group=infra.placement_group.ref("id"),
     )
     ip = _control_plane_ip(infra, node)
-    return Placed(Fragment(resources=(server,)), (_handle(node.name, ip),))
+    group = f"hcloud_placement_group.{infra.placement_group.name}"
+    return Placed(Fragment(resources=(server,)), (_handle(node.name, ip, group),))
 
 
 def post_instance(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Fragment:
@@ -237,7 +241,10 @@ def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Plac
         )
         for k in groups
     )
-    handles = tuple(_handle(n.name, None) for n in pool.nodes)
+    handles = tuple(
+        _handle(n.name, None, f"hcloud_placement_group.{spread_group(plan, pool.pool.name, n.spread_group)}")
+        for n in pool.nodes
+    )
     return Placed(Fragment(resources=tuple(resources)), handles, shared=Fragment(resources=shared))
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from nixk8s import netaddr
+from nixk8s.backends.base import BalancerHandle
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem
 from nixk8s.spec import ANYWHERE, ClusterSpec
@@ -44,6 +45,14 @@ class Balancer(msgspec.Struct, frozen=True):
     @property
     def public_ipv4(self) -> Expr | None:
         return self.load_balancer.ref("ipv4", max_len=15) if self.public else None
+
+    @property
+    def handle(self) -> BalancerHandle:
+        return BalancerHandle(
+            resource=f"hcloud_load_balancer.{self.load_balancer.name}",
+            private_address=self.private_ip,
+            public_address=self.public_ipv4,
+        )
 
     @property
     def names(self) -> tuple[Text, ...]:
