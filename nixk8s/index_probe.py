@@ -43,7 +43,9 @@ class MetadataFetch(msgspec.Struct, frozen=True, kw_only=True):
     ``service`` names the service in comments and in ``explain``; ``answer`` names
     the value in error messages; ``network`` is what the cloud calls the network the
     address is unique in. ``bypass_proxy``: the service must never be asked through an
-    HTTP proxy from the environment (Azure IMDS refuses proxied requests).
+    HTTP proxy from the environment (Azure IMDS refuses proxied requests). ``extract``:
+    a shell filter that takes the address out of a longer answer (Hetzner answers a
+    YAML list of the machine's networks); the answer is validated after it.
     """
 
     service: str
@@ -53,6 +55,7 @@ class MetadataFetch(msgspec.Struct, frozen=True, kw_only=True):
     token: SessionToken | None = None
     network: str = "VPC"
     bypass_proxy: bool = False
+    extract: str | None = None
 
 
 def _fetch_commands(fetch: MetadataFetch) -> str:
@@ -65,7 +68,8 @@ def _fetch_commands(fetch: MetadataFetch) -> str:
         get_token = ""
         header = f" -H {shlex.quote(fetch.header)}" if fetch.header else ""
     no_proxy = " --noproxy '*'" if fetch.bypass_proxy else ""
-    return get_token + f"local_ipv4=$({CURL}{no_proxy}{header} {shlex.quote(fetch.url)})\n"
+    extract = f" | {fetch.extract}" if fetch.extract else ""
+    return get_token + f"local_ipv4=$({CURL}{no_proxy}{header} {shlex.quote(fetch.url)}{extract})\n"
 
 
 def metadata_index_probe(fetch: MetadataFetch) -> IndexProbe:

@@ -129,6 +129,11 @@ def every_pool(pool: NodePool) -> bool:
     return True
 
 
+def sized_by_terraform(pool: NodePool) -> str | None:
+    """Terraform sets every pool's size."""
+    return None
+
+
 def no_notes(plan: ClusterPlan, infra: object) -> tuple[str, ...]:
     """Nothing to tell the operator."""
     return ()
@@ -214,6 +219,10 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
 
     supports_persistent_state: bool = False
     """Whether kindling can attach the spec's ``persistent_state`` volume here."""
+
+    pool_size_owner: Callable[[NodePool], str | None] = sized_by_terraform
+    """Receives a worker pool; returns who owns its size between min and max (an
+    autoscaler, named for ``explain``), or None where Terraform sets it."""
 
     post_instance: Callable[[ClusterPlan, I, RenderedNode], Fragment] = no_fragment
     """Receives a rendered server after its machine; returns what follows it (for

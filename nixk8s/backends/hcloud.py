@@ -27,6 +27,7 @@ import msgspec
 
 from nixk8s import names, netaddr
 from nixk8s.backends.base import Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
+from nixk8s.backends import hcloud_autoscaler as autoscaler
 from nixk8s.backends.hcloud_balancer import Balancer, api_balancer, refusal, target
 from nixk8s.backends.hcloud_checks import (
     FIRST_CONTROL_PLANE_HOST,
@@ -212,7 +213,10 @@ def spread_group(plan: ClusterPlan, pool: str, group: str) -> str:
 
 
 def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Placed:
-    """A server per machine, spread across placement groups of at most 10."""
+    """A server per machine, spread across placement groups of at most 10; for an
+    autoscaled pool, its entry of the cluster-autoscaler's config instead."""
+    if not pool.stamped:
+        return Placed(autoscaler.node_config(plan, pool), (NodeHandle(resource="output.hcloud_cluster_config"),))
     # workers attach after the control plane and the balancer, so that Hetzner never
     # hands a worker an address one of them is about to claim
     after = [
@@ -270,13 +274,14 @@ def outputs(plan: ClusterPlan, infra: HcloudInfra, servers: tuple[NodeHandle, ..
     else:
         endpoint = balancer.private_ip
         reached = "Kubernetes API through the private load balancer (from inside the network, or a VPN)"
-    return Fragment(
+    scaling = autoscaler.outputs(plan, infra.image, infra.network, infra.firewall)
+    return combine([scaling, Fragment(
         outputs=(
             Output("api_endpoint", Template.of("https://", endpoint, ":6443"), reached),
             Output("control_plane_addresses", addresses, "public and private addresses of each control-plane server"),
             Output("join_server", join_server(plan.spec.distribution, join), "the address nodes join the cluster through"),
         )
-    )
+    )])
 
 
 def notes(plan: ClusterPlan, infra: HcloudInfra) -> tuple[str, ...]:
@@ -295,6 +300,13 @@ def notes(plan: ClusterPlan, infra: HcloudInfra) -> tuple[str, ...]:
         result.append(
             f"server names longer than {names.DNS_LABEL_LIMIT} characters are shortened with a stable hash "
             f'suffix (e.g. "{longest}" is named "{names.dns_name(longest)}")'
+        )
+    if any(pool.autoscale for _, pool in spec.worker_pools):
+        result.append(
+            "autoscaled pools get no servers from Terraform: run the cluster-autoscaler's Hetzner provider "
+            "with HCLOUD_CLUSTER_CONFIG=$(terraform output -raw hcloud_cluster_config), the network, firewall "
+            "and --nodes flags of the cluster_autoscaler output, and --enforce-node-group-min-size; its "
+            "servers read their node_index from their private IPv4 address (Hetzner's metadata service)"
         )
     if infra.balancer is not None:
         kind = "public" if infra.balancer.public else "private"
@@ -333,4 +345,7 @@ HCLOUD: Backend[HcloudInfra] = Backend(
     notes=notes,
     api_load_balancer_refusal=refusal,
     spread_group_size=MAX_SERVERS_PER_PLACEMENT_GROUP,
+    worker_index_fetch=autoscaler.HETZNER_METADATA,
+    templated_pool=autoscaler.autoscaled,
+    pool_size_owner=autoscaler.size_owner,
 )

@@ -12,6 +12,7 @@ from typing import Any
 
 from nixk8s import netaddr
 from nixk8s.backends.hcloud_balancer import balancer_problems
+from nixk8s.node_index import AGENT_BLOCK, agent_index_block
 from nixk8s.labels import label_key_error, label_value_error
 from nixk8s.plan import ClusterPlan, base_tags
 from nixk8s.ports import rule_sources
@@ -141,6 +142,7 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
             f"holds at most {MAX_SERVERS_PER_PLACEMENT_GROUP}",
         )
     yield from balancer_problems(plan)
+    yield from autoscaled_pool_problems(spec)
     rule_count = len(firewall_rules(plan))
     if rule_count > MAX_FIREWALL_RULES:
         yield Problem("access", f"{rule_count} firewall rules; Hetzner allows {MAX_FIREWALL_RULES} per firewall")
@@ -149,3 +151,30 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
         for error in (label_key_error(key), label_value_error(value)):
             if error:
                 yield Problem(path, f"{error} (Hetzner label rules)")
+
+
+def autoscaled_pool_problems(spec: ClusterSpec) -> Iterator[Problem]:
+    """What an autoscaled pool needs: a network (its servers' index is their private
+    address on it), and no static pool's index block inside that network's range."""
+    autoscaled = [(i, pool) for i, pool in spec.worker_pools if pool.autoscale]
+    if not autoscaled:
+        return
+    if spec.network is None or netaddr.cidr_error(spec.network.vpc_cidr) is not None:
+        for i, _ in autoscaled:
+            if spec.network is None:
+                yield Problem(
+                    join_path(join_path("node_pools", i), "autoscale"),
+                    "the cluster-autoscaler's servers take their node index from their address on the "
+                    "cluster's network: an autoscaled pool needs `network`",
+                )
+        return
+    vpc = netaddr.net(spec.network.vpc_cidr)
+    low, high = int(vpc.network_address), int(vpc.broadcast_address)
+    for i, pool in spec.worker_pools:
+        first = agent_index_block(pool.name)
+        if not pool.autoscale and first <= high and first + AGENT_BLOCK > low:
+            yield Problem(
+                join_path(join_path("node_pools", i), "name"),
+                f'pool "{pool.name}" numbers its nodes from {first:,}, inside the addresses of '
+                f"{spec.network.vpc_cidr} that autoscaled servers take their index from: rename the pool",
+            )
