@@ -17,6 +17,7 @@ Sizes stay small so that one compile takes milliseconds.
 
 from __future__ import annotations
 
+import ipaddress
 import string
 from typing import Any
 
@@ -204,6 +205,8 @@ def node_pool(draw: st.DrawFn, name: str, backend: str, *, control_plane: bool) 
         )
     if draw(st.booleans()):
         pool["max_pods"] = draw(st.integers(1, 250))
+    if not control_plane and draw(st.integers(0, 3)) == 0:
+        pool["autoscale"] = True
     if draw(st.booleans()):
         # an EC2 instance takes one key pair
         most = 1 if backend == "aws" else 2
@@ -564,6 +567,8 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
         spec["persistent_state"] = {"size_gb": draw(st.integers(8, 100))}
     if backend == "gcp":
         spec["gcp"] = {**spec["gcp"], **draw(gcp_placement(spec))}
+    if backend == "hcloud":
+        _hcloud_autoscaled_pools_fit(spec)
     if backend == "hcloud" and "network" not in spec and joining:
         # Hetzner opens the private ports only to a network: without one, the nodes
         # reach each other over VPN links of the operator's own
@@ -598,6 +603,26 @@ def gcp_placement(draw: st.DrawFn, spec: dict[str, Any]) -> dict[str, Any]:
     if workers and draw(st.booleans()):
         extra["spot_pools"] = draw(st.lists(st.sampled_from(workers), max_size=2, unique=True))
     return extra
+
+
+def _hcloud_autoscaled_pools_fit(spec: dict[str, Any]) -> None:
+    """Autoscaled Hetzner pools need a network, and static pools numbered outside its
+    addresses (which autoscaled servers use as their index): drop the flag otherwise."""
+    network = spec.get("network")
+    autoscaled = [p for p in spec["node_pools"] if p.get("autoscale")]
+    if not autoscaled:
+        return
+    clash = False
+    if network is not None:
+        vpc = ipaddress.ip_network(network["vpc_cidr"])
+        low, high = int(vpc.network_address), int(vpc.broadcast_address)
+        clash = any(
+            not p.get("autoscale") and agent_index_block(p["name"]) <= high and agent_index_block(p["name"]) + 100_000 > low
+            for p in spec["node_pools"]
+        )
+    if network is None or clash:
+        for pool in autoscaled:
+            pool.pop("autoscale")
 
 
 def persistent_state_allowed(backend: str) -> bool:

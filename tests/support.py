@@ -463,7 +463,9 @@ def node_config(node: Any, ref: Any = placeholder) -> dict[str, Any]:
     return embedded_config(concrete(node.user_data, ref))
 
 
-USER_DATA_KEYS = ("user_data", "custom_data", "user-data")
+# where a document holds user_data: resources' arguments, and an autoscaled Hetzner
+# pool's entry of the cluster-autoscaler's config (a local)
+USER_DATA_KEYS = ("user_data", "custom_data", "user-data", "cloudInit")
 
 
 def document_ref(document: dict[str, Any], ref: Any = placeholder) -> Any:
@@ -497,6 +499,7 @@ def document_user_data(document: dict[str, Any], ref: Any = placeholder) -> list
                 walk(item)
 
     walk(document.get("resource", {}))
+    walk({k: v for k, v in document.get("locals", {}).items() if isinstance(v, dict)})
     return found
 
 

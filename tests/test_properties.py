@@ -153,10 +153,11 @@ def test_node_index_is_an_integer_unless_one_template_serves_many_machines(
 ) -> None:
     spec = data.draw(cluster_specs(backend))
     result = compiled(spec)
-    per_node = BACKENDS[spec.backend].worker_index_probe is None
     indices = Counter()
-    for config in configs(result):
-        if config["role"] == "agent" and not per_node:
+    servers = [node_config(node) for node in result.built.control_plane]
+    machines = [(pool.tokens is None, node_config(n)) for pool in result.built.workers for n in pool.machine_nodes()]
+    for templated, config in [(False, c) for c in servers] + machines:
+        if templated:
             assert "node_index" not in config, "a template's JSON must leave node_index to the boot-time probe"
             continue
         assert type(config["node_index"]) is int and 0 <= config["node_index"] < 2**32

@@ -215,7 +215,7 @@ def spread_group(plan: ClusterPlan, pool: str, group: str) -> str:
 def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Placed:
     """A server per machine, spread across placement groups of at most 10; for an
     autoscaled pool, its entry of the cluster-autoscaler's config instead."""
-    if not pool.stamped:
+    if autoscaler.autoscaled(pool.pool):
         return Placed(autoscaler.node_config(plan, pool), (NodeHandle(resource="output.hcloud_cluster_config"),))
     # workers attach after the control plane and the balancer, so that Hetzner never
     # hands a worker an address one of them is about to claim
