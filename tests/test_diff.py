@@ -356,10 +356,17 @@ def test_a_launch_template_change_reaches_new_instances_only() -> None:
     assert result.exit_code == EXIT_IN_PLACE
 
 
-def test_a_worker_groups_desired_capacity_is_ignored() -> None:
-    result = diff(aws(), with_pool(aws(), 1, desired_size=3))
+def test_an_autoscaled_groups_desired_capacity_is_ignored() -> None:
+    before = with_pool(aws(), 1, autoscale=True)
+    result = diff(before, with_pool(before, 1, desired_size=3))
     group = resource(result, "aws_autoscaling_group.demo_workers_asg")
     assert (group.action, [a.path for a in group.attributes]) == ("ignored", ["desired_capacity"])
+
+
+def test_a_terraform_sized_groups_desired_capacity_changes_in_place() -> None:
+    result = diff(aws(), with_pool(aws(), 1, desired_size=3))
+    group = resource(result, "aws_autoscaling_group.demo_workers_asg")
+    assert (group.action, [a.path for a in group.attributes]) == ("in-place", ["desired_capacity"])
 
 
 def test_lowering_a_groups_maximum_counts_as_destroying_machines() -> None:

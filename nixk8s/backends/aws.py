@@ -53,6 +53,8 @@ from typing import Any
 import msgspec
 
 from nixk8s import names
+from nixk8s.backends import aws_autoscaler as autoscaling
+from nixk8s.backends.aws_balancer import API_PORT, LB_NAME_LIMIT, Balancers, api_balancers, aws_lb_name
 from nixk8s.backends.aws_checks import MAX_TAG_VALUE, check, image_id
 from nixk8s.backends.aws_iam import node_identity
 from nixk8s.backends.aws_network import AwsNetwork, network, security_group
@@ -66,12 +68,8 @@ from nixk8s.terraform import DataSource, Expr, Fragment, Output, ProviderRequire
 PROVIDER = ProviderRequirement("aws", "hashicorp/aws", ">= 5.0, < 7.0")
 
 USER_DATA_LIMIT = UserDataLimit(16_384, "AWS allows 16 KB of user_data (before base64)")
-LB_NAME_LIMIT = 32
 # NixOS AMIs boot from this device; the mapping resizes and encrypts that volume.
 ROOT_DEVICE = "/dev/xvda"
-API_PORT = 6443
-# An NLB's DNS name: internal-NAME-ID.elb.REGION.amazonaws.com, with room to spare.
-NLB_DNS_MAX_LEN = 128
 
 # --- how an instance reads its private IPv4 address (the shared index probe) ---------------
 
@@ -92,15 +90,6 @@ IMDS = MetadataFetch(
 # --- names ----------------------------------------------------------------------------
 
 
-def aws_lb_name(name: str, limit: int = LB_NAME_LIMIT) -> str:
-    """``name`` as a load balancer or target group name: at most ``limit`` characters.
-
-    >>> aws_lb_name("a-rather-long-production-cluster-name-cp-nlb")
-    'a-rather-long-productio-6b3a33c4'
-    """
-    return names.shortened(name, limit)
-
-
 # --- the foundation: network, security group, IAM, image, API load balancer -----------------
 
 
@@ -111,8 +100,7 @@ class AwsInfra(msgspec.Struct, frozen=True):
     security_group: Resource
     instance_profile: Resource
     image_id: Text
-    load_balancer: Resource
-    target_group: Resource
+    balancers: Balancers
     control_plane_size: int  # instances per control-plane group: 1, or 0 when parked
 
 
@@ -127,72 +115,18 @@ def _image(plan: ClusterPlan) -> tuple[Fragment, Text]:
     return Fragment(data=(parameter,)), parameter.ref("insecure_value", max_len=21)
 
 
-def _api_load_balancer(plan: ClusterPlan, network: AwsNetwork) -> tuple[Fragment, Resource, Resource]:
-    n = plan.name
-    lb_name = aws_lb_name(f"{n}-cp-nlb")
-    tg_name = aws_lb_name(f"{n}-cp-tg")
-    nlb = Resource(
-        "aws_lb",
-        f"{n}_cp_nlb",
-        {
-            "name": lb_name,
-            "internal": True,
-            "load_balancer_type": "network",
-            "subnets": network.subnet_ids,
-            # a zone without a healthy server must still reach the others
-            "enable_cross_zone_load_balancing": True,
-            "tags": plan.tag_map(Name=lb_name),
-        },
-    )
-    target_group = Resource(
-        "aws_lb_target_group",
-        f"{n}_cp_tg",
-        {
-            "name": tg_name,
-            "port": API_PORT,
-            "protocol": "TCP",
-            "vpc_id": network.vpc_id,
-            "target_type": "instance",
-            # with the client's address kept, a server that reaches the API through the
-            # NLB and lands on itself drops the connection (NLB hairpinning)
-            "preserve_client_ip": "false",
-            "health_check": {
-                "protocol": "TCP",
-                "port": str(API_PORT),
-                "healthy_threshold": 3,
-                "unhealthy_threshold": 3,
-                "interval": 10,
-            },
-            "tags": plan.tag_map(Name=tg_name),
-        },
-    )
-    listener = Resource(
-        "aws_lb_listener",
-        f"{n}_cp_listener",
-        {
-            "load_balancer_arn": nlb.ref("arn"),
-            "port": API_PORT,
-            "protocol": "TCP",
-            "default_action": [{"type": "forward", "target_group_arn": target_group.ref("arn")}],
-            "tags": plan.tag_map(Name=f"{n}-cp-listener"),
-        },
-    )
-    return Fragment(resources=(nlb, target_group, listener)), nlb, target_group
-
-
 def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
     vpc = network(plan)
     firewall = security_group(plan, vpc)
     iam, profile = node_identity(plan)
     image, ami = _image(plan)
-    api, nlb, target_group = _api_load_balancer(plan, vpc)
+    api, balancers = api_balancers(plan, vpc)
     infra = AwsInfra(
         network=vpc,
         security_group=firewall,
         instance_profile=profile,
         image_id=ami,
-        load_balancer=nlb,
-        target_group=target_group,
+        balancers=balancers,
         control_plane_size=0 if plan.parked else 1,
     )
     return Foundation(
@@ -200,9 +134,14 @@ def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
         infra=infra,
         # every node but server 0 joins through the load balancer
         join_host=api_dns_name(infra),
-        # joining nodes verify the servers' certificates against the balancer's name
-        api_names=(api_dns_name(infra),),
-        balancer=BalancerHandle(resource=f"aws_lb.{nlb.name}", private_address=api_dns_name(infra)),
+        # joining nodes (and, for a public balancer, kubectl) verify the servers'
+        # certificates against the balancers' names
+        api_names=tuple(dns for dns in (balancers.internal_dns, balancers.public_dns) if dns is not None),
+        balancer=BalancerHandle(
+            resource=f"aws_lb.{balancers.internal.name}",
+            private_address=balancers.internal_dns,
+            public_address=balancers.public_dns,
+        ),
         private_cidr=vpc.vpc_cidr,
         # the VPC's id when nixk8s creates it
         network_id=vpc.vpc_id if vpc.created_vpc is not None else None,
@@ -210,8 +149,8 @@ def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
 
 
 def api_dns_name(infra: AwsInfra) -> Expr:
-    """The API load balancer's DNS name."""
-    return infra.load_balancer.ref("dns_name", max_len=NLB_DNS_MAX_LEN)
+    """The internal API load balancer's DNS name, where every node joins."""
+    return infra.balancers.internal_dns
 
 
 def provider_config(plan: ClusterPlan) -> dict[str, Any]:
@@ -304,7 +243,7 @@ def control_plane_node(plan: ClusterPlan, infra: AwsInfra, node: RenderedNode) -
     template = _launch_template(plan, infra, node.name, pool, instance_tags)
     size = infra.control_plane_size
     body = _autoscaling_group(node.name, template, infra, (size, 1, size), instance_tags)
-    body["target_group_arns"] = [infra.target_group.ref("arn")]
+    body["target_group_arns"] = [group.ref("arn") for group in infra.balancers.target_groups]
     group = Resource("aws_autoscaling_group", f"{node.name}_asg", body)
     fragment = Fragment(resources=(template, group), locals=((user_data_local(node.name), node.user_data),))
     return Placed(fragment, (NodeHandle(resource=f"aws_autoscaling_group.{group.name}"),))
@@ -316,10 +255,7 @@ def worker_pool(plan: ClusterPlan, infra: AwsInfra, pool: WorkerPool) -> Placed:
     spec_pool = pool.pool
     instance_tags = plan.tag_map(Name=names.dns_name(node.name, MAX_TAG_VALUE), Role="worker", NodePool=spec_pool.name)
     template = _launch_template(plan, infra, node.name, spec_pool, instance_tags)
-    autoscaler = {
-        "k8s.io/cluster-autoscaler/enabled": "true",
-        f"k8s.io/cluster-autoscaler/{plan.name}": "owned",
-    }
+    autoscaler = autoscaling.cluster_autoscaler_tags(plan.name, spec_pool) if spec_pool.autoscale else {}
     body = _autoscaling_group(
         node.name,
         template,
@@ -327,8 +263,9 @@ def worker_pool(plan: ClusterPlan, infra: AwsInfra, pool: WorkerPool) -> Placed:
         (spec_pool.min_size, spec_pool.max_size, spec_pool.desired),
         {**instance_tags, **autoscaler},
     )
-    # the cluster autoscaler owns the pool's size between min and max
-    body["lifecycle"] = {"ignore_changes": ["desired_capacity"]}
+    if spec_pool.autoscale:
+        # the cluster autoscaler owns the pool's size between min and max
+        body["lifecycle"] = {"ignore_changes": ["desired_capacity"]}
     group = Resource("aws_autoscaling_group", f"{node.name}_asg", body)
     fragment = Fragment(resources=(template, group), locals=((user_data_local(node.name), node.user_data),))
     return Placed(fragment, (NodeHandle(resource=f"aws_autoscaling_group.{group.name}"),))
@@ -339,6 +276,7 @@ def worker_pool(plan: ClusterPlan, infra: AwsInfra, pool: WorkerPool) -> Placed:
 
 def outputs(plan: ClusterPlan, infra: AwsInfra, servers: tuple[NodeHandle, ...]) -> Fragment:
     dns = api_dns_name(infra)
+    public = infra.balancers.public_dns
     groups = [Expr(f"{server.resource}.name") for server in servers]
     addresses = {
         names.dns_name(names.control_plane_node(plan.name, i)): {"autoscaling_group": group, "load_balancer": dns}
@@ -348,8 +286,10 @@ def outputs(plan: ClusterPlan, infra: AwsInfra, servers: tuple[NodeHandle, ...])
         outputs=(
             Output(
                 "api_endpoint",
-                Template.of("https://", dns, f":{API_PORT}"),
-                "Kubernetes API through the internal load balancer (reachable from inside the VPC)",
+                Template.of("https://", dns if public is None else public, f":{API_PORT}"),
+                "Kubernetes API through the internal load balancer (reachable from inside the VPC)"
+                if public is None
+                else "Kubernetes API through the internet-facing load balancer (open to access.api_sources)",
             ),
             Output(
                 "control_plane_addresses",
@@ -364,9 +304,18 @@ def outputs(plan: ClusterPlan, infra: AwsInfra, servers: tuple[NodeHandle, ...])
 
 def notes(plan: ClusterPlan, infra: AwsInfra) -> tuple[str, ...]:
     spec = plan.spec
+    if infra.balancers.public is None:
+        exposure = (
+            "the API load balancer is internal: the Kubernetes API is reachable from inside the VPC "
+            "(or a peered network or VPN) only; port 6443 is open to the VPC for the nodes that join through it"
+        )
+    else:
+        exposure = (
+            "nodes join through the internal load balancer; an internet-facing one serves the API, its "
+            "security group admitting access.api_sources only (AWS enforces them at the balancer)"
+        )
     result = [
-        "the API load balancer is internal: the Kubernetes API is reachable from inside the VPC "
-        "(or a peered network or VPN) only; port 6443 is open to the VPC for the nodes that join through it",
+        exposure,
         "each control-plane index has its own autoscaling group, so a replaced server keeps its index; "
         "a replaced server 0 boots with cluster_init again, so keep its state (persistent_state) or restore etcd",
         f"launch templates map the root volume at {ROOT_DEVICE} (the device of NixOS AMIs)",
@@ -377,6 +326,9 @@ def notes(plan: ClusterPlan, infra: AwsInfra) -> tuple[str, ...]:
             "script runs; kindling's EC2 init mode reads the embedded config without running the script, "
             "so run kindling with legacyBootstrap on worker AMIs, or every worker boots as index 0"
         )
+    autoscaled = [pool.name for _, pool in spec.worker_pools if pool.autoscale]
+    if autoscaled:
+        result.append(autoscaling.note(spec.name, autoscaled))
     if plan.user_data_format == "cloud-config":
         result.append(
             "user_data_format is cloud-config: kindling's EC2 init mode rejects #cloud-config, "
@@ -384,7 +336,8 @@ def notes(plan: ClusterPlan, infra: AwsInfra) -> tuple[str, ...]:
         )
     if infra.control_plane_size == 0:
         result.append("the system pool's min_size is 0: the cluster is parked (infrastructure kept, no instances)")
-    for long_name in (f"{spec.name}-cp-nlb", f"{spec.name}-cp-tg"):
+    balancer_names = ("cp", "api") if infra.balancers.public is not None else ("cp",)
+    for long_name in (f"{spec.name}-{b}-{kind}" for b in balancer_names for kind in ("nlb", "tg")):
         if aws_lb_name(long_name) != long_name:
             result.append(
                 f'"{long_name}" is longer than AWS allows ({LB_NAME_LIMIT}); it is named "{aws_lb_name(long_name)}"'
@@ -393,6 +346,10 @@ def notes(plan: ClusterPlan, infra: AwsInfra) -> tuple[str, ...]:
         aws = spec.aws or AwsOptions()
         if aws.vpc_id:
             result.append(f"existing VPC {aws.vpc_id}: private ports are open to its primary CIDR block only")
+            if infra.balancers.public is not None:
+                result.append(
+                    "the internet-facing API balancer sits in the nodes' subnets: they must route to an internet gateway"
+                )
         else:
             result.append("no network and no aws.vpc_id: the nodes use the region's default VPC and its default subnets")
     return tuple(result)
@@ -415,6 +372,7 @@ AWS: Backend[AwsInfra] = Backend(
     firewall_filters_network=True,
     can_park_control_plane=True,
     supports_persistent_state=True,
+    pool_size_owner=autoscaling.size_owner,
     notes=notes,
     provider_config=provider_config,
 )

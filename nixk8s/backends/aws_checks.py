@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 
 from nixk8s import netaddr
+from nixk8s.backends.aws_autoscaler import cluster_autoscaler_tags
 from nixk8s.backends.aws_network import availability_zones, public_subnet_cidrs, security_group_rule_count
 from nixk8s.plan import ClusterPlan, base_tags
 from nixk8s.problems import Problem, join_path
@@ -32,7 +33,6 @@ _METADATA_TAG_KEY = re.compile(r"^[A-Za-z0-9+\-=._:@]+$")
 
 # the keys nixk8s adds on top of the spec's tags, at most, on any one resource
 _OWN_TAG_KEYS = ("Name", "Role", "NodePool", "NodeIndex")
-_AUTOSCALER_TAG_KEYS = ("k8s.io/cluster-autoscaler/enabled", "k8s.io/cluster-autoscaler/CLUSTER")
 
 
 def image_id(spec: ClusterSpec) -> str | None:
@@ -99,9 +99,25 @@ def _network_problems(spec: ClusterSpec, aws: AwsOptions) -> Iterator[Problem]:
 
 
 def _tag_problems(spec: ClusterSpec) -> Iterator[Problem]:
-    keys = set(dict(base_tags(spec))) | set(_OWN_TAG_KEYS) | set(_AUTOSCALER_TAG_KEYS)
+    keys = set(dict(base_tags(spec))) | set(_OWN_TAG_KEYS)
     if len(keys) > MAX_TAGS:
         yield Problem("tags", f"resources would carry {len(keys)} tags with nixk8s' own; AWS allows {MAX_TAGS}")
+    for i, pool in spec.worker_pools:
+        if not pool.autoscale:
+            continue
+        group = cluster_autoscaler_tags(spec.name, pool)
+        if len(keys | set(group)) > MAX_TAGS:
+            yield Problem(
+                join_path(join_path("node_pools", i), "labels"),
+                f"the pool's autoscaling group would carry {len(keys | set(group))} tags (one per label and "
+                f"taint, for the cluster-autoscaler); AWS allows {MAX_TAGS}",
+            )
+        for key in group:
+            if len(key) > MAX_TAG_KEY:
+                yield Problem(
+                    join_path(join_path("node_pools", i), "labels"),
+                    f'the cluster-autoscaler\'s tag "{key[:40]}..." would be {len(key)} characters; AWS allows {MAX_TAG_KEY}',
+                )
     for key, value in spec.tags.items():
         path = join_path("tags", key)
         if key.lower().startswith("aws:"):

@@ -89,7 +89,7 @@ def _is_ipv6(source: Text) -> bool:
     return isinstance(source, str) and ":" in source
 
 
-def _sg_rule(first: int, last: int, protocol: str, cidrs: tuple[Text, ...], description: str) -> dict[str, Any]:
+def sg_rule(first: int, last: int, protocol: str, cidrs: tuple[Text, ...], description: str) -> dict[str, Any]:
     # inline rules are objects, not blocks: Terraform JSON wants every field
     return {
         "description": description,
@@ -109,8 +109,8 @@ def _ingress_rule(rule: PortRule, allowed: tuple[Text, ...]) -> dict[str, Any]:
         # "fragmentation needed" (type 3, code 4) is all path-MTU discovery needs;
         # ICMPv6 is a protocol of its own in a security group
         ipv4 = tuple(c for c in allowed if not _is_ipv6(c))
-        return _sg_rule(3, 4, "icmp", ipv4, f"{rule.description} fragmentation needed (path MTU)")
-    return _sg_rule(rule.first, rule.last, rule.protocol, allowed, rule.description)
+        return sg_rule(3, 4, "icmp", ipv4, f"{rule.description} fragmentation needed (path MTU)")
+    return sg_rule(rule.first, rule.last, rule.protocol, allowed, rule.description)
 
 
 def ingress_rules(plan: ClusterPlan, vpc_cidr: Text) -> list[dict[str, Any]]:
@@ -249,7 +249,7 @@ def security_group(plan: ClusterPlan, network: AwsNetwork) -> Resource:
             "description": f"Kubernetes nodes of cluster {n} (managed by nixk8s)",
             "vpc_id": network.vpc_id,
             "ingress": ingress_rules(plan, network.vpc_cidr),
-            "egress": [_sg_rule(0, 0, "-1", ("0.0.0.0/0", "::/0"), "all outbound traffic")],
+            "egress": [sg_rule(0, 0, "-1", ("0.0.0.0/0", "::/0"), "all outbound traffic")],
             "tags": plan.tag_map(Name=f"{n}-sg"),
         },
     )
