@@ -93,16 +93,16 @@ def stamper(text: Any, tokens: MachineSlots) -> Stamp:
     """
     order: tuple[Any, ...] = tokens.values()
     if isinstance(text, bytes):
-        order = tuple(t.encode() for t in order)  # type: ignore[assignment]
+        order = tuple(t.encode() for t in order)
     pattern = re.compile(b"|".join(map(re.escape, order)) if isinstance(text, bytes) else "|".join(map(re.escape, order)))
     pieces = pattern.split(text)
     first, literals = pieces[0], pieces[1:]
     slots = [order.index(m.group()) for m in pattern.finditer(text)]
     after = list(zip(slots, literals))
-    join = (b"" if isinstance(text, bytes) else "").join
+    join: Any = (b"" if isinstance(text, bytes) else "").join
 
     def stamp(values: tuple[Any, ...]) -> Any:
-        out = [first]
+        out: list[Any] = [first]
         for slot, literal in after:
             out.append(values[slot])
             out.append(literal)

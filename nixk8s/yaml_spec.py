@@ -9,7 +9,7 @@ refused as soon as the first node whose expansion passes a bound is complete).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import yaml
@@ -56,19 +56,19 @@ class BoundedComposer(yaml.composer.Composer):
         self._sizes: dict[int, _Size] = {}
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[attr-defined]  # the parser's, mixed in beside it
         self._composed += 1
         if self._composed > MAX_VALUES:
             raise LimitExceeded(too_many_values() + _at(event.start_mark))
         if isinstance(event, yaml.AliasEvent):
-            node = super().compose_node(parent, index)
+            node = _composed(super().compose_node(parent, index))
             if id(node) not in self._sizes:
                 raise LimitExceeded(f"an alias refers to a node that contains it{_at(event.start_mark)}: it would never end")
             return node
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise LimitExceeded(too_deep(_at(event.start_mark)))
-        node = super().compose_node(parent, index)
+        node = _composed(super().compose_node(parent, index))
         self._depth -= 1
         size = _node_size(node, self._sizes)
         if size.values > MAX_VALUES:
@@ -79,13 +79,18 @@ class BoundedComposer(yaml.composer.Composer):
         return node
 
 
+def _composed(node: yaml.Node | None) -> yaml.Node:
+    # PyYAML's stubs allow None, which compose_node returns only past the stream's end
+    return cast(yaml.Node, node)
+
+
 def _at(mark: Any) -> str:
     return f" (line {mark.line + 1}, column {mark.column + 1})"
 
 
 if yaml.__with_libyaml__:
 
-    class _Parser(yaml.cyaml.CParser):
+    class _Parser(yaml.cyaml.CParser):  # type: ignore[misc,name-defined,unused-ignore]
         """libyaml's scanner and parser: several times faster than PyYAML's own."""
 
 else:  # pragma: no cover (PyYAML built without libyaml)
@@ -106,7 +111,7 @@ class _UniqueKeyLoader(BoundedComposer, _Parser, yaml.constructor.SafeConstructo
     """
 
     def __init__(self, stream: str) -> None:
-        _Parser.__init__(self, stream)
+        _Parser.__init__(self, stream)  # type: ignore[call-arg,unused-ignore]
         BoundedComposer.__init__(self)
         yaml.constructor.SafeConstructor.__init__(self)
         yaml.resolver.Resolver.__init__(self)

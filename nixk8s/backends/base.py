@@ -25,8 +25,8 @@ from nixk8s.ports import PortRule, rule_sources
 from nixk8s.problems import Problem, Problems, join_path
 from nixk8s.render import (  # the hooks' view of a rendered node and pool
     PoolRendering,
-    RenderedNode,
-    WorkerPool,
+    RenderedNode as RenderedNode,
+    WorkerPool as WorkerPool,
     control_plane_nodes,
     largest_user_data,
     worker_pools,
