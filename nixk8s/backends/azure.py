@@ -415,6 +415,7 @@ AZURE: Backend[AzureInfra] = Backend(
     worker_pool=worker_pool,
     outputs=outputs,
     worker_index_fetch=IMDS,
+    pool_size_owner=lambda pool: "Azure's autoscale setting (Terraform sets the scale set's instances at creation only)",
     # nodes join server 0's private address, and the NSG filters traffic inside the VNet
     firewall_filters_network=True,
     notes=notes,
