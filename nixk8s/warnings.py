@@ -170,7 +170,9 @@ def gitops_ignored(plan: ClusterPlan, backend: Backend[Any]) -> Iterator[SpecWar
     spec = plan.spec
     if spec.gitops_operator == "argocd" and spec.argocd is not None:
         yield _ignored(
-            "argocd", "the argocd block", "Argo CD is not installed: install it yourself, or use gitops_operator: fluxcd"
+            "argocd",
+            "the argocd block",
+            "Argo CD is not installed: install it yourself, or use gitops_operator: fluxcd",
         )
     flux = spec.fluxcd
     if spec.gitops_operator == "fluxcd" and flux is not None:
