@@ -141,12 +141,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from nixk8s.explain import explain  # only explain needs it
+    from nixk8s.explanation import explanation, to_json  # only explain needs these
 
     compiled = _checked(args)
     if compiled is None:
         return EXIT_INVALID
-    sys.stdout.write(explain(compiled))
+    data = explanation(compiled)
+    if args.format == "json":
+        sys.stdout.write(to_json(data).decode())
+    elif args.format == "mermaid":
+        from nixk8s.mermaid import render_mermaid
+
+        sys.stdout.write(render_mermaid(data))
+    else:
+        from nixk8s.explain import render_text
+
+        sys.stdout.write(render_text(data))
     return EXIT_OK
 
 
@@ -247,8 +257,14 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of the ClusterSpec")
     p.set_defaults(run=cmd_schema)
     p = sub.add_parser("explain", help="nodes, roles, addresses, open ports, which secrets go where")
-    # DESIGN §6 keeps ``explain --format`` for the output (text|json|mermaid)
+    # DESIGN §6 keeps ``explain --format`` for the output; the spec's is --spec-format
     _spec_arguments(p, "--spec-format")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "mermaid"),
+        default="text",
+        help="text (default), JSON for tools (keys sorted), or a mermaid flowchart (renders on GitHub)",
+    )
     _warning_arguments(p)
     p.set_defaults(run=cmd_explain)
     p = sub.add_parser(
