@@ -31,6 +31,7 @@ from nixk8s.compiler import Compiled, compile_source
 from nixk8s.load import SpecFormat, format_of
 from nixk8s.problems import Problems, format_problems
 from nixk8s.spec import ClusterSpec
+from nixk8s.warnings import format_warnings, without
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 EXIT_CHANGES_IN_PLACE, EXIT_REPLACES_MACHINES = 3, 4
@@ -81,8 +82,27 @@ def _report(result: Result[Compiled, Problems], source: str) -> Compiled | None:
     return result.unwrap()
 
 
-def cmd_compile(args: argparse.Namespace) -> int:
+def _refused_for_warnings(compiled: Compiled, args: argparse.Namespace) -> bool:
+    """Print the spec's warnings (those not ignored) to stderr; True where ``--strict``
+    turns them into a refusal, which the caller treats as an invalid spec."""
+    shown = without(compiled.warnings, args.ignore_warning)
+    sys.stderr.write(format_warnings(shown, args.spec))
+    if shown and args.strict:
+        sys.stderr.write(f"{args.spec}: {len(shown)} warning{'s' if len(shown) != 1 else ''}, refused by --strict\n")
+        return True
+    return False
+
+
+def _checked(args: argparse.Namespace) -> Compiled | None:
+    """The compiled spec, its problems or (under ``--strict``) its warnings printed; None if refused."""
     compiled = _report(_compile_file(args), args.spec)
+    if compiled is None or _refused_for_warnings(compiled, args):
+        return None
+    return compiled
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    compiled = _checked(args)
     if compiled is None:
         return EXIT_INVALID
     target = Path(args.output) / "main.tf.json"
@@ -107,7 +127,7 @@ def next_steps(directory: Path, variables: Sequence[str]) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    compiled = _report(_compile_file(args), args.spec)
+    compiled = _checked(args)
     if compiled is None:
         return EXIT_INVALID
     print(f"{args.spec}: valid")
@@ -121,12 +141,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from nixk8s.explain import explain  # only explain needs it
+    from nixk8s.explanation import explanation, to_json  # only explain needs these
 
-    compiled = _report(_compile_file(args), args.spec)
+    compiled = _checked(args)
     if compiled is None:
         return EXIT_INVALID
-    sys.stdout.write(explain(compiled))
+    data = explanation(compiled)
+    if args.format == "json":
+        sys.stdout.write(to_json(data).decode())
+    elif args.format == "mermaid":
+        from nixk8s.mermaid import render_mermaid
+
+        sys.stdout.write(render_mermaid(data))
+    else:
+        from nixk8s.explain import render_text
+
+        sys.stdout.write(render_text(data))
     return EXIT_OK
 
 
@@ -193,6 +223,19 @@ def _spec_arguments(p: argparse.ArgumentParser, *format_flags: str) -> None:
     )
 
 
+def _warning_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--strict", action="store_true", help="treat warnings as errors: exit 1 (and write nothing) if any is printed"
+    )
+    p.add_argument(
+        "--ignore-warning",
+        metavar="CODE",
+        action="append",
+        default=[],
+        help="do not print (or, with --strict, count) warnings with this code; repeatable (docs/warnings.md)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="nixk8s",
@@ -205,15 +248,24 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compile", help="write DIR/main.tf.json (atomically)")
     _spec_arguments(p, "--format", "--spec-format")
     p.add_argument("-o", "--output", metavar="DIR", default="out", help="output directory (default: ./out)")
+    _warning_arguments(p)
     p.set_defaults(run=cmd_compile)
     p = sub.add_parser("validate", help="check only; print every problem with its path")
     _spec_arguments(p, "--format", "--spec-format")
+    _warning_arguments(p)
     p.set_defaults(run=cmd_validate)
     p = sub.add_parser("schema", help="print the JSON Schema of the ClusterSpec")
     p.set_defaults(run=cmd_schema)
     p = sub.add_parser("explain", help="nodes, roles, addresses, open ports, which secrets go where")
-    # DESIGN §6 keeps ``explain --format`` for the output (text|json|mermaid)
+    # DESIGN §6 keeps ``explain --format`` for the output; the spec's is --spec-format
     _spec_arguments(p, "--spec-format")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "mermaid"),
+        default="text",
+        help="text (default), JSON for tools (keys sorted), or a mermaid flowchart (renders on GitHub)",
+    )
+    _warning_arguments(p)
     p.set_defaults(run=cmd_explain)
     p = sub.add_parser(
         "diff",

@@ -30,14 +30,17 @@ from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.spec import ClusterSpec
 from nixk8s.stamp import written_resources
 from nixk8s.terraform import document, to_json
+from nixk8s.warnings import Warnings, spec_warnings
 
 
 class Compiled(msgspec.Struct, frozen=True):
-    """A compiled cluster: ``main.tf.json``, and the plan behind it for ``explain``."""
+    """A compiled cluster: ``main.tf.json``, the plan behind it for ``explain``, and the
+    warnings about the spec (:mod:`nixk8s.warnings`), returned here and never printed."""
 
     plan: ClusterPlan
     built: Built[Any]
     json: bytes
+    warnings: Warnings = ()
 
     def to_json(self) -> bytes:
         return self.json
@@ -78,7 +81,9 @@ def _compile(spec: ClusterSpec, earlier: Problems = (), damaged: tuple[str, ...]
     problems = sorted_problems([*earlier, *beside(backend_problems(backend, plan), damaged)])
     if problems:
         return Failure(problems)
-    return build(backend, plan).map(lambda built: Compiled(plan, built, _document_json(backend, plan, built)))
+    return build(backend, plan).map(
+        lambda built: Compiled(plan, built, _document_json(backend, plan, built), spec_warnings(plan, backend))
+    )
 
 
 def compile_spec(spec: ClusterSpec) -> Result[Compiled, Problems]:

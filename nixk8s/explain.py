@@ -1,103 +1,112 @@
-"""``nixk8s explain``: what a compiled spec builds, for a reviewer.
+"""``nixk8s explain``: what a compiled spec builds, for a reviewer, in text.
 
-Nodes and their roles, addresses and join targets; open ports and who may reach
-them; which secrets go to which nodes; and the backend's notes on what to know
-before applying.
+Nodes and their roles, addresses and join targets; the API load balancer, spread
+groups and who owns each pool's size; open ports and who may reach them; which
+secrets go to which nodes; and the backend's notes on what to know before applying.
+It renders an :class:`~nixk8s.explanation.Explanation`, as the JSON and mermaid
+formats do (:mod:`nixk8s.explanation`, :mod:`nixk8s.mermaid`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from nixk8s.backends import backend_for
-from nixk8s.backends.base import NodeHandle, RenderedNode, machine_handles
 from nixk8s.compiler import Compiled
-from nixk8s.secrets import agent_bootstrap_secrets, secret_budget, secret_paths, server_bootstrap_secrets
-from nixk8s.spec import SecretRef
-from nixk8s.terraform import Expr, Text
+from nixk8s.explanation import Explanation, Node, Pool, Secret, explanation
 
 
-def _text(value: Text | None) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Expr):
-        return "${" + value.text + "}"
-    return "".join(p if isinstance(p, str) else "${" + p.text + "}" for p in value.parts)
+def _node_line(node: Node) -> str:
+    label = "server" if node.role == "server" else "agent"
+    index = "from instance metadata" if node.index is None else str(node.index)
+    action = "initialises the cluster" if node.cluster_init else f"joins {node.join or '-'}"
+    address = node.private_ip or node.public_ip
+    where = f" at {address}" if address is not None else ""
+    return f"  {label:<8} index {index:<24} {node.resource}{where}; {action}"
 
 
-def _secret_names(secrets: dict[str, Any]) -> str:
-    if not secrets:
-        return "none"
-    return ", ".join(
-        f"{k} (var.{v.var})" if isinstance(v, SecretRef) else f"{k} (literal)" for k, v in secrets.items()
+def _pool_line(pool: Pool) -> str:
+    owner = f"; size owned by {pool.size_owner}" if pool.size_owner else ""
+    return (
+        f"  pool {pool.name}: {pool.instance_type}, min {pool.min_size} / desired {pool.desired_size} / "
+        f"max {pool.max_size}{owner}"
     )
 
 
-def _node_line(label: str, node: RenderedNode, handle: NodeHandle) -> str:
-    config = node.config
-    index = "from instance metadata" if config.node_index is None else str(config.node_index)
-    action = "initialises the cluster" if config.cluster_init else f"joins {_text(config.join_server)}"
-    address = handle.private_ip or handle.public_ip
-    where = f" at {_text(address)}" if address is not None else ""
-    return f"  {label:<8} index {index:<24} {handle.resource}{where}; {action}"
+def _secret_names(secrets: list[Secret]) -> str:
+    if not secrets:
+        return "none"
+    return ", ".join(f"{s.key} (var.{s.variable})" if s.variable else f"{s.key} (literal)" for s in secrets)
 
 
-def _largest_user_data(compiled: Compiled) -> int:
-    """The bound on the largest user_data of any node, secrets by reference at their budget."""
-    built = compiled.built
-    nodes = [*built.control_plane, *(n for pool in built.workers for n in pool.machine_nodes())]
-    return max(n.user_data.max_len() for n in nodes)
+SHOWN_NAMES = 6
 
 
-def explain(compiled: Compiled) -> str:
-    plan, built = compiled.plan, compiled.built
-    spec = plan.spec
-    backend = backend_for(spec.backend)
-    assert backend is not None
+def _names(names: tuple[str, ...]) -> str:
+    """Node names for a line: a few, then how many more (a pool may have thousands)."""
+    if len(names) <= SHOWN_NAMES:
+        return ", ".join(names) or "no node"
+    return f"{', '.join(names[: SHOWN_NAMES - 1])}, ... and {len(names) - SHOWN_NAMES + 1:,} more"
+
+
+def _topology(e: Explanation) -> list[str]:
+    """The balancer and the spread groups, where the cluster has them."""
+    lines: list[str] = []
+    b = e.balancer
+    if b is not None:
+        public = f", public {b.public_address}" if b.public_address else ""
+        lines += [
+            "",
+            f"API load balancer ({b.kind}): {b.resource} at {b.private_address}{public}",
+            f"  in front of {_names(b.targets)}",
+            f"  joined through by {_names(b.joiners)}",
+        ]
+    if e.placement_groups:
+        lines += ["", "spread groups:"]
+        lines += [f"  {g.resource}: {_names(g.members)}" for g in e.placement_groups]
+    return lines
+
+
+def render_text(e: Explanation) -> str:
+    c = e.cluster
     lines = [
-        f"cluster {spec.name}: {spec.distribution} {spec.kubernetes_version} (track {spec.track}), "
-        f"profile {spec.profile}, on {backend.title} in {spec.region}",
-        f"user_data format: {plan.user_data_format}; the largest is up to {_largest_user_data(compiled):,} bytes "
-        f"({backend.user_data_limit.what})",
+        f"cluster {c.name}: {c.distribution} {c.kubernetes_version} (track {c.track}), "
+        f"profile {c.profile}, on {c.backend_title} in {c.region}",
+        f"user_data format: {c.user_data_format}; the largest is up to {c.largest_user_data:,} bytes "
+        f"({c.user_data_limit_text})",
         "",
         "nodes:",
     ]
-    for node, handle in zip(built.control_plane, built.server_handles):
-        lines.append(_node_line("server", node, handle))
-    for pool, handles in zip(built.workers, built.worker_handles):
-        lines.append(f"  pool {pool.pool.name}: {pool.pool.instance_type}, min {pool.pool.min_size} / "
-                     f"desired {pool.pool.desired} / max {pool.pool.max_size}")
-        for node, handle in zip(pool.machine_nodes(), machine_handles(pool, handles)):
-            lines.append(_node_line("agent", node, handle))
+    for pool in e.pools:
+        members = [n for n in e.nodes if n.pool == pool.name and (n.role == "server") == (pool.role == "control-plane")]
+        if pool.role == "worker":
+            lines.append(_pool_line(pool))
+        lines += [_node_line(n) for n in members]
+    lines += _topology(e)
     lines += ["", "open ports (inbound):"]
-    for rule in plan.ports:
-        allowed = built.port_sources(plan, rule)
-        who = ", ".join(_text(a) for a in allowed) if allowed else "nobody (closed)"
-        port = f"{rule.port_range}/{rule.protocol}" if rule.port_range else rule.protocol
-        lines.append(f"  {port:<16} {rule.description:<24} from {who}")
-    paths = secret_paths(spec)
+    for port in e.ports:
+        who = ", ".join(port.sources) if port.sources else "nobody (closed)"
+        shown = f"{port.port}/{port.protocol}" if port.port else port.protocol
+        lines.append(f"  {shown:<16} {port.description:<24} from {who}")
+    to_servers = [s for s in e.secrets if "server" in s.roles]
+    to_agents = [s for s in e.secrets if "agent" in s.roles]
     lines += [
         "",
         "secrets:",
-        f"  servers: bootstrap {_secret_names(server_bootstrap_secrets(spec))}",
-        f"           paths {', '.join(f'{k}={v}' for k, v in paths.items()) or 'none'}",
-        f"  agents:  bootstrap {_secret_names(agent_bootstrap_secrets(spec))}; no paths, no GitOps, no VPN",
+        f"  servers: bootstrap {_secret_names(to_servers)}",
+        f"           paths {', '.join(f'{p.key}={p.path}' for p in e.secret_paths) or 'none'}",
+        f"  agents:  bootstrap {_secret_names(to_agents)}; no paths, no GitOps, no VPN",
     ]
-    references = {k: v for k, v in sorted(spec.bootstrap_secrets.items()) if isinstance(v, SecretRef)}
-    if references:
+    if e.variables:
         lines += ["", "terraform variables (sensitive; set each with TF_VAR_NAME or a -var-file):"]
-        for key, ref in references.items():
-            lines.append(
-                f"  {ref.var:<24} {key}; at most {secret_budget(key, ref):,} characters once JSON-escaped "
-                "(max_length raises it)"
-            )
+        lines += [
+            f"  {v.name:<24} {v.secret}; at most {v.max_length:,} characters once JSON-escaped (max_length raises it)"
+            for v in e.variables
+        ]
     lines += ["", "outputs (terraform output NAME):"]
-    lines += [
-        f"  {o.name:<24} {o.description}{' (sensitive)' if o.sensitive else ''}" for o in built.fragment.outputs
-    ]
-    if built.notes:
-        lines += ["", "notes:"] + [f"  - {note}" for note in built.notes]
+    lines += [f"  {o.name:<24} {o.description}{' (sensitive)' if o.sensitive else ''}" for o in e.outputs]
+    if e.notes:
+        lines += ["", "notes:"] + [f"  - {note}" for note in e.notes]
     return "\n".join(lines) + "\n"
 
+
+def explain(compiled: Compiled) -> str:
+    """The text form of :func:`~nixk8s.explanation.explanation`."""
+    return render_text(explanation(compiled))

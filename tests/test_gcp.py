@@ -407,7 +407,8 @@ def test_explain_says_what_the_image_needs_and_how_workers_get_their_index() -> 
     text = explain(compile_raw(gcp_spec()))
     assert "GCP in europe-west1" in text
     assert "cloud-init with its GCE datasource" in text
-    assert "legacyBootstrap" in text
+    assert "kindling waits for the file the user-data writes" in text
+    assert "legacyBootstrap" not in text  # kindling's mode that skips the script is EC2's only
     assert "kubelet                  from 10.8.0.0/16" in text
 
 

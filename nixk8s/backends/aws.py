@@ -367,6 +367,7 @@ AWS: Backend[AwsInfra] = Backend(
     worker_pool=worker_pool,
     outputs=outputs,
     worker_index_fetch=IMDS,
+    embedded_config_reader="kindling's EC2 init mode",
     api_load_balancer_required=True,
     api_load_balancer_refusal=lambda spec: None,
     firewall_filters_network=True,

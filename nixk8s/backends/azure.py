@@ -403,6 +403,11 @@ def notes(plan: ClusterPlan, infra: AzureInfra) -> tuple[str, ...]:
     return tuple(result)
 
 
+def autoscale_setting_owns_size(pool: NodePool) -> str:
+    """Every scale set has an autoscale setting: it owns the size after creation."""
+    return "Azure's autoscale setting (Terraform sets the scale set's instances at creation only)"
+
+
 AZURE: Backend[AzureInfra] = Backend(
     name="azure",
     title="Azure",
@@ -415,6 +420,7 @@ AZURE: Backend[AzureInfra] = Backend(
     worker_pool=worker_pool,
     outputs=outputs,
     worker_index_fetch=IMDS,
+    pool_size_owner=autoscale_setting_owns_size,
     # nodes join server 0's private address, and the NSG filters traffic inside the VNet
     firewall_filters_network=True,
     notes=notes,

@@ -224,6 +224,12 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     """Receives a worker pool; returns who owns its size between min and max (an
     autoscaler, named for ``explain``), or None where Terraform sets it."""
 
+    embedded_config_reader: str | None = None
+    """Where the node agent has a boot mode that reads the config embedded in user_data
+    without running it (kindling's EC2 init): that mode, named for warnings. Machines
+    whose user_data derives their index at boot then need kindling's legacyBootstrap,
+    and so does a user_data format other than :attr:`default_format`."""
+
     post_instance: Callable[[ClusterPlan, I, RenderedNode], Fragment] = no_fragment
     """Receives a rendered server after its machine; returns what follows it (for
     example its attachment to the network at a fixed address)."""

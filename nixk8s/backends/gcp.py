@@ -44,7 +44,7 @@ from nixk8s.backends.gcp_network import GcpInfra, account_id, foundation
 from nixk8s.index_probe import MetadataFetch
 from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan
-from nixk8s.spec import ClusterSpec
+from nixk8s.spec import ClusterSpec, NodePool
 from nixk8s.terraform import Expr, Fragment, Output, ProviderRequirement, Resource, Template, Text, ref
 
 PROVIDER = ProviderRequirement("google", "hashicorp/google", ">= 6.0, < 7.0")
@@ -364,8 +364,7 @@ def notes(plan: ClusterPlan, infra: GcpInfra) -> tuple[str, ...]:
     if spec.worker_pools:
         result += [
             "worker nodes take their node_index from their private IPv4 address (GCE metadata server) when the "
-            "user-data runs; kindling's own GCE mode reads the embedded config without running it, so run "
-            "kindling with legacyBootstrap on worker images, or every worker boots as index 0",
+            "user-data runs; off EC2 kindling waits for the file the user-data writes, so it reads the index",
             f"GCP's autoscaler keeps each worker pool between min_size and max_size, aiming at "
             f"{AUTOSCALER_CPU_TARGET:.0%} CPU (desired_size is not used); a changed template reaches new machines only",
         ]
@@ -388,6 +387,11 @@ def notes(plan: ClusterPlan, infra: GcpInfra) -> tuple[str, ...]:
     return tuple(result)
 
 
+def autoscaler_owns_size(pool: NodePool) -> str:
+    """Every pool's group has a regional autoscaler (by CPU): it owns the size."""
+    return "GCP's autoscaler (google_compute_region_autoscaler, by CPU)"
+
+
 GCP: Backend[GcpInfra] = Backend(
     name="gcp",
     title="GCP",
@@ -400,6 +404,7 @@ GCP: Backend[GcpInfra] = Backend(
     worker_pool=worker_pool,
     outputs=outputs,
     worker_index_fetch=METADATA_SERVER,
+    pool_size_owner=autoscaler_owns_size,
     firewall_filters_network=True,
     notes=notes,
     provider_config=provider_config,
