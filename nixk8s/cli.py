@@ -30,7 +30,6 @@ from nixk8s import __version__
 from nixk8s.compiler import Compiled, compile_source
 from nixk8s.load import SpecFormat, format_of
 from nixk8s.problems import Problems, format_problems
-from nixk8s.spec import ClusterSpec
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 EXIT_CHANGES_IN_PLACE, EXIT_REPLACES_MACHINES = 3, 4
@@ -115,8 +114,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    schema = msgspec.json.schema(ClusterSpec)
-    sys.stdout.write(msgspec.json.format(msgspec.json.encode(schema), indent=2).decode() + "\n")
+    from nixk8s.schema import schema_json  # only schema needs it
+
+    sys.stdout.write(schema_json().decode())
     return EXIT_OK
 
 
