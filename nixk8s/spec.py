@@ -127,7 +127,7 @@ class NodePool(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
         PoolName,
         doc(
             "Pool name",
-            "Used in the pool's resource names and node labels. 'system' marks the control plane; "
+            "Used in the pool's resource names. 'system' marks the control plane; "
             "'cp' is reserved for the control plane's resource names",
             "system",
             "workers",
@@ -163,7 +163,7 @@ class NodePool(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
         doc(
             "Desired size",
             "How many machines run now, between min_size and max_size; null means min_size. Where an "
-            "autoscaler owns the pool's size it is only the starting size",
+            "autoscaler owns the pool's size (AWS, Azure) it is the starting size; GCP's autoscaler does not use it",
         ),
     ] = None
     disk_size_gb: Annotated[
@@ -713,7 +713,7 @@ class NixOS(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
         doc(
             "Image",
             "The NixOS image for every node; the provider block's own image field wins (hcloud.image, "
-            "aws.ami_id, gcp.image, azure.image_id). No cloud has a public NixOS image, so one of them is required",
+            "aws.ami_id or aws.ssm_ami_parameter, gcp.image, azure.image_id). No cloud has a public NixOS image, so one of them is required",
         ),
     ] = None
     flake_url: Annotated[
