@@ -30,7 +30,7 @@ from nixk8s import __version__
 from nixk8s.compiler import Compiled, compile_source
 from nixk8s.load import SpecFormat, format_of
 from nixk8s.problems import Problems, format_problems
-from nixk8s.spec import ClusterSpec
+from nixk8s.spec import PROVIDER_BLOCKS
 from nixk8s.warnings import format_warnings, without
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -135,8 +135,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    schema = msgspec.json.schema(ClusterSpec)
-    sys.stdout.write(msgspec.json.format(msgspec.json.encode(schema), indent=2).decode() + "\n")
+    from nixk8s.schema import schema_json  # only schema needs it
+
+    sys.stdout.write(schema_json().decode())
     return EXIT_OK
 
 
@@ -158,6 +159,47 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render_text(data))
     return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from nixk8s.starter import starter  # only init needs it
+
+    text = starter(args.backend, args.distribution)
+    if args.output is None or args.output == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    target = Path(args.output)
+    # a starter is cheap to regenerate, an edited spec is not: never overwrite one unasked
+    if (target.exists() or target.is_symlink()) and not args.force:
+        raise _Usage(f"{target} exists; pass --force to overwrite it")
+    try:
+        write_atomically(target, text.encode())
+    except OSError as err:
+        raise _Usage(f"cannot write {target}: {err.strerror or err}") from err
+    print(f"wrote {target}")
+    print(f"next: replace the values marked CHANGE, then nixk8s compile {target} -o out")
+    return EXIT_OK
+
+
+def _init_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "init",
+        help="write a commented starter spec for a backend (it compiles as written)",
+        description="Write a commented starter ClusterSpec (YAML) for BACKEND, to stdout or to FILE. "
+        "It compiles as written; replace the values marked CHANGE before applying.",
+    )
+    p.add_argument("backend", metavar="BACKEND", choices=PROVIDER_BLOCKS, help=", ".join(PROVIDER_BLOCKS))
+    p.add_argument(
+        "--kubernetes",
+        "--distribution",
+        dest="distribution",
+        choices=("k3s", "kubernetes"),
+        default="k3s",
+        help="k3s (default) or kubernetes (kubeadm)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write FILE (atomically) instead of stdout")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.set_defaults(run=cmd_init)
 
 
 def _looks_compiled(path: str, data: bytes) -> bool:
@@ -281,6 +323,7 @@ def parser() -> argparse.ArgumentParser:
         "--spec-format", choices=FORMATS, help="the format of a spec given as - (stdin); default: from the file name"
     )
     p.set_defaults(run=cmd_diff)
+    _init_parser(sub)
     return top
 
 

@@ -185,7 +185,10 @@ def access_sources(spec: ClusterSpec) -> Iterator[Problem]:
 def _required_fields(block: str) -> tuple[str, ...]:
     """The required fields of a provider block's struct (``gcp`` → ``("project",)``)."""
     field = next(f for f in fields_of(ClusterSpec) if f.encode_name == block)
-    options = next(t for t in typing.get_args(field.type) if t is not type(None))
+    block_type = field.type
+    while typing.get_origin(block_type) is typing.Annotated:  # the schema's words wrap the type
+        block_type = typing.get_args(block_type)[0]
+    options = next(t for t in typing.get_args(block_type) if t is not type(None))
     return tuple(f.encode_name for f in fields_of(options) if f.required)
 
 

@@ -34,6 +34,15 @@ def fields_of(struct: type[msgspec.Struct]) -> tuple[msgspec.structs.FieldInfo, 
     return msgspec.structs.fields(struct)
 
 
+def doc(title: str, description: str, *examples: Any) -> Meta:
+    """The schema's words for a field or type: a title, a description, examples.
+
+    A Meta without constraints changes nothing msgspec checks when decoding, so the
+    documentation costs the hot path nothing; ``nixk8s schema`` prints it.
+    """
+    return Meta(title=title, description=description, examples=list(examples) if examples else None)
+
+
 # --- scalar vocabularies ----------------------------------------------------------
 
 ClusterName = Annotated[
@@ -86,9 +95,14 @@ Port = Annotated[int, Meta(ge=0, le=65535)]
 
 
 class Taint(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    key: str
-    value: str = ""
-    effect: TaintEffect = "NoSchedule"
+    """A Kubernetes taint on every node of the pool (kubelet's ``key=value:Effect``)."""
+
+    key: Annotated[
+        str,
+        doc("Key", "The taint's key, in Kubernetes label-key syntax (kubelet refuses others)", "nvidia.com/gpu"),
+    ]
+    value: Annotated[str, doc("Value", "The taint's value, in label-value syntax; empty for a key-only taint")] = ""
+    effect: Annotated[TaintEffect, doc("Effect", "What happens to pods that do not tolerate the taint")] = "NoSchedule"
 
     def as_kubelet_flag(self) -> str:
         """The ``key=value:Effect`` form kubelet and k3s take.
@@ -103,17 +117,98 @@ class Taint(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
 
 class NodePool(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    name: PoolName
-    instance_types: Annotated[tuple[str, ...], Meta(min_length=1)]
-    min_size: Annotated[int, Meta(ge=0)] = 1
-    max_size: Annotated[int, Meta(ge=1)] = 3
-    desired_size: Annotated[int, Meta(ge=0)] | None = None
-    disk_size_gb: Annotated[int, Meta(ge=10)] = 20
-    labels: dict[str, str] = {}
-    taints: tuple[Taint, ...] = ()
-    max_pods: Annotated[int, Meta(ge=1, le=2500)] | None = None
-    ssh_keys: tuple[str, ...] = ()
-    autoscale: bool = False
+    """A group of identical machines.
+
+    The pool named ``system`` (else the first pool) is the control plane; every other
+    pool is a worker pool.
+    """
+
+    name: Annotated[
+        PoolName,
+        doc(
+            "Pool name",
+            "Used in the pool's resource names. 'system' marks the control plane; "
+            "'cp' is reserved for the control plane's resource names",
+            "system",
+            "workers",
+        ),
+    ]
+    instance_types: Annotated[
+        tuple[str, ...],
+        Meta(min_length=1),
+        doc(
+            "Instance types",
+            "The cloud's machine types; only the first is used (Hetzner server type, EC2 instance type, "
+            "GCP machine type, Azure VM size)",
+            ["cx32"],
+            ["m6i.large"],
+        ),
+    ]
+    min_size: Annotated[
+        int,
+        Meta(ge=0),
+        doc(
+            "Minimum size",
+            "The fewest machines. For the control plane, its number of servers: max(min_size, 1); "
+            "0 parks the control plane where the backend can (AWS)",
+        ),
+    ] = 1
+    max_size: Annotated[
+        int,
+        Meta(ge=1),
+        doc("Maximum size", "The most machines the pool scales to; at least min_size"),
+    ] = 3
+    desired_size: Annotated[
+        Annotated[int, Meta(ge=0)] | None,
+        doc(
+            "Desired size",
+            "How many machines run now, between min_size and max_size; null means min_size. Where an "
+            "autoscaler owns the pool's size (AWS, Azure) it is the starting size; GCP's autoscaler does not use it",
+        ),
+    ] = None
+    disk_size_gb: Annotated[
+        int,
+        Meta(ge=10),
+        doc(
+            "Disk size (GB)",
+            "Root disk size on AWS, GCP and Azure; Hetzner servers have the disk of their server type",
+        ),
+    ] = 20
+    labels: Annotated[
+        dict[str, str],
+        doc(
+            "Node labels",
+            "Kubernetes labels for the pool's nodes (label syntax is checked), merged into the "
+            "distribution's node_labels",
+            {"node.kubernetes.io/pool": "workers"},
+        ),
+    ] = {}
+    taints: Annotated[tuple[Taint, ...], doc("Taints", "Kubernetes taints for the pool's nodes")] = ()
+    max_pods: Annotated[
+        Annotated[int, Meta(ge=1, le=2500)] | None,
+        doc("Maximum pods", "The kubelet's max-pods on the pool's nodes; null leaves the kubelet's default"),
+    ] = None
+    ssh_keys: Annotated[
+        tuple[str, ...],
+        doc(
+            "SSH keys",
+            "Keys for the pool's machines, in the cloud's form: Hetzner SSH key names or ids; on AWS one "
+            "EC2 key pair name (else aws.key_pair); on GCP USER:TYPE KEY [COMMENT] lines (beside "
+            "gcp.ssh_keys); on Azure OpenSSH public key lines for the admin user (beside "
+            "azure.admin_ssh_public_key)",
+            ["ops"],
+        ),
+    ] = ()
+    autoscale: Annotated[
+        bool,
+        doc(
+            "Autoscaled",
+            "Hetzner: the cluster-autoscaler creates and deletes this worker pool's servers (Terraform "
+            "creates none; the hcloud_cluster_config output configures it; needs a network). On AWS, "
+            "GCP and Azure every worker pool is a group that scales between min_size and max_size "
+            "already, and this flag changes nothing",
+        ),
+    ] = False
 
     @property
     def instance_type(self) -> str:
@@ -131,10 +226,44 @@ ANYWHERE: tuple[str, ...] = ("0.0.0.0/0", "::/0")
 
 
 class Network(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    vpc_cidr: str = "10.0.0.0/16"
-    subnet_cidr: str | None = None
-    pod_cidr: str | None = None
-    service_cidr: str | None = None
+    """The cluster's private network, created by nixk8s.
+
+    Private ports (kubelet, etcd, VXLAN, WireGuard, ...) are open only to ``vpc_cidr``.
+    Without a ``network`` block Hetzner servers have no private network, AWS uses the
+    region's default VPC (or ``aws.vpc_id``), and GCP and Azure create the default
+    10.0.0.0/16.
+    """
+
+    vpc_cidr: Annotated[
+        str, doc("VPC CIDR", "The network's IPv4 range (Hetzner network, AWS VPC, GCP VPC, Azure VNet)", "10.0.0.0/16")
+    ] = "10.0.0.0/16"
+    subnet_cidr: Annotated[
+        str | None,
+        doc(
+            "Subnet CIDR",
+            "The nodes' subnet; must lie inside vpc_cidr. null: the first /24 of vpc_cidr. AWS makes one "
+            "subnet per availability zone: consecutive blocks of this size starting here",
+            "10.0.1.0/24",
+        ),
+    ] = None
+    pod_cidr: Annotated[
+        str | None,
+        doc(
+            "Pod CIDR",
+            "The pods' range, sent to the servers (k3s cluster_cidr, kubernetes pod_cidr); must not overlap "
+            "vpc_cidr or service_cidr. null: the distribution's default",
+            "10.42.0.0/16",
+        ),
+    ] = None
+    service_cidr: Annotated[
+        str | None,
+        doc(
+            "Service CIDR",
+            "The services' range, sent to the servers; must not overlap vpc_cidr or pod_cidr. null: the "
+            "distribution's default",
+            "10.43.0.0/16",
+        ),
+    ] = None
 
     @property
     def subnet(self) -> str:
@@ -152,46 +281,101 @@ class Network(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
 
 class Access(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    ssh_sources: tuple[str, ...] = ANYWHERE
-    api_sources: tuple[str, ...] = ANYWHERE
-    http_sources: tuple[str, ...] = ANYWHERE
+    """Who may reach the public ports: lists of IPv4/IPv6 CIDRs; an empty list closes the port.
+
+    Only these ports are public; every other port is open to the cluster's own network only.
+    """
+
+    ssh_sources: Annotated[
+        tuple[str, ...], doc("SSH sources", "CIDRs that may reach SSH (22/tcp)", ["203.0.113.0/24"])
+    ] = ANYWHERE
+    api_sources: Annotated[
+        tuple[str, ...],
+        doc("API sources", "CIDRs that may reach the Kubernetes API (6443/tcp)", ["203.0.113.0/24", "10.0.0.0/16"]),
+    ] = ANYWHERE
+    http_sources: Annotated[
+        tuple[str, ...], doc("HTTP sources", "CIDRs that may reach HTTP and HTTPS (80/tcp, 443/tcp)")
+    ] = ANYWHERE
 
 
 # --- GitOps ------------------------------------------------------------------------
 
 
 class FluxCD(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    source_url: str
-    enabled: bool = True
-    source_auth: Literal["ssh", "token"] = "ssh"
-    source_branch: str = "main"
-    source_interval: str = "1m0s"
-    reconcile_path: str = "./"
-    reconcile_interval: str = "2m0s"
-    reconcile_prune: bool = True
-    sops_enabled: bool = True
-    known_hosts: str | None = None
-    source_ssh_key_file: str | None = None
-    source_token_file: str | None = None
-    source_token_username: str = "git"
-    sops_age_key_file: str | None = None
+    """Flux on the servers (``gitops_operator: fluxcd``), pangea's FluxCDConfig.
+
+    Servers receive every field that is not null, plus ``branch`` (= source_branch, the
+    key the node agent reads). kindling 0.3.0 uses source_url, the branch,
+    reconcile_path, reconcile_interval and reconcile_prune; it parses the rest unused.
+    """
+
+    source_url: Annotated[
+        str, doc("Source URL", "The Git repository Flux syncs from", "ssh://git@github.com/example/fleet.git")
+    ]
+    enabled: Annotated[bool, doc("Enabled", "pangea's switch, passed to the node (kindling does not read it)")] = True
+    source_auth: Annotated[
+        Literal["ssh", "token"], doc("Source authentication", "How Flux authenticates to the repository")
+    ] = "ssh"
+    source_branch: Annotated[str, doc("Branch", "The branch Flux follows (sent to the node as branch)")] = "main"
+    source_interval: Annotated[
+        str, doc("Source interval", "How often Flux fetches the repository (kindling uses reconcile_interval)")
+    ] = "1m0s"
+    reconcile_path: Annotated[
+        str, doc("Reconcile path", "The directory in the repository Flux applies", "./clusters/demo")
+    ] = "./"
+    reconcile_interval: Annotated[
+        str, doc("Reconcile interval", "How often Flux fetches and applies (a Go duration)")
+    ] = "2m0s"
+    reconcile_prune: Annotated[bool, doc("Prune", "Whether Flux deletes what was removed from the repository")] = True
+    sops_enabled: Annotated[bool, doc("SOPS", "Whether Flux decrypts SOPS secrets (kindling does not read it)")] = True
+    known_hosts: Annotated[str | None, doc("Known hosts", "SSH known_hosts lines for the Git host")] = None
+    source_ssh_key_file: Annotated[
+        str | None,
+        doc(
+            "SSH key file",
+            "Path on the node of the Git SSH key (sent as secrets.flux_ssh_key_path; wins over nixos.secrets)",
+        ),
+    ] = None
+    source_token_file: Annotated[
+        str | None,
+        doc(
+            "Token file", "Path on the node of the Git token (sent as secrets.flux_token_path; wins over nixos.secrets)"
+        ),
+    ] = None
+    source_token_username: Annotated[str, doc("Token username", "The user name that goes with the Git token")] = "git"
+    sops_age_key_file: Annotated[
+        str | None,
+        doc("Age key file", "Path on the node of the SOPS age key (sent as secrets.sops_age_key_path)"),
+    ] = None
 
 
 class ArgoCD(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    repo_url: str
-    enabled: bool = True
-    target_revision: str = "HEAD"
-    path: str = "./"
-    project: str = "default"
-    sync_policy: Literal["automated", "manual"] = "automated"
-    auto_prune: bool = True
-    self_heal: bool = True
-    auth_type: Literal["ssh", "token"] = "ssh"
-    ssh_key_file: str | None = None
-    token_file: str | None = None
-    token_username: str = "git"
-    sops_enabled: bool = False
-    sops_age_key_file: str | None = None
+    """Argo CD (``gitops_operator: argocd``), pangea's ArgocdConfig.
+
+    Servers receive every field that is not null; kindling 0.3.0 parses the block but
+    does not act on it, so the image's NixOS configuration must install Argo CD.
+    """
+
+    repo_url: Annotated[
+        str, doc("Repository URL", "The Git repository Argo CD syncs from", "https://github.com/example/fleet.git")
+    ]
+    enabled: Annotated[bool, doc("Enabled", "pangea's switch, passed to the node")] = True
+    target_revision: Annotated[str, doc("Target revision", "The branch, tag or commit to sync")] = "HEAD"
+    path: Annotated[str, doc("Path", "The directory in the repository to apply")] = "./"
+    project: Annotated[str, doc("Project", "The Argo CD project")] = "default"
+    sync_policy: Annotated[Literal["automated", "manual"], doc("Sync policy", "Whether Argo CD syncs by itself")] = (
+        "automated"
+    )
+    auto_prune: Annotated[bool, doc("Prune", "Whether an automated sync deletes what was removed")] = True
+    self_heal: Annotated[bool, doc("Self-heal", "Whether an automated sync reverts changes made in the cluster")] = True
+    auth_type: Annotated[
+        Literal["ssh", "token"], doc("Authentication", "How Argo CD authenticates to the repository")
+    ] = "ssh"
+    ssh_key_file: Annotated[str | None, doc("SSH key file", "Path on the node of the Git SSH key")] = None
+    token_file: Annotated[str | None, doc("Token file", "Path on the node of the Git token")] = None
+    token_username: Annotated[str, doc("Token username", "The user name that goes with the Git token")] = "git"
+    sops_enabled: Annotated[bool, doc("SOPS", "Whether secrets are decrypted with SOPS")] = False
+    sops_age_key_file: Annotated[str | None, doc("Age key file", "Path on the node of the SOPS age key")] = None
 
 
 # --- distribution options (passed through to the NixOS modules) -------------------
@@ -203,94 +387,237 @@ class ArgoCD(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
 # differ from pangea's, or change). null is accepted where pangea allows it and left
 # out like an absent field (kindling never receives null).
 
+_PASSED = " Sent to the node as written; left out, the node's own default applies."
+
 
 class Firewall(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    enabled: bool | UnsetType = UNSET
-    extra_tcp_ports: tuple[Port, ...] | UnsetType = UNSET
-    extra_udp_ports: tuple[Port, ...] | UnsetType = UNSET
-    trusted_cidrs: tuple[str, ...] | UnsetType = UNSET
-    allow_intra_cluster: bool | UnsetType = UNSET
+    """The node's own NixOS firewall (not the cloud firewall nixk8s builds)."""
+
+    enabled: Annotated[bool | UnsetType, doc("Enabled", "Whether the NixOS firewall runs." + _PASSED)] = UNSET
+    extra_tcp_ports: Annotated[
+        tuple[Port, ...] | UnsetType, doc("Extra TCP ports", "More TCP ports the node opens." + _PASSED)
+    ] = UNSET
+    extra_udp_ports: Annotated[
+        tuple[Port, ...] | UnsetType, doc("Extra UDP ports", "More UDP ports the node opens." + _PASSED)
+    ] = UNSET
+    trusted_cidrs: Annotated[
+        tuple[str, ...] | UnsetType, doc("Trusted CIDRs", "Sources the node's firewall trusts." + _PASSED)
+    ] = UNSET
+    allow_intra_cluster: Annotated[
+        bool | UnsetType, doc("Allow intra-cluster", "Whether the node accepts all traffic from the cluster." + _PASSED)
+    ] = UNSET
 
 
 class Kernel(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    extra_modules: tuple[str, ...] | UnsetType = UNSET
-    sysctl: dict[str, Any] | UnsetType = UNSET
-    hardening: bool | UnsetType = UNSET
+    """Kernel settings of the node's NixOS module."""
+
+    extra_modules: Annotated[
+        tuple[str, ...] | UnsetType, doc("Extra modules", "Kernel modules to load." + _PASSED, ["br_netfilter"])
+    ] = UNSET
+    sysctl: Annotated[
+        dict[str, Any] | UnsetType,
+        doc("sysctl", "sysctl settings, name to value." + _PASSED, {"net.ipv4.ip_forward": 1}),
+    ] = UNSET
+    hardening: Annotated[bool | UnsetType, doc("Hardening", "The module's kernel hardening." + _PASSED)] = UNSET
 
 
 class WaitForDNS(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    enabled: bool | UnsetType = UNSET
-    hostname: str | None | UnsetType = UNSET
-    timeout_seconds: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
-    retry_interval: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
+    """Wait for a name to resolve before the distribution starts."""
+
+    enabled: Annotated[bool | UnsetType, doc("Enabled", "Whether to wait." + _PASSED)] = UNSET
+    hostname: Annotated[str | None | UnsetType, doc("Hostname", "The name to wait for." + _PASSED)] = UNSET
+    timeout_seconds: Annotated[
+        Annotated[int, Meta(ge=1)] | UnsetType, doc("Timeout (s)", "How long to wait at most." + _PASSED)
+    ] = UNSET
+    retry_interval: Annotated[
+        Annotated[int, Meta(ge=1)] | UnsetType, doc("Retry interval (s)", "Seconds between attempts." + _PASSED)
+    ] = UNSET
 
 
 class ControlPlane(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    api_server_extra_args: dict[str, Any] | UnsetType = UNSET
-    api_server_extra_sans: tuple[str, ...] | UnsetType = UNSET
-    controller_manager_extra_args: dict[str, Any] | UnsetType = UNSET
-    scheduler_extra_args: dict[str, Any] | UnsetType = UNSET
-    disable_kube_proxy: bool | UnsetType = UNSET
-    kube_proxy_extra_args: dict[str, Any] | UnsetType = UNSET
-    etcd_external: bool | UnsetType = UNSET
-    etcd_endpoints: tuple[str, ...] | UnsetType = UNSET
-    etcd_ca_file: str | None | UnsetType = UNSET
-    etcd_cert_file: str | None | UnsetType = UNSET
-    etcd_key_file: str | None | UnsetType = UNSET
+    """kubeadm control-plane settings (servers only), pangea's names."""
+
+    api_server_extra_args: Annotated[
+        dict[str, Any] | UnsetType, doc("API server arguments", "More kube-apiserver flags, name to value." + _PASSED)
+    ] = UNSET
+    api_server_extra_sans: Annotated[
+        tuple[str, ...] | UnsetType, doc("API server SANs", "More names in the API server certificate." + _PASSED)
+    ] = UNSET
+    controller_manager_extra_args: Annotated[
+        dict[str, Any] | UnsetType,
+        doc("Controller manager arguments", "More kube-controller-manager flags." + _PASSED),
+    ] = UNSET
+    scheduler_extra_args: Annotated[
+        dict[str, Any] | UnsetType, doc("Scheduler arguments", "More kube-scheduler flags." + _PASSED)
+    ] = UNSET
+    disable_kube_proxy: Annotated[
+        bool | UnsetType, doc("Disable kube-proxy", "Run without kube-proxy (a CNI replaces it)." + _PASSED)
+    ] = UNSET
+    kube_proxy_extra_args: Annotated[
+        dict[str, Any] | UnsetType, doc("kube-proxy arguments", "More kube-proxy flags." + _PASSED)
+    ] = UNSET
+    etcd_external: Annotated[
+        bool | UnsetType, doc("External etcd", "Use an etcd outside the control plane." + _PASSED)
+    ] = UNSET
+    etcd_endpoints: Annotated[
+        tuple[str, ...] | UnsetType, doc("etcd endpoints", "The external etcd's endpoints." + _PASSED)
+    ] = UNSET
+    etcd_ca_file: Annotated[
+        str | None | UnsetType, doc("etcd CA file", "Path on the node of the external etcd's CA." + _PASSED)
+    ] = UNSET
+    etcd_cert_file: Annotated[
+        str | None | UnsetType,
+        doc("etcd certificate file", "Path on the node of the etcd client certificate." + _PASSED),
+    ] = UNSET
+    etcd_key_file: Annotated[
+        str | None | UnsetType, doc("etcd key file", "Path on the node of the etcd client key." + _PASSED)
+    ] = UNSET
 
 
 class PKI(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    mode: Literal["auto", "manual", "external"] | UnsetType = UNSET
-    cert_validity_days: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
-    ca_cert_path: str | None | UnsetType = UNSET
-    ca_key_path: str | None | UnsetType = UNSET
-    api_server_extra_sans: tuple[str, ...] | UnsetType = UNSET
-    cert_dir: str | UnsetType = UNSET
+    """kubeadm certificates (servers only), pangea's names."""
+
+    mode: Annotated[
+        Literal["auto", "manual", "external"] | UnsetType,
+        doc("Mode", "Who makes the certificates: kubeadm (auto), the operator (manual) or an external CA." + _PASSED),
+    ] = UNSET
+    cert_validity_days: Annotated[
+        Annotated[int, Meta(ge=1)] | UnsetType, doc("Validity (days)", "Certificate lifetime." + _PASSED)
+    ] = UNSET
+    ca_cert_path: Annotated[str | None | UnsetType, doc("CA certificate path", "Path on the node." + _PASSED)] = UNSET
+    ca_key_path: Annotated[str | None | UnsetType, doc("CA key path", "Path on the node." + _PASSED)] = UNSET
+    api_server_extra_sans: Annotated[
+        tuple[str, ...] | UnsetType, doc("API server SANs", "More names in the API server certificate." + _PASSED)
+    ] = UNSET
+    cert_dir: Annotated[str | UnsetType, doc("Certificate directory", "Where kubeadm keeps them." + _PASSED)] = UNSET
 
 
 class Etcd(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    initial_cluster_state: Literal["new", "existing"] | UnsetType = UNSET
-    data_dir: str | UnsetType = UNSET
-    external_endpoints: tuple[str, ...] | UnsetType = UNSET
-    snapshot_count: int | None | UnsetType = UNSET
-    heartbeat_interval: int | None | UnsetType = UNSET
-    election_timeout: int | None | UnsetType = UNSET
-    ca_file: str | None | UnsetType = UNSET
-    cert_file: str | None | UnsetType = UNSET
-    key_file: str | None | UnsetType = UNSET
+    """The control plane's etcd (servers only), pangea's names."""
+
+    initial_cluster_state: Annotated[
+        Literal["new", "existing"] | UnsetType,
+        doc("Initial cluster state", "etcd's --initial-cluster-state." + _PASSED),
+    ] = UNSET
+    data_dir: Annotated[str | UnsetType, doc("Data directory", "etcd's data directory." + _PASSED)] = UNSET
+    external_endpoints: Annotated[
+        tuple[str, ...] | UnsetType, doc("External endpoints", "Endpoints of an external etcd." + _PASSED)
+    ] = UNSET
+    snapshot_count: Annotated[int | None | UnsetType, doc("Snapshot count", "etcd's --snapshot-count." + _PASSED)] = (
+        UNSET
+    )
+    heartbeat_interval: Annotated[
+        int | None | UnsetType, doc("Heartbeat interval (ms)", "etcd's --heartbeat-interval." + _PASSED)
+    ] = UNSET
+    election_timeout: Annotated[
+        int | None | UnsetType, doc("Election timeout (ms)", "etcd's --election-timeout." + _PASSED)
+    ] = UNSET
+    ca_file: Annotated[str | None | UnsetType, doc("CA file", "Path on the node." + _PASSED)] = UNSET
+    cert_file: Annotated[str | None | UnsetType, doc("Certificate file", "Path on the node." + _PASSED)] = UNSET
+    key_file: Annotated[str | None | UnsetType, doc("Key file", "Path on the node." + _PASSED)] = UNSET
+
+
+_SERVERS = " Servers only."
+_NODES = " Servers and workers."
 
 
 class _DistributionOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Options both distributions share (pangea's K3sConfig fields)."""
 
-    cluster_cidr: str | None | UnsetType = UNSET
-    service_cidr: str | None | UnsetType = UNSET
-    cluster_dns: str | None | UnsetType = UNSET
-    node_name: str | None | UnsetType = UNSET
-    node_labels: dict[str, str] | UnsetType = UNSET
-    node_taints: tuple[str, ...] | UnsetType = UNSET
-    node_ip: str | None | UnsetType = UNSET
-    extra_flags: tuple[str, ...] | UnsetType = UNSET
-    data_dir: str | None | UnsetType = UNSET
-    config_path: str | None | UnsetType = UNSET
-    environment_file: str | None | UnsetType = UNSET
-    containerd_config_template: str | None | UnsetType = UNSET
-    disable: tuple[str, ...] | UnsetType = UNSET
-    extra_kubelet_config: dict[str, Any] | UnsetType = UNSET
-    extra_kube_proxy_config: dict[str, Any] | UnsetType = UNSET
-    manifests: dict[str, Any] | UnsetType = UNSET
-    firewall: Firewall | None | UnsetType = UNSET
-    kernel: Kernel | None | UnsetType = UNSET
-    wait_for_dns: WaitForDNS | None | UnsetType = UNSET
-    nvidia_enable: bool | UnsetType = UNSET
-    graceful_node_shutdown: bool | UnsetType = UNSET
+    cluster_cidr: Annotated[
+        str | None | UnsetType,
+        doc(
+            "Cluster CIDR",
+            "The pods' range; network.pod_cidr sets it too (they may not disagree)." + _PASSED + _SERVERS,
+        ),
+    ] = UNSET
+    service_cidr: Annotated[
+        str | None | UnsetType,
+        doc("Service CIDR", "The services' range; network.service_cidr sets it too." + _PASSED + _SERVERS),
+    ] = UNSET
+    cluster_dns: Annotated[
+        str | None | UnsetType, doc("Cluster DNS", "The cluster DNS service address." + _PASSED + _SERVERS)
+    ] = UNSET
+    node_name: Annotated[
+        str | None | UnsetType,
+        doc("Node name", "pangea's node name (kindling names nodes CLUSTER-ROLE-INDEX)." + _PASSED + _SERVERS),
+    ] = UNSET
+    node_labels: Annotated[
+        dict[str, str] | UnsetType,
+        doc("Node labels", "Labels for every node; each pool adds its own labels." + _PASSED + _NODES),
+    ] = UNSET
+    node_taints: Annotated[
+        tuple[str, ...] | UnsetType,
+        doc("Node taints", "Taints as key=value:Effect for every node; each pool adds its own." + _PASSED + _NODES),
+    ] = UNSET
+    node_ip: Annotated[str | None | UnsetType, doc("Node IP", "The node's address." + _PASSED + _SERVERS)] = UNSET
+    extra_flags: Annotated[
+        tuple[str, ...] | UnsetType, doc("Extra flags", "More command-line flags." + _PASSED + _SERVERS)
+    ] = UNSET
+    data_dir: Annotated[
+        str | None | UnsetType, doc("Data directory", "The distribution's state directory." + _PASSED + _NODES)
+    ] = UNSET
+    config_path: Annotated[
+        str | None | UnsetType, doc("Config path", "The distribution's config file." + _PASSED + _SERVERS)
+    ] = UNSET
+    environment_file: Annotated[
+        str | None | UnsetType, doc("Environment file", "A file of environment variables." + _PASSED + _SERVERS)
+    ] = UNSET
+    containerd_config_template: Annotated[
+        str | None | UnsetType, doc("containerd template", "A containerd config template." + _PASSED + _NODES)
+    ] = UNSET
+    disable: Annotated[
+        tuple[str, ...] | UnsetType,
+        doc("Disable", "Packaged components not to deploy." + _PASSED + _SERVERS, ["traefik", "servicelb"]),
+    ] = UNSET
+    extra_kubelet_config: Annotated[
+        dict[str, Any] | UnsetType,
+        doc("Kubelet config", "More kubelet settings; a pool's max_pods adds max-pods." + _PASSED + _NODES),
+    ] = UNSET
+    extra_kube_proxy_config: Annotated[
+        dict[str, Any] | UnsetType, doc("kube-proxy config", "More kube-proxy settings." + _PASSED + _NODES)
+    ] = UNSET
+    manifests: Annotated[
+        dict[str, Any] | UnsetType,
+        doc("Manifests", "Kubernetes manifests to deploy, by name." + _PASSED + _SERVERS),
+    ] = UNSET
+    firewall: Annotated[
+        Firewall | None | UnsetType, doc("Node firewall", "The node's own firewall." + _PASSED + _SERVERS)
+    ] = UNSET
+    kernel: Annotated[Kernel | None | UnsetType, doc("Kernel", "Kernel modules and sysctls." + _PASSED + _NODES)] = (
+        UNSET
+    )
+    wait_for_dns: Annotated[
+        WaitForDNS | None | UnsetType, doc("Wait for DNS", "Wait for a name before starting." + _PASSED + _NODES)
+    ] = UNSET
+    nvidia_enable: Annotated[
+        bool | UnsetType, doc("NVIDIA", "NVIDIA drivers and container runtime." + _PASSED + _NODES)
+    ] = UNSET
+    graceful_node_shutdown: Annotated[
+        bool | UnsetType, doc("Graceful shutdown", "The kubelet's graceful node shutdown." + _PASSED + _NODES)
+    ] = UNSET
 
 
 class K3sOptions(_DistributionOptions, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """``nixos.k3s``: pangea's K3sConfig, plus ``tls_san`` (which kindling applies)."""
+    """``nixos.k3s``: pangea's K3sConfig, plus ``tls_san`` (which kindling applies).
 
-    disable_agent: bool | UnsetType = UNSET
-    tls_san: tuple[str, ...] | UnsetType = UNSET
+    Passed to servers as written (workers get the node-level options only). The node
+    agent kindling 0.3.0 applies only ``tls_san`` itself; the other fields are for the
+    image's NixOS k3s module.
+    """
+
+    disable_agent: Annotated[
+        bool | UnsetType, doc("Disable agent", "Servers run no workloads (k3s --disable-agent)." + _PASSED + _SERVERS)
+    ] = UNSET
+    tls_san: Annotated[
+        tuple[str, ...] | UnsetType,
+        doc(
+            "TLS SANs",
+            "More names in the API server certificate (k3s tls-san; kindling applies it); nixk8s adds the "
+            "API load balancer's address where nodes join through one." + _SERVERS,
+            ["k8s.example.com"],
+        ),
+    ] = UNSET
 
 
 class KubernetesOptions(_DistributionOptions, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -298,13 +625,20 @@ class KubernetesOptions(_DistributionOptions, frozen=True, forbid_unknown_fields
 
     ``version`` is the kubeadm ``kubernetesVersion``; it defaults to the spec's
     ``kubernetes_version`` as ``MAJOR.MINOR.0`` so that kubeadm never falls back to
-    its own default release.
+    its own default release. ``cluster_cidr`` reaches kubeadm as ``pod_cidr``.
     """
 
-    control_plane: ControlPlane | None | UnsetType = UNSET
-    pki: PKI | None | UnsetType = UNSET
-    etcd: Etcd | None | UnsetType = UNSET
-    version: str | None | UnsetType = UNSET
+    control_plane: Annotated[
+        ControlPlane | None | UnsetType, doc("Control plane", "kubeadm control-plane settings." + _SERVERS)
+    ] = UNSET
+    pki: Annotated[PKI | None | UnsetType, doc("PKI", "kubeadm certificates." + _SERVERS)] = UNSET
+    etcd: Annotated[Etcd | None | UnsetType, doc("etcd", "The control plane's etcd." + _SERVERS)] = UNSET
+    version: Annotated[
+        str | None | UnsetType,
+        doc(
+            "Version", "kubeadm's kubernetesVersion; default: kubernetes_version as MAJOR.MINOR.0." + _SERVERS, "1.34.1"
+        ),
+    ] = UNSET
 
 
 # Options a worker node may receive: node-level settings only (DESIGN §3).
@@ -336,91 +670,193 @@ class SecretRef(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     block on the variable enforces it at plan time.
     """
 
-    var: TerraformVarName
-    max_length: Annotated[int, Meta(ge=1, le=65_536)] | None = None
+    var: Annotated[
+        TerraformVarName,
+        doc(
+            "Variable",
+            "The Terraform variable that holds the secret (set it with TF_VAR_NAME); one per secret",
+            "k3s_token",
+        ),
+    ]
+    max_length: Annotated[
+        Annotated[int, Meta(ge=1, le=65_536)] | None,
+        doc("Maximum length", "The value's size budget, JSON-escaped; null: 512, or 6,144 for certificates and keys"),
+    ] = None
 
 
 Secret = str | SecretRef
 
 
 class SecretPaths(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Paths of sops-nix decrypted files on the node. Never secret values."""
+    """Paths of sops-nix decrypted files on the node. Never secret values.
 
-    flux_ssh_key_path: str | None = None
-    flux_token_path: str | None = None
-    sops_age_key_path: str | None = None
-    join_token_path: str | None = None
-    extra_paths: dict[str, str] = {}
+    Sent to servers only, under ``secrets``; the fluxcd block's file paths win over these.
+    """
+
+    flux_ssh_key_path: Annotated[str | None, doc("Flux SSH key path", "The Git SSH key for Flux")] = None
+    flux_token_path: Annotated[str | None, doc("Flux token path", "The Git token for Flux")] = None
+    sops_age_key_path: Annotated[str | None, doc("Age key path", "The SOPS age key")] = None
+    join_token_path: Annotated[
+        str | None,
+        doc("Join token path", "The join token; counts as the join credential when bootstrap_secrets has none"),
+    ] = None
+    extra_paths: Annotated[
+        dict[str, str], doc("Extra paths", "More name to path entries, merged into the node's secrets")
+    ] = {}
 
 
 class NixOS(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    image_id: str | None = None
-    flake_url: str | None = None
-    extra_modules: tuple[str, ...] = ()
-    k3s: K3sOptions | None = None
-    kubernetes: KubernetesOptions | None = None
-    secrets: SecretPaths | None = None
+    """The NixOS side: the image every node boots, and what the node's modules receive."""
+
+    image_id: Annotated[
+        str | None,
+        doc(
+            "Image",
+            "The NixOS image for every node; the provider block's own image field wins (hcloud.image, "
+            "aws.ami_id or aws.ssm_ami_parameter, gcp.image, azure.image_id). No cloud has a public NixOS image, so one of them is required",
+        ),
+    ] = None
+    flake_url: Annotated[
+        str | None, doc("Flake URL", "pangea's field; accepted, and not used by nixk8s (the image carries the system)")
+    ] = None
+    extra_modules: Annotated[
+        tuple[str, ...], doc("Extra modules", "pangea's field; accepted, and not used by nixk8s")
+    ] = ()
+    k3s: Annotated[K3sOptions | None, doc("k3s options", "k3s settings for the nodes (distribution k3s only)")] = None
+    kubernetes: Annotated[
+        KubernetesOptions | None,
+        doc("Kubernetes options", "kubeadm settings for the nodes (distribution kubernetes only)"),
+    ] = None
+    secrets: Annotated[SecretPaths | None, doc("Secret paths", "Paths of decrypted secret files on the servers")] = None
 
 
 # --- VPN and persistent state (pangea VpnConfig / PersistentStateConfig) -----------
 
 
 class VpnPeer(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    public_key: str
-    endpoint: str | None = None
-    allowed_ips: tuple[str, ...] = ()
-    persistent_keepalive: Annotated[int, Meta(ge=0, le=65535)] | None = None
-    preshared_key_file: str | None = None
+    """One WireGuard peer of a link."""
+
+    public_key: Annotated[str, doc("Public key", "The peer's WireGuard public key (44 characters of base64)")]
+    endpoint: Annotated[
+        str | None,
+        doc("Endpoint", "HOST:PORT or [IPv6]:PORT; null for a peer that connects in", "vpn.example.com:51820"),
+    ] = None
+    allowed_ips: Annotated[
+        tuple[str, ...],
+        doc("Allowed IPs", "CIDRs routed to the peer; at least one, and no /0 (the node refuses a full tunnel)"),
+    ] = ()
+    persistent_keepalive: Annotated[
+        Annotated[int, Meta(ge=0, le=65535)] | None, doc("Keepalive (s)", "WireGuard persistent keepalive")
+    ] = None
+    preshared_key_file: Annotated[
+        str | None, doc("Preshared key file", "Path on the node of the preshared key; required by the node's VPN check")
+    ] = None
 
 
 class VpnFirewall(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    trust_interface: bool = False
-    allowed_tcp_ports: tuple[Port, ...] = ()
-    allowed_udp_ports: tuple[Port, ...] = ()
-    incoming_udp_port: Port | None = None
+    """What the node's firewall lets in over the link."""
+
+    trust_interface: Annotated[
+        bool, doc("Trust interface", "Accept everything on the link's interface; must be false for k8s-* profiles")
+    ] = False
+    allowed_tcp_ports: Annotated[tuple[Port, ...], doc("TCP ports", "TCP ports open on the interface")] = ()
+    allowed_udp_ports: Annotated[tuple[Port, ...], doc("UDP ports", "UDP ports open on the interface")] = ()
+    incoming_udp_port: Annotated[
+        Port | None,
+        doc("Incoming UDP port", "The WireGuard port opened to the world; required when listen_port is set"),
+    ] = None
 
 
 class VpnLink(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    name: str
-    private_key_file: str | None = None
-    listen_port: Port | None = None
-    address: str | None = None
-    profile: Literal["k8s-control-plane", "k8s-full", "site-to-site", "mesh"] | None = None
-    persistent_keepalive: Annotated[int, Meta(ge=0, le=65535)] | None = None
-    mtu: Annotated[int, Meta(ge=1280, le=9000)] | None = None
-    peers: tuple[VpnPeer, ...] = ()
-    firewall: VpnFirewall | None = None
+    """One WireGuard interface; the node refuses a link that lacks a required part."""
+
+    name: Annotated[str, doc("Name", "The interface name: 1-15 characters of [A-Za-z0-9-]", "wg0")]
+    private_key_file: Annotated[
+        str | None, doc("Private key file", "Path on the node of the private key; required by the node's VPN check")
+    ] = None
+    listen_port: Annotated[Port | None, doc("Listen port", "0 or 1024-65535")] = None
+    address: Annotated[str | None, doc("Address", "The interface's ADDRESS/PREFIX; required", "10.100.0.1/24")] = None
+    profile: Annotated[
+        Literal["k8s-control-plane", "k8s-full", "site-to-site", "mesh"] | None,
+        doc("Profile", "What the link carries; k8s-* profiles need allowed ports and no trusted interface"),
+    ] = None
+    persistent_keepalive: Annotated[
+        Annotated[int, Meta(ge=0, le=65535)] | None, doc("Keepalive (s)", "The default keepalive for its peers")
+    ] = None
+    mtu: Annotated[Annotated[int, Meta(ge=1280, le=9000)] | None, doc("MTU", "The interface MTU")] = None
+    peers: Annotated[tuple[VpnPeer, ...], doc("Peers", "At least one; each public key once")] = ()
+    firewall: Annotated[VpnFirewall | None, doc("Firewall", "The link's firewall rules; required")] = None
 
 
 class Vpn(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    require_liveness: bool = False
-    links: tuple[VpnLink, ...] = ()
+    """WireGuard links on the servers (pangea's VpnConfig); workers never receive it."""
+
+    require_liveness: Annotated[
+        bool, doc("Require liveness", "The node fails its bootstrap when WireGuard is not up within 60 s")
+    ] = False
+    links: Annotated[
+        tuple[VpnLink, ...], doc("Links", "The WireGuard interfaces; each name, port and address once")
+    ] = ()
 
 
 class PersistentState(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    size_gb: Annotated[int, Meta(ge=8)] = 50
-    volume_type: Literal["gp3", "gp2", "io1", "io2", "st1", "sc1"] = "gp3"
-    mount_path: str = "/var/lib/rancher/k3s"
-    filesystem: Literal["ext4", "xfs"] = "ext4"
-    discovery_tag: str = "PersistentStateFor"
-    encrypted: bool = True
-    kms_key_id: str | None = None
-    iops: int | None = None
-    throughput: int | None = None
-    availability_zone: str | None = None
+    """An EBS volume the servers keep across replacement (pangea's PersistentStateConfig).
+
+    AWS only: kindling finds the volume by tag through EC2 and attaches it; an error on
+    other backends. Sent to servers as written.
+    """
+
+    size_gb: Annotated[int, Meta(ge=8), doc("Size (GB)", "The volume's size")] = 50
+    volume_type: Annotated[
+        Literal["gp3", "gp2", "io1", "io2", "st1", "sc1"], doc("Volume type", "The EBS volume type")
+    ] = "gp3"
+    mount_path: Annotated[str, doc("Mount path", "Where the node mounts it")] = "/var/lib/rancher/k3s"
+    filesystem: Annotated[Literal["ext4", "xfs"], doc("Filesystem", "The filesystem made on it")] = "ext4"
+    discovery_tag: Annotated[str, doc("Discovery tag", "The tag key kindling finds the volume by")] = (
+        "PersistentStateFor"
+    )
+    encrypted: Annotated[bool, doc("Encrypted", "EBS encryption")] = True
+    kms_key_id: Annotated[str | None, doc("KMS key", "The KMS key for encryption; null: the AWS-managed key")] = None
+    iops: Annotated[int | None, doc("IOPS", "Provisioned IOPS (gp3, io1, io2)")] = None
+    throughput: Annotated[int | None, doc("Throughput (MiB/s)", "Provisioned throughput (gp3)")] = None
+    availability_zone: Annotated[
+        str | None, doc("Availability zone", "The volume's zone; a server can attach it only in that zone")
+    ] = None
 
 
 # --- provider blocks ---------------------------------------------------------------
 
 
 class AwsOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    ami_id: str | None = None
-    ssm_ami_parameter: str | None = None
-    key_pair: str | None = None
-    availability_zones: tuple[str, ...] = ()
-    vpc_id: str | None = None
-    subnet_ids: tuple[str, ...] = ()
-    instance_profile_policies: tuple[str, ...] = ()
+    """``aws``: what AWS needs beyond the cloud-neutral spec (only with backend aws)."""
+
+    ami_id: Annotated[
+        str | None, doc("AMI", "The NixOS AMI id; else ssm_ami_parameter, else nixos.image_id", "ami-0123456789abcdef0")
+    ] = None
+    ssm_ami_parameter: Annotated[
+        str | None,
+        doc("SSM AMI parameter", "An SSM parameter that holds the AMI id, read at plan time; not with ami_id"),
+    ] = None
+    key_pair: Annotated[str | None, doc("Key pair", "The EC2 key pair for pools that name none in ssh_keys")] = None
+    availability_zones: Annotated[
+        tuple[str, ...],
+        doc(
+            "Availability zones",
+            "Zones for the subnets nixk8s creates (only with network); default: the region's a, b and c",
+            ["eu-central-1a", "eu-central-1b"],
+        ),
+    ] = ()
+    vpc_id: Annotated[
+        str | None,
+        doc("VPC", "An existing VPC to use instead of network (with subnet_ids); neither: the region's default VPC"),
+    ] = None
+    subnet_ids: Annotated[
+        tuple[str, ...], doc("Subnets", "Subnets of vpc_id for the nodes and the API load balancer")
+    ] = ()
+    instance_profile_policies: Annotated[
+        tuple[str, ...],
+        doc("Instance profile policies", "More IAM managed policy ARNs for the nodes' role"),
+    ] = ()
 
 
 GcpDiskType = Literal["pd-balanced", "pd-ssd", "hyperdisk-balanced"]
@@ -433,31 +869,38 @@ class GcpOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     its spec path: ``nixk8s/backends/gcp_checks.py``.
     """
 
-    project: Annotated[str, Meta(description="the GCP project id the cluster lives in")]
+    project: Annotated[str, doc("Project", "the GCP project id the cluster lives in", "my-project-123456")]
     zones: Annotated[
         tuple[str, ...],
-        Meta(description="zones to spread nodes over; default: the zones nixk8s knows for the region"),
+        doc("Zones", "zones to spread nodes over; default: the zones nixk8s knows for the region", ["europe-west3-a"]),
     ] = ()
     image: Annotated[
         str | None,
-        Meta(description="the NixOS image (NAME, family/NAME or projects/P/global/images/...); else nixos.image_id"),
+        doc(
+            "Image",
+            "the NixOS image (NAME, family/NAME or projects/P/global/images/...); else nixos.image_id",
+            "projects/my-project-123456/global/images/nixos-k3s",
+        ),
     ] = None
     service_account_roles: Annotated[
         tuple[str, ...],
-        Meta(description="IAM roles for the nodes' service account beyond logging.logWriter and monitoring.metricWriter"),
+        doc(
+            "Service account roles",
+            "IAM roles for the nodes' service account beyond logging.logWriter and monitoring.metricWriter",
+        ),
     ] = ()
     ssh_keys: Annotated[
         tuple[str, ...],
-        Meta(description="SSH keys for every node in GCP metadata form: USER:ssh-ed25519 AAAA... comment"),
+        doc("SSH keys", "SSH keys for every node in GCP metadata form: USER:ssh-ed25519 AAAA... comment"),
     ] = ()
     spot_pools: Annotated[
-        tuple[str, ...], Meta(description="worker pools that run on Spot VMs (GCP may stop them at any time)")
+        tuple[str, ...], doc("Spot pools", "worker pools that run on Spot VMs (GCP may stop them at any time)")
     ] = ()
     shielded_vm: Annotated[
-        bool, Meta(description="vTPM and integrity monitoring, Secure Boot off: needs a UEFI image")
+        bool, doc("Shielded VM", "vTPM and integrity monitoring, Secure Boot off: needs a UEFI image")
     ] = False
-    disk_type: GcpDiskType = "pd-balanced"
-    flow_logs: Annotated[bool, Meta(description="VPC flow logs on the subnet (50% sampled; billed)")] = True
+    disk_type: Annotated[GcpDiskType, doc("Disk type", "the boot disks' type")] = "pd-balanced"
+    flow_logs: Annotated[bool, doc("Flow logs", "VPC flow logs on the subnet (50% sampled; billed)")] = True
 
 
 AzureZone = Literal["1", "2", "3"]
@@ -465,30 +908,57 @@ AzureDiskType = Literal["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "Stand
 
 
 class AzureOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """``azure``: what Azure needs beyond the spec's common fields.
+    """``azure``: what Azure needs beyond the spec's common fields (only with backend azure)."""
 
-    ``admin_ssh_public_key`` is the key itself (one line of ``~/.ssh/id_ed25519.pub``),
-    never a path: Terraform runs elsewhere. ``zones`` are the availability zones the
-    nodes spread across (``[]`` in a region without zones). ``encryption_at_host``
-    needs the subscription feature ``Microsoft.Compute/EncryptionAtHost``.
-    ``replace_on_user_data_change``: servers are replaced when their custom_data,
-    image or admin key change (otherwise those changes are ignored, as on Hetzner).
-    """
-
-    admin_ssh_public_key: str
-    admin_username: str = "nixos"
-    image_id: str | None = None
-    resource_group_name: str | None = None
-    zones: tuple[AzureZone, ...] = ("1", "2", "3")
-    os_disk_type: AzureDiskType = "StandardSSD_LRS"
-    encryption_at_host: bool = False
-    replace_on_user_data_change: bool = False
+    admin_ssh_public_key: Annotated[
+        str,
+        doc(
+            "Admin SSH public key",
+            "The admin user's key itself (one line of ~/.ssh/id_ed25519.pub), never a path: Terraform runs "
+            "elsewhere. ssh-ed25519, or ssh-rsa of 2048 bits or more",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... ops@example",
+        ),
+    ]
+    admin_username: Annotated[str, doc("Admin user", "The admin user's name")] = "nixos"
+    image_id: Annotated[str | None, doc("Image", "The NixOS image's resource id; else nixos.image_id")] = None
+    resource_group_name: Annotated[
+        str | None, doc("Resource group", "An existing resource group to use; null: nixk8s creates one")
+    ] = None
+    zones: Annotated[
+        tuple[AzureZone, ...],
+        doc("Zones", "Availability zones the nodes spread across; [] in a region without zones"),
+    ] = ("1", "2", "3")
+    os_disk_type: Annotated[AzureDiskType, doc("OS disk type", "The OS disks' storage type")] = "StandardSSD_LRS"
+    encryption_at_host: Annotated[
+        bool,
+        doc("Encryption at host", "Needs the subscription feature Microsoft.Compute/EncryptionAtHost"),
+    ] = False
+    replace_on_user_data_change: Annotated[
+        bool,
+        doc(
+            "Replace on user_data change",
+            "Replace servers when their custom_data, image or admin key change; false: Terraform ignores "
+            "those changes (NixOS nodes are reconfigured through their flake and GitOps)",
+        ),
+    ] = False
 
 
 class HcloudOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    image: str | None = None
-    network_zone: str | None = None
-    replace_on_user_data_change: bool = False
+    """``hcloud``: what Hetzner Cloud needs beyond the cloud-neutral spec (only with backend hcloud)."""
+
+    image: Annotated[str | None, doc("Image", "The NixOS image (name or id); else nixos.image_id", "nixos-k3s")] = None
+    network_zone: Annotated[
+        str | None,
+        doc("Network zone", "The network's zone; default: derived from the location (nbg1: eu-central)", "eu-central"),
+    ] = None
+    replace_on_user_data_change: Annotated[
+        bool,
+        doc(
+            "Replace on user_data change",
+            "Replace servers when their user_data, image or SSH keys change; false: Terraform ignores "
+            "those changes (NixOS nodes are reconfigured through their flake and GitOps)",
+        ),
+    ] = False
 
 
 # --- the cluster -------------------------------------------------------------------
@@ -497,30 +967,96 @@ class HcloudOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 class ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """One Kubernetes cluster of NixOS machines on one cloud."""
 
-    name: ClusterName
-    backend: BackendName
-    region: Annotated[str, Meta(min_length=1)]
-    node_pools: Annotated[tuple[NodePool, ...], Meta(min_length=1)]
-    distribution: Distribution = "k3s"
-    distribution_track: str | None = None
-    kubernetes_version: KubernetesVersion = "1.34"
-    profile: Profile = "cloud-server"
-    user_data_format: UserDataFormat | None = None
-    network: Network | None = None
-    access: Access = Access()
-    api_load_balancer: ApiLoadBalancer = "auto"
-    gitops_operator: GitopsOperator = "fluxcd"
-    fluxcd: FluxCD | None = None
-    argocd: ArgoCD | None = None
-    nixos: NixOS = NixOS()
-    bootstrap_secrets: dict[str, Secret] = {}
-    vpn: Vpn | None = None
-    persistent_state: PersistentState | None = None
-    tags: dict[str, str] = {}
-    aws: AwsOptions | None = None
-    gcp: GcpOptions | None = None
-    azure: AzureOptions | None = None
-    hcloud: HcloudOptions | None = None
+    name: Annotated[
+        ClusterName, doc("Cluster name", "Used in every resource name and in the nodes' host names", "demo")
+    ]
+    backend: Annotated[
+        BackendName,
+        doc(
+            "Backend",
+            "The cloud: aws, gcp, azure or hcloud (pangea's aws_nixos, gcp_nixos, azure_nixos and hcloud_k3s too)",
+        ),
+    ]
+    region: Annotated[
+        str,
+        Meta(min_length=1),
+        doc("Region", "AWS region, GCP region, Azure location or Hetzner location", "nbg1", "eu-central-1"),
+    ]
+    node_pools: Annotated[
+        tuple[NodePool, ...],
+        Meta(min_length=1),
+        doc("Node pools", "At least one; the pool named system (else the first) is the control plane"),
+    ]
+    distribution: Annotated[Distribution, doc("Distribution", "k3s, or kubernetes (kubeadm)")] = "k3s"
+    distribution_track: Annotated[
+        str | None,
+        doc("Distribution track", "Sent to every node (kindling parses it, unused); null: kubernetes_version"),
+    ] = None
+    kubernetes_version: Annotated[
+        KubernetesVersion,
+        doc("Kubernetes version", "MAJOR.MINOR, quoted in YAML (1.30 unquoted is the number 1.3)", "1.34"),
+    ] = "1.34"
+    profile: Annotated[
+        Profile, doc("Profile", "The node image's profile: CNI and hardening (decides some private ports)")
+    ] = "cloud-server"
+    user_data_format: Annotated[
+        UserDataFormat | None,
+        doc(
+            "user_data format",
+            "How the config reaches the node: a shell script or cloud-config. null: the backend's default "
+            "(shell on AWS, whose kindling init mode rejects #cloud-config; cloud-config elsewhere)",
+        ),
+    ] = None
+    network: Annotated[
+        Network | None, doc("Network", "A private network for the cluster; null: see the Network description")
+    ] = None
+    access: Annotated[Access, doc("Access", "Who may reach SSH, the API and HTTP(S); default: anywhere")] = Access()
+    api_load_balancer: Annotated[
+        ApiLoadBalancer,
+        doc(
+            "API load balancer",
+            "A load balancer in front of the control plane that nodes join through. auto: a private one for "
+            "2 or more servers where the backend offers one (hcloud) and always on AWS; GCP and Azure build "
+            "none yet",
+        ),
+    ] = "auto"
+    gitops_operator: Annotated[
+        GitopsOperator,
+        doc("GitOps operator", "fluxcd (settings in the fluxcd block), argocd (needs the argocd block) or none"),
+    ] = "fluxcd"
+    fluxcd: Annotated[FluxCD | None, doc("Flux", "Flux settings; only with gitops_operator fluxcd")] = None
+    argocd: Annotated[ArgoCD | None, doc("Argo CD", "Argo CD settings; only with gitops_operator argocd")] = None
+    nixos: Annotated[NixOS, doc("NixOS", "The image and what the node's NixOS modules receive")] = NixOS()
+    bootstrap_secrets: Annotated[
+        dict[str, Secret],
+        doc(
+            "Bootstrap secrets",
+            "Secrets the node agent writes at first boot, by kindling's key names. Each is a literal string or "
+            "{var: NAME}, a sensitive Terraform variable (never in the output). Servers get all; workers only "
+            "the join credential (k3s_server_token or kubeadm_token) and nix_github_token. Nodes that join "
+            "need the join credential",
+            {"k3s_server_token": {"var": "k3s_token"}},
+        ),
+    ] = {}
+    vpn: Annotated[Vpn | None, doc("VPN", "WireGuard links on the servers")] = None
+    persistent_state: Annotated[
+        PersistentState | None, doc("Persistent state", "A volume the servers keep (AWS only)")
+    ] = None
+    tags: Annotated[
+        dict[str, str],
+        doc(
+            "Tags",
+            "Merged into every resource's tags or labels after nixk8s' own (KubernetesCluster, Backend, "
+            "ManagedBy); each cloud's key and value rules are checked",
+            {"team": "platform"},
+        ),
+    ] = {}
+    aws: Annotated[AwsOptions | None, doc("AWS", "AWS settings; only with backend aws")] = None
+    gcp: Annotated[GcpOptions | None, doc("GCP", "GCP settings; required with backend gcp, and only there")] = None
+    azure: Annotated[
+        AzureOptions | None, doc("Azure", "Azure settings; required with backend azure, and only there")
+    ] = None
+    hcloud: Annotated[HcloudOptions | None, doc("Hetzner Cloud", "Hetzner settings; only with backend hcloud")] = None
 
     @property
     def system_pool_index(self) -> int:

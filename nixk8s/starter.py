@@ -1,0 +1,195 @@
+"""``nixk8s init``: a commented starter spec per backend, as plain text.
+
+The starters are text, not structs dumped to YAML: the comments are the point, and
+``init`` must stay as cheap as ``--help`` (no YAML library, no backend module). Each
+starter compiles as written; every value marked ``CHANGE`` is a placeholder to
+replace before applying. The tests compile and ``terraform validate`` each one.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, get_args
+
+from nixk8s.schema import YAML_MODELINE
+from nixk8s.spec import BackendName, Distribution
+
+BACKENDS: tuple[BackendName, ...] = ("hcloud", "aws", "gcp", "azure")
+DISTRIBUTIONS: tuple[Distribution, ...] = get_args(Distribution)
+
+
+class _Cloud(NamedTuple):
+    """What differs between clouds: the place, the machine types, the provider block."""
+
+    place: str
+    server_type: str
+    worker_type: str
+    provider: str
+
+
+_CLOUD: dict[BackendName, _Cloud] = {
+    "hcloud": _Cloud(
+        place="""\
+backend: hcloud
+region: nbg1                 # a Hetzner location: nbg1, fsn1, hel1, ash, hil, sin
+""",
+        server_type="cx32",
+        worker_type="cx42",
+        provider="""\
+# Hetzner Cloud has no public NixOS image: upload or snapshot one with the
+# kindling agent and cloud-init, and name it here (a name or an id).
+hcloud:
+  image: nixos-k3s           # CHANGE: your NixOS image
+  # replace_on_user_data_change: false   # true: a changed user_data or image replaces the server
+""",
+    ),
+    "aws": _Cloud(
+        place="""\
+backend: aws
+region: eu-central-1         # an AWS region
+""",
+        server_type="m6i.large",
+        worker_type="m6i.xlarge",
+        provider="""\
+# Every node boots this AMI: a NixOS image with the kindling agent. Instead of
+# ami_id, ssm_ami_parameter names an SSM parameter that holds the AMI id.
+aws:
+  ami_id: ami-0123456789abcdef0   # CHANGE: your NixOS AMI
+  # key_pair: ops                  # an EC2 key pair for SSH (or a pool's ssh_keys)
+""",
+    ),
+    "gcp": _Cloud(
+        place="""\
+backend: gcp
+region: europe-west3         # a GCP region; nodes spread over its zones
+""",
+        server_type="e2-standard-2",
+        worker_type="e2-standard-4",
+        provider="""\
+# The project the cluster lives in, and your NixOS image (GCP has no public one):
+# NAME, family/NAME or projects/PROJECT/global/images/NAME.
+gcp:
+  project: my-project-123456              # CHANGE: your project id
+  image: family/nixos-k3s                 # CHANGE: your NixOS image
+  # ssh_keys: ["ops:ssh-ed25519 AAAA... ops@example"]   # USER:KEY, for every node
+""",
+    ),
+    "azure": _Cloud(
+        place="""\
+backend: azure
+region: westeurope           # an Azure location
+""",
+        server_type="Standard_D2s_v5",
+        worker_type="Standard_D4s_v5",
+        provider="""\
+# The admin user's SSH key is the key itself (one line of ~/.ssh/id_ed25519.pub),
+# never a path: Terraform may run elsewhere. The image is your NixOS image's
+# resource id (Azure has no public one).
+azure:
+  admin_ssh_public_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILYovUEMCyzFb77ZxnfJ/ZWvEk3quMVZKweXA5w93bQh ops@example   # CHANGE
+  image_id: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/images/providers/Microsoft.Compute/images/nixos-k3s   # CHANGE
+  # resource_group_name: platform-rg     # an existing resource group; else nixk8s creates one
+""",
+    ),
+}
+
+_JOIN_SECRET: dict[Distribution, tuple[str, str]] = {
+    "k3s": ("k3s_server_token", "k3s_token"),
+    "kubernetes": ("kubeadm_token", "kubeadm_token"),
+}
+
+
+def _header(backend: BackendName, distribution: Distribution) -> str:
+    return f"""\
+{YAML_MODELINE}
+# A starter ClusterSpec: {distribution} on {backend}, written by `nixk8s init`.
+# It compiles as written; replace every value marked CHANGE, then:
+#   nixk8s validate cluster.yaml       # every problem, with its path
+#   nixk8s explain cluster.yaml        # nodes, ports, which secret goes where
+#   nixk8s compile cluster.yaml -o out # out/main.tf.json, for terraform apply
+# Every field, its default and its meaning: `nixk8s schema` (editors read it
+# through the modeline above).
+
+name: demo                   # CHANGE: 2-40 characters of a-z, 0-9 and -; in every resource name
+"""
+
+
+def _distribution(distribution: Distribution) -> str:
+    return f"""\
+distribution: {distribution:<15}# k3s or kubernetes (kubeadm): the one your image carries
+kubernetes_version: "1.34"   # quoted: YAML reads 1.30 as the number 1.3
+"""
+
+
+def _pools(backend: BackendName) -> str:
+    server_type, worker_type = _CLOUD[backend].server_type, _CLOUD[backend].worker_type
+    return f"""\
+# The pool named system is the control plane: min_size servers (3 for high
+# availability). Every other pool is a worker pool of min..max machines.
+node_pools:
+  - name: system
+    instance_types: [{server_type}]
+    min_size: 1
+    max_size: 1
+  - name: workers
+    instance_types: [{worker_type}]
+    min_size: 2
+    max_size: 4
+    # labels: {{node.kubernetes.io/pool: workers}}
+    # taints: [{{key: dedicated, value: batch, effect: NoSchedule}}]
+"""
+
+
+_NETWORK_AND_ACCESS = """\
+# A private network nixk8s creates; nodes talk to each other over it, and the
+# private ports (kubelet, etcd, the CNI) are open to vpc_cidr only.
+network:
+  vpc_cidr: 10.0.0.0/16
+
+# Who may reach the public ports. The default is the whole internet; narrow it.
+access:
+  ssh_sources: [203.0.113.0/24]   # CHANGE: your office or VPN range (port 22)
+  api_sources: [203.0.113.0/24]   # CHANGE: who runs kubectl (port 6443)
+  # http_sources: ["0.0.0.0/0", "::/0"]   # ports 80 and 443 (default: anywhere)
+
+# No GitOps in the starter. For Flux: gitops_operator: fluxcd, and a fluxcd
+# block with at least source_url (see `nixk8s schema`).
+gitops_operator: none
+"""
+
+
+def _secrets(distribution: Distribution) -> str:
+    key, variable = _JOIN_SECRET[distribution]
+    form = (
+        "\n# A kubeadm token is 6 and 16 characters of a-z0-9 joined by a dot." if distribution == "kubernetes" else ""
+    )
+    return f"""\
+# Secrets the nodes write at first boot. {{var: NAME}} makes each one a sensitive
+# Terraform variable, so its value never appears in the compiled output: set
+# TF_VAR_{variable} before terraform apply. Workers join with {key}.{form}
+bootstrap_secrets:
+  {key}:
+    var: {variable}
+  # sops_age_key:
+  #   var: sops_age_key        # servers only: decrypts SOPS secrets
+"""
+
+
+def starter(backend: BackendName, distribution: Distribution = "k3s") -> str:
+    """The commented starter spec for one backend and distribution.
+
+    >>> text = starter("hcloud")
+    >>> text.splitlines()[0].startswith("# yaml-language-server: $schema=https://")
+    True
+    >>> "backend: hcloud" in text and "k3s_server_token:" in text
+    True
+    """
+    cloud = _CLOUD[backend]
+    return "\n".join(
+        (
+            _header(backend, distribution) + cloud.place + _distribution(distribution),
+            _pools(backend),
+            _NETWORK_AND_ACCESS,
+            _secrets(distribution),
+            cloud.provider,
+        )
+    )
