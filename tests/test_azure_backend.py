@@ -501,6 +501,8 @@ def test_explain_says_who_joins_where() -> None:
     text = explain(compile_raw(ha()))
     assert "internal Standard load balancer at 10.0.1.254" in text and "servers after the first join server 0" in text
     assert "no API load balancer" in explain(compile_raw(azure_spec()))
+    kubeadm = ha(distribution="kubernetes", bootstrap_secrets={"kubeadm_token": "abcdef.0123456789abcdef"})
+    assert "kube-proxy" in explain(compile_raw(kubeadm)) and "kube-proxy" not in text
 
 
 # --- names ------------------------------------------------------------------------------------------

@@ -391,7 +391,7 @@ def notes(plan: ClusterPlan, infra: AzureInfra) -> tuple[str, ...]:
             "no API load balancer): while server 0 is down, no node can join"
         )
     else:
-        result += azure_balancer.notes(infra.balancer, infra.control_plane_ips[0])
+        result += azure_balancer.notes(infra.balancer, infra.control_plane_ips[0], spec.distribution)
     if spec.worker_pools:
         result.append(
             "worker nodes take their node_index from their private IPv4 address (Azure IMDS) when "

@@ -48,7 +48,7 @@ from nixk8s import names, netaddr
 from nixk8s.backends.azure_network import AzureNetwork
 from nixk8s.backends.base import BalancerHandle
 from nixk8s.plan import ClusterPlan
-from nixk8s.spec import ClusterSpec
+from nixk8s.spec import ClusterSpec, Distribution
 from nixk8s.terraform import Expr, Fragment, Resource, Text, ref
 
 API_PORT = 6443
@@ -230,13 +230,19 @@ def members(balancer: AzureBalancer, server: str) -> Fragment:
     )
 
 
-def notes(balancer: AzureBalancer, server_0: str) -> tuple[str, ...]:
+def notes(balancer: AzureBalancer, server_0: str, distribution: Distribution) -> tuple[str, ...]:
     """What the operator should know about the balancers, for ``explain``."""
     result = [
         f"the API is behind an internal Standard load balancer at {balancer.private_ip}: workers join through it; "
         f"servers after the first join server 0 at {server_0} (an Azure internal balancer cannot send a server's "
         "own flow back to it), and every server's certificate names the balancer"
     ]
+    if distribution == "kubernetes":
+        result.append(
+            "kubeadm's kube-proxy and other clients on a server that reach the API through the internal "
+            "balancer may see one connection in n time out (the balancer cannot hairpin): point them at the "
+            "local API server where it matters"
+        )
     if balancer.public is not None:
         result.append(
             "a public Standard load balancer also serves the API at its own static address; Azure balancers "
