@@ -611,8 +611,11 @@ RULES: dict[str, ResourceRule] = {
         replacing=("name", "resource_group_name", "location", "target_resource_id"),
     ),
     "azurerm_lb": ResourceRule(
-        source=_AZURE_DOCS + "lb.html.markdown",
-        replacing=("name", "resource_group_name", "location", "sku", "sku_tier", "edge_zone"),
+        # a frontend's zones: the CustomizeDiff of internal/services/loadbalancer/lb_resource.go
+        source=_AZURE_DOCS + "lb.html.markdown (+ " + _AZURE + "loadbalancer/lb_resource.go)",
+        replacing=(
+            "name", "resource_group_name", "location", "sku", "sku_tier", "edge_zone", "frontend_ip_configuration.zones",
+        ),
     ),
     "azurerm_lb_backend_address_pool": ResourceRule(
         source=_AZURE_DOCS + "lb_backend_address_pool.html.markdown",

@@ -528,6 +528,10 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
         "vpn": vpns(),
         "tags": st.dictionaries(tag_keys, gcp_label_values if backend == "gcp" else label_value, max_size=3),
     }
+    if backend == "azure":
+        # every choice holds on Azure: its balancers are passthrough, so restricted
+        # api_sources stay enforceable behind a public one
+        optional["api_load_balancer"] = st.sampled_from(["auto", "public", "private", "none"])
     for field, strategy in optional.items():
         if draw(st.booleans()):
             spec[field] = draw(strategy)

@@ -333,19 +333,21 @@ def test_workers_embed_no_node_index_and_read_it_from_imds(fmt: str) -> None:
 # --- joining and certificates -------------------------------------------------------------------------
 
 
-def test_later_servers_and_workers_join_server_zeros_private_address() -> None:
-    c = compile_raw(ha())
+def test_without_a_balancer_later_servers_and_workers_join_server_zeros_private_address() -> None:
+    c = compile_raw(ha(api_load_balancer="none"))
     joiners = [node_config(n) for n in rendered_nodes(c)][1:]
     assert joiners and all(config["join_server"] == "https://10.0.1.4:6443" for config in joiners)
 
 
 def test_kubeadm_joins_without_a_scheme() -> None:
     raw = ha(distribution="kubernetes", bootstrap_secrets={"kubeadm_token": "abcdef.0123456789abcdef"})
-    assert node_config(rendered_nodes(compile_raw(raw))[-1])["join_server"] == "10.0.1.4:6443"
+    nodes = rendered_nodes(compile_raw(raw))
+    assert node_config(nodes[1])["join_server"] == "10.0.1.4:6443"
+    assert node_config(nodes[-1])["join_server"] == "10.0.1.254:6443"
 
 
 def test_server_certificates_name_every_servers_public_address() -> None:
-    c = compile_raw(ha(nixos={"k3s": {"tls_san": ["k8s.example.com"]}}))
+    c = compile_raw(ha(nixos={"k3s": {"tls_san": ["k8s.example.com"]}}, api_load_balancer="none"))
     sans = node_config(rendered_nodes(c)[1])["k3s"]["tls_san"]
     assert sans == ["k8s.example.com", *(f"azurerm_public_ip.demo_cp_{i}_pip.ip_address" for i in range(3))]
 
@@ -357,14 +359,150 @@ def test_servers_receive_the_vnet_id_as_network_id() -> None:
 # --- outputs ----------------------------------------------------------------------------------------
 
 
-def test_outputs_name_server_zeros_public_api_and_private_join_address() -> None:
-    outputs = compile_raw(ha()).document["output"]
+def test_without_a_balancer_outputs_name_server_zeros_public_api_and_private_join_address() -> None:
+    outputs = compile_raw(ha(api_load_balancer="none")).document["output"]
     assert outputs["api_endpoint"]["value"] == "https://${azurerm_public_ip.demo_cp_0_pip.ip_address}:6443"
     assert outputs["join_server"]["value"] == "https://10.0.1.4:6443"
     assert outputs["control_plane_addresses"]["value"]["demo-cp-2"] == {
         "private_ip": "10.0.1.6",
         "public_ipv4": "${azurerm_public_ip.demo_cp_2_pip.ip_address}",
     }
+
+
+# --- the API load balancer ------------------------------------------------------------------------
+
+ASSOCIATIONS = "azurerm_network_interface_backend_address_pool_association"
+
+
+def test_one_server_gets_no_balancer_unless_the_spec_asks() -> None:
+    assert "azurerm_lb" not in compile_raw(azure_spec()).document["resource"]
+    assert set(resources(compile_raw(azure_spec(api_load_balancer="private")), "azurerm_lb")) == {"demo_api_lb"}
+
+
+def test_an_ha_control_plane_is_behind_an_internal_standard_balancer_at_a_fixed_address() -> None:
+    lb = resources(compile_raw(ha()), "azurerm_lb")["demo_api_lb"]
+    assert lb["sku"] == "Standard" and lb["name"] == "demo-api-lb"
+    assert lb["frontend_ip_configuration"] == [
+        {
+            "name": "api",
+            "subnet_id": "${azurerm_subnet.demo_subnet.id}",
+            "private_ip_address_allocation": "Static",
+            "private_ip_address": "10.0.1.254",
+            "private_ip_address_version": "IPv4",
+            "zones": ["1", "2", "3"],
+        }
+    ]
+
+
+def test_without_zones_the_frontend_is_not_zonal() -> None:
+    raw = ha()
+    raw["azure"] = {**raw["azure"], "zones": []}
+    lb = resources(compile_raw(raw), "azurerm_lb")["demo_api_lb"]
+    assert "zones" not in lb["frontend_ip_configuration"][0]
+
+
+def test_the_balancer_forwards_tcp_6443_to_a_pool_with_a_tcp_probe() -> None:
+    c = compile_raw(ha())
+    probe = resources(c, "azurerm_lb_probe")["demo_api_probe"]
+    assert (probe["protocol"], probe["port"], probe["loadbalancer_id"]) == ("Tcp", 6443, "${azurerm_lb.demo_api_lb.id}")
+    rule = resources(c, "azurerm_lb_rule")["demo_api_rule"]
+    assert rule["frontend_ip_configuration_name"] == "api"
+    assert (rule["protocol"], rule["frontend_port"], rule["backend_port"]) == ("Tcp", 6443, 6443)
+    assert rule["backend_address_pool_ids"] == ["${azurerm_lb_backend_address_pool.demo_api_pool.id}"]
+    assert rule["probe_id"] == "${azurerm_lb_probe.demo_api_probe.id}"
+    assert "disable_outbound_snat" not in rule
+
+
+def test_every_servers_nic_is_in_the_pool() -> None:
+    c = compile_raw(ha())
+    nic_config = resources(c, "azurerm_network_interface")["demo_cp_0_nic"]["ip_configuration"][0]["name"]
+    members = resources(c, ASSOCIATIONS)
+    assert set(members) == {f"demo_cp_{i}_api_pool" for i in range(3)}
+    assert members["demo_cp_2_api_pool"] == {
+        "network_interface_id": "${azurerm_network_interface.demo_cp_2_nic.id}",
+        "ip_configuration_name": nic_config,
+        "backend_address_pool_id": "${azurerm_lb_backend_address_pool.demo_api_pool.id}",
+    }
+
+
+def test_workers_join_the_balancer_and_later_servers_join_server_zero() -> None:
+    nodes = rendered_nodes(compile_raw(ha()))
+    servers = [node_config(n) for n in nodes if node_config(n)["role"] == "server"]
+    workers = [node_config(n) for n in nodes if node_config(n)["role"] == "agent"]
+    assert len(servers) == 3 and workers
+    assert all(config["join_server"] == "https://10.0.1.4:6443" for config in servers[1:])
+    assert all(config["join_server"] == "https://10.0.1.254:6443" for config in workers)
+
+
+def test_server_certificates_name_the_balancer() -> None:
+    c = compile_raw(ha(nixos={"k3s": {"tls_san": ["k8s.example.com"]}}))
+    sans = node_config(rendered_nodes(c)[0])["k3s"]["tls_san"]
+    publics = [f"azurerm_public_ip.demo_cp_{i}_pip.ip_address" for i in range(3)]
+    assert sans == ["k8s.example.com", *publics, "10.0.1.254"]
+    kubeadm = {"kubeadm_token": "abcdef.0123456789abcdef"}
+    public = compile_raw(ha(api_load_balancer="public", distribution="kubernetes", bootstrap_secrets=kubeadm))
+    sans = node_config(rendered_nodes(public)[2])["kubernetes"]["api_server_cert_sans"]
+    assert sans[-2:] == ["10.0.1.254", "azurerm_public_ip.demo_api_pip.ip_address"]
+
+
+def test_scale_sets_wait_for_the_balancers_rule_and_its_members() -> None:
+    depends = resources(compile_raw(ha()), "azurerm_linux_virtual_machine_scale_set")["demo_workers"]["depends_on"]
+    assert "azurerm_lb_rule.demo_api_rule" in depends
+    assert all(f"{ASSOCIATIONS}.demo_cp_{i}_api_pool" in depends for i in range(3))
+
+
+def test_the_nsg_admits_the_balancers_probes_to_the_api_before_the_deny() -> None:
+    probe = rules(compile_raw(ha()))["api-lb-probe"]
+    assert (probe["access"], probe["protocol"], probe["destination_port_range"]) == ("Allow", "Tcp", "6443")
+    assert probe["source_address_prefix"] == "AzureLoadBalancer" and probe["priority"] < 4096
+    assert "api-lb-probe" not in rules(compile_raw(ha(api_load_balancer="none")))
+
+
+def test_the_api_rule_keeps_its_sources_behind_a_public_balancer() -> None:
+    c = compile_raw(ha(api_load_balancer="public", access={"api_sources": ["203.0.113.0/24"]}))
+    api = rules(c)["api"]
+    assert api["source_address_prefixes"] == ["203.0.113.0/24", "10.0.0.0/16"]
+
+
+def test_a_public_balancer_is_a_second_balancer_on_a_static_public_ip() -> None:
+    c = compile_raw(ha(api_load_balancer="public"))
+    address = resources(c, "azurerm_public_ip")["demo_api_pip"]
+    assert (address["sku"], address["allocation_method"], address["zones"]) == ("Standard", "Static", ["1", "2", "3"])
+    lb = resources(c, "azurerm_lb")["demo_api_public_lb"]
+    assert lb["sku"] == "Standard"
+    assert lb["frontend_ip_configuration"] == [
+        {"name": "api-public", "public_ip_address_id": "${azurerm_public_ip.demo_api_pip.id}"}
+    ]
+    rule = resources(c, "azurerm_lb_rule")["demo_api_public_rule"]
+    assert rule["frontend_ip_configuration_name"] == "api-public" and rule["disable_outbound_snat"] is True
+    assert rule["backend_address_pool_ids"] == ["${azurerm_lb_backend_address_pool.demo_api_public_pool.id}"]
+    assert set(resources(c, "azurerm_lb")) == {"demo_api_lb", "demo_api_public_lb"}
+    assert set(resources(c, ASSOCIATIONS)) == {f"demo_cp_{i}_{p}" for i in range(3) for p in ("api_pool", "api_public_pool")}
+
+
+def test_outputs_point_at_the_balancer() -> None:
+    private = compile_raw(ha()).document["output"]
+    assert private["api_endpoint"]["value"] == "https://10.0.1.254:6443"
+    assert private["join_server"]["value"] == "https://10.0.1.254:6443"
+    public = compile_raw(ha(api_load_balancer="public")).document["output"]
+    assert public["api_endpoint"]["value"] == "https://${azurerm_public_ip.demo_api_pip.ip_address}:6443"
+    assert public["join_server"]["value"] == "https://10.0.1.254:6443"
+
+
+def test_the_foundation_hands_explain_the_balancer() -> None:
+    handle = compile_raw(ha(api_load_balancer="public")).built.foundation.balancer
+    assert handle is not None
+    assert (handle.resource, handle.private_address) == ("azurerm_lb.demo_api_lb", "10.0.1.254")
+    assert handle.public_address is not None and handle.public_address.text == "azurerm_public_ip.demo_api_pip.ip_address"
+    assert compile_raw(azure_spec()).built.foundation.balancer is None
+
+
+def test_explain_says_who_joins_where() -> None:
+    text = explain(compile_raw(ha()))
+    assert "internal Standard load balancer at 10.0.1.254" in text and "servers after the first join server 0" in text
+    assert "no API load balancer" in explain(compile_raw(azure_spec()))
+    kubeadm = ha(distribution="kubernetes", bootstrap_secrets={"kubeadm_token": "abcdef.0123456789abcdef"})
+    assert "kube-proxy" in explain(compile_raw(kubeadm)) and "kube-proxy" not in text
 
 
 # --- names ------------------------------------------------------------------------------------------

@@ -154,9 +154,18 @@ def test_a_subnet_without_room_for_the_control_planes_fixed_addresses_is_a_probl
 
 
 def test_a_29_holds_three_servers_after_azures_reserved_addresses() -> None:
-    raw = azure_spec(network={"vpc_cidr": "10.0.0.0/16", "subnet_cidr": "10.0.1.0/29"})
+    raw = azure_spec(network={"vpc_cidr": "10.0.0.0/16", "subnet_cidr": "10.0.1.0/29"}, api_load_balancer="none")
     raw["node_pools"][0] = {**raw["node_pools"][0], "min_size": 3, "max_size": 3}
     assert problems_of(raw) == ()
+
+
+def test_a_29_holds_two_servers_and_the_api_load_balancer() -> None:
+    raw = azure_spec(network={"vpc_cidr": "10.0.0.0/16", "subnet_cidr": "10.0.1.0/29"})
+    raw["node_pools"][0] = {**raw["node_pools"][0], "min_size": 2, "max_size": 2}
+    assert problems_of(raw) == ()
+    raw["node_pools"][0] = {**raw["node_pools"][0], "min_size": 3, "max_size": 3}
+    (problem,) = problems_of(raw)
+    assert problem.path == "network.subnet_cidr" and "and the API load balancer" in problem.message
 
 
 def test_a_broken_vpc_cidr_is_reported_once_by_the_rules() -> None:

@@ -110,6 +110,20 @@ class Applied:
     def public_ip(self, i: int) -> str:
         return str(self.state[f"azurerm_public_ip.{self.name}_cp_{i}_pip"]["ip_address"])
 
+    @property
+    def balancer_address(self) -> str | None:
+        """The internal API balancer's frontend address, as applied (None without one)."""
+        lb = self.state.get(f"azurerm_lb.{self.name}_api_lb")
+        return None if lb is None else str(lb["frontend_ip_configuration"][0]["private_ip_address"])
+
+    @property
+    def public_balancer_address(self) -> str | None:
+        address = self.state.get(f"azurerm_public_ip.{self.name}_api_pip")
+        return None if address is None else str(address["ip_address"])
+
+    def servers(self) -> dict[str, dict[str, Any]]:
+        return {a: c for a, c in self.configs().items() if c["role"] == "server"}
+
 
 @pytest.fixture(scope="module")
 def k3s(tmp_path_factory: pytest.TempPathFactory) -> Applied:
@@ -120,6 +134,18 @@ def k3s(tmp_path_factory: pytest.TempPathFactory) -> Applied:
 def kubernetes(tmp_path_factory: pytest.TempPathFactory) -> Applied:
     compiled = compile_text(yaml.safe_dump(as_kubernetes(example_raw())))
     return Applied(compiled, tmp_path_factory.mktemp("azure-kubernetes"))
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    compiled = compile_text(yaml.safe_dump(example_raw(api_load_balancer="public")))
+    return Applied(compiled, tmp_path_factory.mktemp("azure-public"))
+
+
+@pytest.fixture(scope="module")
+def unbalanced(tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    compiled = compile_text(yaml.safe_dump(example_raw(api_load_balancer="none")))
+    return Applied(compiled, tmp_path_factory.mktemp("azure-unbalanced"))
 
 
 @pytest.fixture(scope="module")
@@ -153,11 +179,43 @@ def test_applied_exactly_one_node_initialises_the_cluster_and_it_is_server_zero(
 
 
 @pytest.mark.tfcheck
-def test_applied_joiners_hold_server_zeros_real_private_address(k3s: Applied) -> None:
-    joiners = {a: c for a, c in k3s.configs().items() if not c["cluster_init"]}
-    assert len(joiners) == 4
-    assert k3s.join_host == "10.20.0.4"
+@pytest.mark.parametrize("example", ["k3s", "public", "unbalanced"])
+def test_applied_later_servers_hold_server_zeros_real_private_address(example: str, request: pytest.FixtureRequest) -> None:
+    applied: Applied = request.getfixturevalue(example)
+    joiners = {a: c for a, c in applied.servers().items() if not c["cluster_init"]}
+    assert len(joiners) == 2
+    assert applied.join_host == "10.20.0.4"
     assert all(c["join_server"] == "https://10.20.0.4:6443" for c in joiners.values())
+
+
+@pytest.mark.tfcheck
+@pytest.mark.parametrize("example", ["k3s", "public"])
+def test_applied_workers_hold_the_balancers_real_address(example: str, request: pytest.FixtureRequest) -> None:
+    applied: Applied = request.getfixturevalue(example)
+    workers = {a: c for a, c in applied.configs().items() if c["role"] == "agent"}
+    assert len(workers) == 2
+    assert applied.balancer_address == "10.20.15.254"
+    assert all(c["join_server"] == "https://10.20.15.254:6443" for c in workers.values())
+
+
+@pytest.mark.tfcheck
+def test_applied_workers_without_a_balancer_join_server_zero(unbalanced: Applied) -> None:
+    workers = [c for c in unbalanced.configs().values() if c["role"] == "agent"]
+    assert workers and all(c["join_server"] == "https://10.20.0.4:6443" for c in workers)
+    assert unbalanced.balancer_address is None
+
+
+@pytest.mark.tfcheck
+@pytest.mark.parametrize("example", ["k3s", "public"])
+def test_applied_balancer_has_every_servers_nic_in_its_pools(example: str, request: pytest.FixtureRequest) -> None:
+    applied: Applied = request.getfixturevalue(example)
+    pools = ["api_pool", "api_public_pool"] if example == "public" else ["api_pool"]
+    for pool in pools:
+        pool_id = applied.state[f"azurerm_lb_backend_address_pool.demo_{pool}"]["id"]
+        for i in range(3):
+            member = applied.state[f"azurerm_network_interface_backend_address_pool_association.demo_cp_{i}_{pool}"]
+            assert member["network_interface_id"] == applied.state[f"azurerm_network_interface.demo_cp_{i}_nic"]["id"]
+            assert member["backend_address_pool_id"] == pool_id
 
 
 @pytest.mark.tfcheck
@@ -174,9 +232,23 @@ def test_applied_scale_sets_leave_the_index_to_the_boot_time_probe(k3s: Applied)
 
 
 @pytest.mark.tfcheck
-def test_applied_server_certificates_name_the_applied_public_addresses(k3s: Applied) -> None:
-    sans = k3s.config("azurerm_linux_virtual_machine.demo_cp_1")["k3s"]["tls_san"]
-    assert sans == ["k8s.example.com", *(k3s.public_ip(i) for i in range(3))]
+@pytest.mark.parametrize("example", ["k3s", "public", "unbalanced"])
+def test_applied_server_certificates_name_the_applied_public_addresses_and_the_balancers(
+    example: str, request: pytest.FixtureRequest
+) -> None:
+    applied: Applied = request.getfixturevalue(example)
+    balancers = [a for a in (applied.balancer_address, applied.public_balancer_address) if a is not None]
+    assert len(balancers) == {"k3s": 1, "public": 2, "unbalanced": 0}[example]
+    servers = applied.servers()
+    assert len(servers) == 3
+    for config in servers.values():
+        assert config["k3s"]["tls_san"] == ["k8s.example.com", *(applied.public_ip(i) for i in range(3)), *balancers]
+
+
+@pytest.mark.tfcheck
+def test_applied_kubeadm_server_certificates_name_the_balancer(kubernetes: Applied) -> None:
+    for config in kubernetes.servers().values():
+        assert kubernetes.balancer_address in config["kubernetes"]["api_server_cert_sans"]
 
 
 @pytest.mark.tfcheck
@@ -187,7 +259,7 @@ def test_applied_secrets_by_reference_hold_the_variables_values(k3s: Applied) ->
 
 
 @pytest.mark.tfcheck
-@pytest.mark.parametrize("example", ["k3s", "kubernetes", "shell"])
+@pytest.mark.parametrize("example", ["k3s", "kubernetes", "shell", "public", "unbalanced"])
 def test_applied_configs_validate_against_the_consumer_schema(example: str, request: pytest.FixtureRequest) -> None:
     applied: Applied = request.getfixturevalue(example)
     for config in applied.configs().values():
@@ -197,14 +269,21 @@ def test_applied_configs_validate_against_the_consumer_schema(example: str, requ
 @pytest.mark.tfcheck
 def test_applied_kubeadm_joiners_hold_the_address_without_a_scheme(kubernetes: Applied) -> None:
     config = kubernetes.config("azurerm_linux_virtual_machine_scale_set.demo_workers")
-    assert config["join_server"] == "10.20.0.4:6443"
+    assert config["join_server"] == "10.20.15.254:6443"
+    assert kubernetes.config("azurerm_linux_virtual_machine.demo_cp_2")["join_server"] == "10.20.0.4:6443"
 
 
 @pytest.mark.tfcheck
-def test_applied_outputs_name_server_zeros_public_and_private_addresses(k3s: Applied, tmp_path: Path) -> None:
-    summary = tfcheck(write_module(k3s.compiled, tmp_path / "module"), "--apply").stdout
-    assert f'api_endpoint = "https://{k3s.public_ip(0)}:6443"' in summary
-    assert 'join_server = "https://10.20.0.4:6443"' in summary
+@pytest.mark.parametrize("example", ["k3s", "public", "unbalanced"])
+def test_applied_outputs_point_at_the_balancer_or_server_zero(
+    example: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    applied: Applied = request.getfixturevalue(example)
+    summary = tfcheck(write_module(applied.compiled, tmp_path / "module"), "--apply").stdout
+    endpoint = {"k3s": "10.20.15.254", "public": applied.public_balancer_address, "unbalanced": applied.public_ip(0)}
+    join = "10.20.0.4" if example == "unbalanced" else "10.20.15.254"
+    assert f'api_endpoint = "https://{endpoint[example]}:6443"' in summary
+    assert f'join_server = "https://{join}:6443"' in summary
 
 
 @pytest.mark.tfcheck

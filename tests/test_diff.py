@@ -482,6 +482,15 @@ def test_an_azure_server_of_another_size_is_restarted_not_replaced() -> None:
     assert any("shuts the VM down and starts it again" in n for n in server.notes)
 
 
+def test_azure_zones_changed_under_a_balancer_replace_its_frontend_and_moving_its_address_does_not() -> None:
+    balanced = azure(api_load_balancer="private")
+    fewer_zones = azure(api_load_balancer="private", azure={**azure()["azure"], "zones": ["1", "2"]})
+    lb = resource(diff(balanced, fewer_zones), "azurerm_lb.demo_api_lb")
+    assert lb.action == "replaced"
+    wider = azure(api_load_balancer="private", network={"vpc_cidr": "10.0.0.0/16", "subnet_cidr": "10.0.0.0/20"})
+    assert resource(diff(balanced, wider), "azurerm_lb.demo_api_lb").action == "in-place"
+
+
 # --- GCP and Azure rules no compiled spec reaches (hand-written resources) ----------------------
 
 

@@ -132,13 +132,31 @@ def test_json_balancer_on_aws_is_its_nlb_by_reference() -> None:
     assert set(balancer["joiners"]) == {"demo_cp_1", "demo_cp_2", "demo_workers", "demo_gpu"}
 
 
+def compiled_without_balancer(path: Path) -> Explanation:
+    import yaml
+
+    raw = {**yaml.safe_load(path.read_text()), "api_load_balancer": "none"}
+    return explanation(compile_source(json.dumps(raw).encode(), "json").unwrap())
+
+
 @pytest.mark.parametrize("backend", ["gcp", "azure"])
 def test_json_without_a_balancer_everyone_joins_server_0(backend: str) -> None:
-    data = as_json(BY_BACKEND[backend])
+    data = json.loads(to_json(compiled_without_balancer(BY_BACKEND[backend])))
     assert data["balancer"] is None
     server_0 = data["nodes"][0]
     joins = {n["join"] for n in data["nodes"] if not n["cluster_init"]}
     assert len(joins) == 1 and server_0["private_ip"] in joins.pop()
+
+
+@pytest.mark.parametrize("backend", ["gcp", "azure"])
+def test_json_behind_a_passthrough_balancer_workers_join_it_and_servers_join_server_0(backend: str) -> None:
+    data = as_json(BY_BACKEND[backend])
+    balancer, server_0 = data["balancer"], data["nodes"][0]
+    assert balancer["kind"] == "private"
+    for node in data["nodes"][1:]:
+        expected = server_0["private_ip"] if node["role"] == "server" else balancer["private_address"]
+        assert expected in node["join"], node
+    assert all(not name.startswith("demo_cp_") for name in balancer["joiners"])
 
 
 def test_json_placement_groups_hold_their_members() -> None:

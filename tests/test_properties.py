@@ -132,18 +132,45 @@ def test_exactly_one_node_has_cluster_init_and_it_is_server_zero(backend: str, d
 
 @backends
 @given(data=st.data())
-def test_every_agent_and_every_server_after_the_first_joins_server_zero(backend: str, data: st.DataObject) -> None:
+def test_every_agent_and_every_server_after_the_first_joins_where_the_foundation_says(
+    backend: str, data: st.DataObject
+) -> None:
+    """Agents join the foundation's join host (server 0 or the balancer); servers after
+    the first join its server join host where it has one (a balancer that cannot
+    hairpin), else the same."""
     spec = data.draw(cluster_specs(backend))
     result = compiled(spec)
-    host = result.built.foundation.join_host
-    expected = concrete(join_server(spec.distribution, host))
+    foundation = result.built.foundation
+    to_agents = concrete(join_server(spec.distribution, foundation.join_host))
+    to_servers = concrete(join_server(spec.distribution, foundation.server_join_host or foundation.join_host))
     form = r"^https://[^/:\s]+:6443$" if spec.distribution == "k3s" else r"^[^/:\s]+:6443$"
     for config in configs(result):
         if config["role"] == "server" and config["node_index"] == 0:
             assert "join_server" not in config
         else:
-            assert config["join_server"] == expected
+            assert config["join_server"] == (to_servers if config["role"] == "server" else to_agents)
             assert re.match(form, config["join_server"]), config["join_server"]
+
+
+@backends
+@given(data=st.data())
+def test_with_a_balancer_agents_join_it_and_every_servers_certificate_names_it(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    balancer = result.built.foundation.balancer
+    assert (balancer is not None) == (result.plan.api_load_balancer is not None)
+    if balancer is None:
+        return
+    names = [concrete(balancer.private_address)]
+    if balancer.public_address is not None:
+        names.append(concrete(balancer.public_address))
+    for config in configs(result):
+        if config["role"] == "agent":
+            assert config["join_server"] == concrete(join_server(spec.distribution, balancer.private_address))
+        else:
+            options = config.get("k3s") or config.get("kubernetes") or {}
+            sans = options.get("tls_san") or options.get("api_server_cert_sans") or []
+            assert all(name in sans for name in names), (names, sans)
 
 
 @backends

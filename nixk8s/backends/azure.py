@@ -15,7 +15,10 @@ What this backend builds, in order:
    desired size, across the zones) and ``azurerm_monitor_autoscale_setting.N_P_autoscale``
    with the pool's min/max/default. One scale-set model serves every machine, so the
    embedded config has no node_index: the shared index probe derives it at boot from
-   the machine's private IPv4 address, read from Azure IMDS (:data:`IMDS`).
+   the machine's private IPv4 address, read from Azure IMDS (:data:`IMDS`);
+4. the API load balancer, where the plan has one (:mod:`nixk8s.backends.azure_balancer`):
+   a Standard internal ``azurerm_lb`` at a fixed address with the servers' NICs in its
+   pool (and a public one for ``api_load_balancer: public``).
 
 Every machine: the NixOS image, the admin user and SSH key from the spec, password
 login off, extension operations off, and ``custom_data = base64encode(local.X)``: the
@@ -34,9 +37,11 @@ Decisions:
   owns its size, so Terraform ignores the scale set's ``instances`` after creation.
 - Overprovisioning is off: Azure's extra machines would boot, join the cluster and
   then be deleted, leaving ghost nodes behind.
-- Nodes join server 0's static private address (no API load balancer yet). kubectl
-  reaches the servers' public addresses, which Azure translates onto the machines, so
-  every server's API certificate names them.
+- Without an API load balancer, nodes join server 0's static private address. With
+  one, workers join the balancer and servers ≥ 1 still join server 0 (an internal
+  balancer cannot hairpin a server's own flow). kubectl reaches the servers' public
+  addresses, which Azure translates onto the machines, so every server's API
+  certificate names them, and the balancers' addresses.
 """
 
 from __future__ import annotations
@@ -45,15 +50,17 @@ from typing import Any
 
 import msgspec
 
-from nixk8s import names, netaddr
+from nixk8s import names
+from nixk8s.backends import azure_balancer
+from nixk8s.backends.azure_balancer import AzureBalancer, api_balancer, members
 from nixk8s.backends.azure_checks import check, image_id
-from nixk8s.backends.azure_network import FIRST_CONTROL_PLANE_HOST, AzureNetwork, network
+from nixk8s.backends.azure_network import AzureNetwork, control_plane_ips, network
 from nixk8s.backends.base import Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
 from nixk8s.index_probe import MetadataFetch
 from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan
 from nixk8s.spec import AzureOptions, NodePool
-from nixk8s.terraform import Expr, Fragment, Output, ProviderRequirement, Resource, Template, ref
+from nixk8s.terraform import Expr, Fragment, Output, ProviderRequirement, Resource, Template, Text, combine, ref
 
 PROVIDER = ProviderRequirement(
     "azurerm",
@@ -129,19 +136,11 @@ class AzureInfra(msgspec.Struct, frozen=True, kw_only=True):
     image_id: str
     control_plane_ips: tuple[str, ...]
     options: AzureOptions
+    balancer: AzureBalancer | None = None
 
     @property
     def zones(self) -> tuple[str, ...]:
         return self.options.zones
-
-
-def control_plane_ips(subnet: str, count: int) -> tuple[str, ...]:
-    """The servers' fixed private addresses: hosts 4, 5, ... of the subnet.
-
-    >>> control_plane_ips("10.0.1.0/24", 3)
-    ('10.0.1.4', '10.0.1.5', '10.0.1.6')
-    """
-    return tuple(str(netaddr.host(subnet, FIRST_CONTROL_PLANE_HOST + i)) for i in range(count))
 
 
 def foundation(plan: ClusterPlan) -> Foundation[AzureInfra]:
@@ -149,19 +148,23 @@ def foundation(plan: ClusterPlan) -> Foundation[AzureInfra]:
     assert spec.azure is not None, "the rules require an azure block"
     vnet = network(plan)
     ips = control_plane_ips(vnet.subnet_cidr, spec.control_plane_count)
+    balancing, balancer = api_balancer(plan, vnet, spec.azure.zones) if plan.api_load_balancer else (Fragment(), None)
     infra = AzureInfra(
-        network=vnet,
-        image_id=image_id(spec) or "",
-        control_plane_ips=ips,
-        options=spec.azure,
+        network=vnet, image_id=image_id(spec) or "", control_plane_ips=ips, options=spec.azure, balancer=balancer
     )
     return Foundation(
-        fragment=vnet.fragment,
+        fragment=combine([vnet.fragment, balancing]),
         infra=infra,
-        join_host=ips[0],
+        join_host=ips[0] if balancer is None else balancer.private_ip,
+        # servers are behind the internal balancer, which cannot hairpin a server's flow back to it
+        server_join_host=None if balancer is None else ips[0],
         private_cidr=vnet.vnet_cidr,
         network_id=vnet.vnet.ref("id", max_len=VNET_ID_MAX_LEN),
-        api_names=tuple(public_ip(plan.name, i) for i in range(spec.control_plane_count)),
+        api_names=(
+            *(public_ip(plan.name, i) for i in range(spec.control_plane_count)),
+            *(balancer.names if balancer else ()),
+        ),
+        balancer=None if balancer is None else balancer.handle,
     )
 
 
@@ -263,15 +266,21 @@ def control_plane_node(plan: ClusterPlan, infra: AzureInfra, node: RenderedNode)
     return Placed(fragment, (handle,))
 
 
+def post_instance(plan: ClusterPlan, infra: AzureInfra, node: RenderedNode) -> Fragment:
+    """A server's NIC in the API balancers' pools."""
+    return Fragment() if infra.balancer is None else members(infra.balancer, node.name)
+
+
 def worker_pool(plan: ClusterPlan, infra: AzureInfra, pool: WorkerPool) -> Placed:
     """One scale set and its autoscale setting; machines read their index at boot."""
     (node,) = pool.nodes
     spec_pool = pool.pool
-    # the servers' NICs claim their fixed addresses before any worker takes one from the subnet
-    server_nics = [
-        f"azurerm_network_interface.{names.control_plane_node(plan.name, i)}_nic"
-        for i in range(plan.spec.control_plane_count)
-    ]
+    # the servers' NICs claim their fixed addresses before any worker takes one from the
+    # subnet, and workers join through a balancer with servers behind it
+    count = plan.spec.control_plane_count
+    server_nics = [f"azurerm_network_interface.{names.control_plane_node(plan.name, i)}_nic" for i in range(count)]
+    if infra.balancer is not None:
+        server_nics += azure_balancer.ready(infra.balancer, plan.name, count)
     scale_set = Resource(
         "azurerm_linux_virtual_machine_scale_set",
         node.name,
@@ -335,19 +344,21 @@ def outputs(plan: ClusterPlan, infra: AzureInfra, servers: tuple[NodeHandle, ...
         vm_name(names.control_plane_node(plan.name, i)): {"private_ip": server.private_ip, "public_ipv4": server.public_ip}
         for i, server in enumerate(servers)
     }
+    balancer = infra.balancer
+    endpoint: Text = servers[0].public_ip or ""
+    reached = "Kubernetes API of server 0 (its public IPv4 address)"
+    join = infra.control_plane_ips[0]
+    joined = "the address nodes join the cluster through (server 0's static private address)"
+    if balancer is not None:
+        endpoint = balancer.public_address or balancer.private_ip
+        where = "public load balancer" if balancer.public else "internal load balancer (from inside the VNet, or a VPN)"
+        reached = f"Kubernetes API through the {where}"
+        join, joined = balancer.private_ip, "the address workers join through (servers after the first join server 0)"
     return Fragment(
         outputs=(
-            Output(
-                "api_endpoint",
-                Template.of("https://", servers[0].public_ip or "", f":{API_PORT}"),
-                "Kubernetes API of server 0 (its public IPv4 address)",
-            ),
+            Output("api_endpoint", Template.of("https://", endpoint, f":{API_PORT}"), reached),
             Output("control_plane_addresses", addresses, "private and public addresses of each control-plane server"),
-            Output(
-                "join_server",
-                join_server(plan.spec.distribution, infra.control_plane_ips[0]),
-                "the address nodes join the cluster through (server 0's static private address)",
-            ),
+            Output("join_server", join_server(plan.spec.distribution, join), joined),
         )
     )
 
@@ -362,11 +373,16 @@ def notes(plan: ClusterPlan, infra: AzureInfra) -> tuple[str, ...]:
         "kindling must wait for cloud-init to write the file (its default off EC2, or legacyBootstrap): "
         "its EC2 init mode reads EC2 user-data, which Azure machines do not have",
         "terraform needs the subscription: set ARM_SUBSCRIPTION_ID (or log in with az login)",
-        f"nodes join server 0 at {infra.control_plane_ips[0]} (a static private address; no API load "
-        "balancer yet): while server 0 is down, no node can join",
         "outbound traffic leaves through the NAT gateway (the subnet's default outbound access is off); "
         "the NSG's last rule (4096) denies traffic inside the VNet to any port the port table does not open",
     ]
+    if infra.balancer is None:
+        result.append(
+            f"nodes join server 0 at {infra.control_plane_ips[0]} (a static private address; "
+            "no API load balancer): while server 0 is down, no node can join"
+        )
+    else:
+        result += azure_balancer.notes(infra.balancer, infra.control_plane_ips[0], spec.distribution)
     if spec.worker_pools:
         result.append(
             "worker nodes take their node_index from their private IPv4 address (Azure IMDS) when "
@@ -417,11 +433,13 @@ AZURE: Backend[AzureInfra] = Backend(
     check=check,
     foundation=foundation,
     control_plane_node=control_plane_node,
+    post_instance=post_instance,
     worker_pool=worker_pool,
     outputs=outputs,
     worker_index_fetch=IMDS,
     pool_size_owner=autoscale_setting_owns_size,
-    # nodes join server 0's private address, and the NSG filters traffic inside the VNet
+    api_load_balancer_refusal=azure_balancer.refusal,
+    # nodes join from inside the VNet (server 0 or the balancer), and the NSG filters traffic inside it
     firewall_filters_network=True,
     notes=notes,
 )

@@ -142,7 +142,8 @@ def _place_problems(spec: ClusterSpec, azure: AzureOptions) -> Iterator[Problem]
             yield Problem(join_path("azure.zones", i), f'zone "{zone}" is listed twice')
 
 
-def _network_problems(spec: ClusterSpec) -> Iterator[Problem]:
+def _network_problems(plan: ClusterPlan) -> Iterator[Problem]:
+    spec = plan.spec
     net = azure_network(spec)
     if netaddr.cidr_error(net.vpc_cidr, ipv4_only=True):
         return  # a broken CIDR is the cross-field rules' problem
@@ -153,13 +154,16 @@ def _network_problems(spec: ClusterSpec) -> Iterator[Problem]:
     if subnet.prefixlen > 29:
         yield Problem(path, f"an Azure subnet is a /29 or larger, not a /{subnet.prefixlen}")
         return
-    # Azure reserves the first four addresses and the last one of every subnet
+    # Azure reserves the first four addresses and the last one of every subnet; an API
+    # load balancer takes the last usable one
     last = FIRST_CONTROL_PLANE_HOST + spec.control_plane_count - 1
-    if last >= subnet.num_addresses - 1:
+    balancer = plan.api_load_balancer is not None
+    if last >= subnet.num_addresses - (2 if balancer else 1):
         yield Problem(
             path,
             f"{net.subnet} has too few addresses for {spec.control_plane_count} control-plane nodes "
-            f"(Azure reserves the first {FIRST_CONTROL_PLANE_HOST} and the last address)",
+            + ("and the API load balancer " if balancer else "")
+            + f"(Azure reserves the first {FIRST_CONTROL_PLANE_HOST} and the last address)",
         )
 
 
@@ -222,7 +226,7 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
         yield from _admin_problems(spec, azure)
         yield from _place_problems(spec, azure)
     yield from _image_problems(spec)
-    yield from _network_problems(spec)
+    yield from _network_problems(plan)
     yield from _pool_problems(spec)
     yield from _firewall_problems(plan)
     yield from _tag_problems(spec)

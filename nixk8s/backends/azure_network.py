@@ -15,8 +15,11 @@ Decisions:
 - Azure's default rules let the whole VNet (and every peered network and gateway)
   reach every port. The port table's private rows would then be decorative, so the
   last custom priority, 4096, denies traffic from ``VirtualNetwork`` to anything the
-  rules above do not allow. Health probes of Azure load balancers come from
-  ``AzureLoadBalancer``, which Azure's own rule 65001 still admits.
+  rules above do not allow. Health probes of Azure load balancers come from the
+  ``AzureLoadBalancer`` service tag (168.63.129.16); with an API load balancer, an
+  explicit rule admits it to 6443 above the deny, so that the probes never depend on
+  whether Azure counts the tag inside ``VirtualNetwork`` (its rule 65001 comes after
+  the deny).
 - Rules are inline (authoritative: Terraform removes rules added out of band) with
   priorities 100, 110, ... in port-table order. A row whose sources mix IPv4 and IPv6
   becomes two rules (``NAME`` and ``NAME-v6``): Azure refuses mixed families in one rule.
@@ -28,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from nixk8s import netaddr
 from nixk8s.plan import ClusterPlan
 from nixk8s.ports import PortRule, rule_sources
 from nixk8s.spec import ClusterSpec, Network
@@ -42,6 +46,10 @@ DENY_PRIORITY = 4096
 MAX_ALLOW_RULES = (DENY_PRIORITY - FIRST_PRIORITY - 1) // PRIORITY_STEP + 1
 MAX_RULE_PREFIXES = 4000
 ANY = ("0.0.0.0/0", "::/0")
+
+# the API load balancer's health probes, from Azure's own service tag
+PROBE_SOURCE = "AzureLoadBalancer"
+PROBE = PortRule("api_lb_probe", 6443, 6443, "tcp", "api", "API load balancer health probes to the Kubernetes API")
 
 _PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp"}
 
@@ -98,7 +106,7 @@ def _literal(sources: tuple[Text, ...]) -> tuple[str, ...]:
 
 
 def security_rules(plan: ClusterPlan, vnet_cidr: str) -> list[dict[str, Any]]:
-    """The port table as NSG rules (100, 110, ...), then the VNet deny at 4096."""
+    """The port table as NSG rules (100, 110, ...), the API balancer's probes, then the VNet deny at 4096."""
     rules: list[dict[str, Any]] = []
     for row in plan.ports:
         allowed = rule_sources(
@@ -111,6 +119,9 @@ def security_rules(plan: ClusterPlan, vnet_cidr: str) -> list[dict[str, Any]]:
             priority = FIRST_PRIORITY + PRIORITY_STEP * len(rules)
             description = row.description + (" (IPv6 sources)" if suffix else "")
             rules.append(_rule(row.name.replace("_", "-") + suffix, priority, row, group, description))
+    if plan.api_load_balancer is not None:
+        priority = FIRST_PRIORITY + PRIORITY_STEP * len(rules)
+        rules.append(_rule("api-lb-probe", priority, PROBE, (PROBE_SOURCE,), PROBE.description))
     deny = "traffic inside the VNet to any port not allowed above (overrides Azure's AllowVnetInBound)"
     rules.append(_rule("deny-vnet-inbound", DENY_PRIORITY, None, ("VirtualNetwork",), deny))
     return rules
@@ -209,3 +220,12 @@ def network(plan: ClusterPlan) -> AzureNetwork:
         subnet_cidr=net.subnet,
         ready=tuple(f"{r.type}.{r.name}" for r in (nsg_association, nat_ip_association, nat_association)),
     )
+
+
+def control_plane_ips(subnet: str, count: int) -> tuple[str, ...]:
+    """The servers' fixed private addresses: hosts 4, 5, ... of the subnet.
+
+    >>> control_plane_ips("10.0.1.0/24", 3)
+    ('10.0.1.4', '10.0.1.5', '10.0.1.6')
+    """
+    return tuple(str(netaddr.host(subnet, FIRST_CONTROL_PLANE_HOST + i)) for i in range(count))
