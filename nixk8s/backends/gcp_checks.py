@@ -3,11 +3,13 @@
 Resource names nixk8s derives are shortened, never refused (:mod:`nixk8s.names`);
 what the operator writes is checked here, each problem with its spec path: the
 region and its zones, the project id, the image, IAM roles, SSH keys in GCP's
-metadata form, Spot pools, labels (GCP's key/value rules, at most 64 per resource)
-and room in the subnet for the control plane's fixed addresses.
+metadata form, Spot pools, labels (GCP's key/value rules, at most 64 per resource),
+room in the subnet for the control plane's fixed addresses, and the source ranges a
+public API load balancer filters on.
 
 This module also owns the facts both the checks and the builders need (the zones of
-a spec, its image, its labels, its network), so that the two cannot disagree.
+a spec and of each server, its image, its labels, its network, the API sources a
+public balancer filters on), so that the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -67,8 +69,13 @@ METADATA_VALUE_LIMIT = 262_144
 SUBNET_RESERVED_TAIL = 2
 SMALLEST_SUBNET_PREFIX = 29
 # The control plane's fixed addresses start here: .2-.9 stay free for addresses of
-# the network itself (an API load balancer), which then never move a server.
+# the network itself, which then never move a server.
 FIRST_CONTROL_PLANE_HOST = 10
+# The API load balancer's internal address: the first host GCP hands out (it keeps
+# .0 and .1), below the servers', inside even the smallest subnet (a /29).
+API_BALANCER_HOST = 2
+# A forwarding rule filters on at most this many source ranges.
+MAX_SOURCE_IP_RANGES = 64
 
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -106,6 +113,29 @@ def zones(spec: ClusterSpec) -> tuple[str, ...]:
     if given:
         return given
     return tuple(f"{spec.region}-{letter}" for letter in REGION_ZONES.get(spec.region, ()))
+
+
+def server_zones(spec: ClusterSpec) -> tuple[str, ...]:
+    """Each server's zone: server ``i`` in zone ``i mod len(zones)``.
+
+    >>> from nixk8s.spec import NodePool
+    >>> server_zones(ClusterSpec(name="demo", backend="gcp", region="us-east1",
+    ...     node_pools=(NodePool(name="system", instance_types=("e2-standard-2",), min_size=4, max_size=4),),
+    ...     gcp=GcpOptions(project="my-project")))
+    ('us-east1-b', 'us-east1-c', 'us-east1-d', 'us-east1-b')
+    """
+    known = zones(spec)
+    return tuple(known[i % len(known)] for i in range(spec.control_plane_count)) if known else ()
+
+
+def ipv4_api_sources(spec: ClusterSpec) -> tuple[str, ...]:
+    """The IPv4 ``access.api_sources`` a public forwarding rule filters on; none for anywhere.
+
+    An IPv4 rule cannot hold IPv6 ranges, and a rule without ranges admits anyone: the
+    firewall, which sees the same client addresses, then filters alone.
+    """
+    v4 = tuple(s for s in spec.access.api_sources if ":" not in s)
+    return () if "0.0.0.0/0" in v4 else v4
 
 
 def image(spec: ClusterSpec) -> str | None:
@@ -273,6 +303,16 @@ def _subnet_problems(spec: ClusterSpec) -> Iterator[Problem]:
         )
 
 
+def _balancer_problems(plan: ClusterPlan) -> Iterator[Problem]:
+    sources = ipv4_api_sources(plan.spec)
+    if plan.api_load_balancer == "public" and len(sources) > MAX_SOURCE_IP_RANGES:
+        yield Problem(
+            "access.api_sources",
+            f"a public GCP load balancer filters on at most {MAX_SOURCE_IP_RANGES} IPv4 source ranges, "
+            f"not {len(sources)}: merge them into wider blocks",
+        )
+
+
 def check(plan: ClusterPlan) -> Iterator[Problem]:
     spec = plan.spec
     gcp = options(spec)
@@ -290,3 +330,4 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
     yield from _spot_problems(spec, gcp)
     yield from _label_problems(spec)
     yield from _subnet_problems(spec)
+    yield from _balancer_problems(plan)
