@@ -2,8 +2,9 @@
 template holds in its ``user-data`` after a (simulated) apply, and that user-data run
 as the machine would run it at first boot.
 
-The HA example (three servers) runs behind the API load balancer, private as written
-and public in a variant; the kubernetes example (one server) has none."""
+The HA examples (three servers) run behind the API load balancer: gcp-k3s.yaml a private
+one as written and a public one in a variant, gcp-kubernetes-ha.yaml a public one; the
+kubernetes example (one server) has none."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ MACHINES = ("google_compute_instance.", "google_compute_instance_template.")
 
 
 def test_there_are_gcp_example_specs() -> None:
-    assert {"gcp-k3s.yaml", "gcp-kubernetes.yaml"} <= {p.name for p in GCP_SPECS}
+    assert {"gcp-k3s.yaml", "gcp-kubernetes.yaml", "gcp-kubernetes-ha.yaml"} <= {p.name for p in GCP_SPECS}
 
 
 @pytest.mark.tfcheck
@@ -106,8 +107,13 @@ def kubernetes(tmp_path_factory: pytest.TempPathFactory) -> Applied:
     return Applied(compile_file(SPECS / "gcp-kubernetes.yaml"), tmp_path_factory.mktemp("gcp-kubernetes"))
 
 
-EXAMPLES = ["k3s_ha", "k3s_public", "kubernetes"]
-BALANCED = ["k3s_ha", "k3s_public"]
+@pytest.fixture(scope="module")
+def kubernetes_ha(tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    return Applied(compile_file(SPECS / "gcp-kubernetes-ha.yaml"), tmp_path_factory.mktemp("gcp-kubernetes-ha"))
+
+
+EXAMPLES = ["k3s_ha", "k3s_public", "kubernetes", "kubernetes_ha"]
+BALANCED = ["k3s_ha", "k3s_public", "kubernetes_ha"]
 
 
 def example(request: pytest.FixtureRequest, name: str) -> Applied:
@@ -160,7 +166,10 @@ def test_applied_workers_join_the_balancer_where_there_is_one(name: str, request
     applied = example(request, name)
     balancer = applied.balancer_address
     if name in BALANCED:
-        assert balancer == applied.state[f"google_compute_address.{applied.name}_api_ip"]["address"] == "10.30.0.2"
+        # the address fixed at compile time (host 2 of the subnet) is the one the rule serves
+        fixed = applied.compiled.built.infra.balancer.internal_ip
+        assert balancer == applied.state[f"google_compute_address.{applied.name}_api_ip"]["address"] == fixed
+        assert fixed.endswith(".2")
     else:
         assert balancer is None
     host = applied.server_0_address if balancer is None else balancer
@@ -181,8 +190,11 @@ def test_applied_every_servers_certificate_names_the_balancers_addresses(
     else:
         assert applied.public_balancer_address is None
     for i in range(3):
-        sans = embedded_config(applied.server(i))["k3s"]["tls_san"]
-        assert sans == ["k8s.example.com", *wanted], i
+        config = embedded_config(applied.server(i))
+        if "k3s" in config:
+            assert config["k3s"]["tls_san"] == ["k8s.example.com", *wanted], i
+        else:
+            assert config["kubernetes"]["api_server_cert_sans"] == wanted, i
 
 
 @pytest.mark.tfcheck
@@ -245,6 +257,7 @@ def test_applied_outputs_point_at_the_balancer_or_server_0(
     endpoint = {
         "k3s_ha": applied.balancer_address,
         "k3s_public": applied.public_balancer_address,
+        "kubernetes_ha": applied.public_balancer_address,
         "kubernetes": server_0["network_interface"][0]["access_config"][0]["nat_ip"],
     }[name]
     assert f'api_endpoint = "https://{endpoint}:6443"' in summary
@@ -315,3 +328,15 @@ def test_applied_template_writes_no_config_when_the_metadata_server_does_not_ans
     boot = boot_in_namespace(kubernetes.template("workers"), wrong_header, tmp_path)
     assert boot.returncode != 0
     assert boot.config is None
+
+
+@pytest.mark.tfcheck
+def test_applied_public_balancer_admits_the_api_sources_as_the_firewall_does(kubernetes_ha: Applied) -> None:
+    rule = kubernetes_ha.state["google_compute_forwarding_rule.kube-ha_api_public"]
+    assert rule["load_balancing_scheme"] == "EXTERNAL"
+    assert rule["ip_address"] == kubernetes_ha.public_balancer_address
+    assert rule["source_ip_ranges"] == ["192.0.2.0/24", "198.51.100.0/24"]
+    v4 = kubernetes_ha.state["google_compute_firewall.kube-ha_public_api_v4"]["source_ranges"]
+    assert set(v4) == {"192.0.2.0/24", "198.51.100.0/24", "10.40.0.0/16"}
+    health = kubernetes_ha.state["google_compute_firewall.kube-ha_api_health"]
+    assert health["target_tags"] == ["kube-ha-cp"] and "35.191.0.0/16" in health["source_ranges"]
