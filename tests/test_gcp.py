@@ -222,7 +222,7 @@ def test_without_a_balancer_joiners_use_server_0s_static_address() -> None:
 
 def test_kubernetes_joins_without_a_scheme() -> None:
     kubeadm = {"distribution": "kubernetes", "bootstrap_secrets": {"kubeadm_token": "abcdef.0123456789abcdef"}}
-    assert compile_raw(gcp_spec(**kubeadm)).document["output"]["join_server"]["value"] == "10.8.1.2:6443"
+    assert compile_raw(gcp_spec(**kubeadm)).document["output"]["join_server"]["value"] == "10.8.1.253:6443"
     alone = compile_raw(gcp_spec(api_load_balancer="none", **kubeadm))
     assert alone.document["output"]["join_server"]["value"] == "10.8.1.10:6443"
 
@@ -467,6 +467,10 @@ CHECKS: dict[str, tuple[dict[str, Any], str]] = {
         gcp_spec(network={"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/28"}, node_pools=_pools(5)),
         "network.subnet_cidr",
     ),
+    "no room for the servers' and the balancer's addresses": (
+        gcp_spec(network={"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/28"}, node_pools=_pools(4)),
+        "network.subnet_cidr",
+    ),
     "parked control plane": (gcp_spec(node_pools=_pools(0)), "node_pools[0].min_size"),
     "persistent_state": (gcp_spec(persistent_state={"size_gb": 50}), "persistent_state"),
     "user-data over 262,144 bytes": (
@@ -554,9 +558,13 @@ def test_auto_puts_a_private_balancer_in_front_of_two_or_more_servers(servers: i
     assert ("demo_api" in resources(c, "google_compute_forwarding_rule")) == (built is not None)
 
 
-def test_the_balancer_has_a_static_internal_address_at_host_2_below_the_servers() -> None:
+def test_the_balancer_has_a_static_internal_address_at_the_subnets_last_usable_host() -> None:
     address = resources(compile_raw(gcp_spec()), "google_compute_address")["demo_api_ip"]
-    assert (address["address"], address["address_type"], address["purpose"]) == ("10.8.1.2", "INTERNAL", "GCE_ENDPOINT")
+    assert (address["address"], address["address_type"], address["purpose"]) == (
+        "10.8.1.253",
+        "INTERNAL",
+        "GCE_ENDPOINT",
+    )
     assert address["subnetwork"] == "${google_compute_subnetwork.demo_subnet.id}"
     assert address["region"] == "europe-west1" and address["name"] == "demo-api-ip"
 
@@ -616,10 +624,10 @@ def test_workers_join_the_balancer_and_servers_join_server_0(distribution: str) 
         if config["cluster_init"]:
             continue
         by_role.setdefault(config["role"], set()).add(config["join_server"])
-    assert by_role == {"server": {f"{scheme}10.8.1.10:6443"}, "agent": {f"{scheme}10.8.1.2:6443"}}
+    assert by_role == {"server": {f"{scheme}10.8.1.10:6443"}, "agent": {f"{scheme}10.8.1.253:6443"}}
 
 
-@pytest.mark.parametrize("asked,names", [("private", ["10.8.1.2"]), ("public", ["10.8.1.2", PUBLIC_IP])])
+@pytest.mark.parametrize("asked,names", [("private", ["10.8.1.253"]), ("public", ["10.8.1.253", PUBLIC_IP])])
 def test_every_servers_certificate_names_the_balancer(asked: str, names: list[str]) -> None:
     servers = [cfg for cfg in configs(compile_raw(gcp_spec(api_load_balancer=asked))) if cfg["role"] == "server"]
     assert len(servers) == 3
@@ -659,16 +667,16 @@ def test_a_private_balancer_builds_nothing_public() -> None:
 
 @pytest.mark.parametrize(
     "asked,endpoint",
-    [("private", "https://10.8.1.2:6443"), ("public", "https://${" + PUBLIC_IP + "}:6443")],
+    [("private", "https://10.8.1.253:6443"), ("public", "https://${" + PUBLIC_IP + "}:6443")],
 )
 def test_the_api_endpoint_is_the_balancer_and_join_server_its_internal_address(asked: str, endpoint: str) -> None:
     c = compile_raw(gcp_spec(api_load_balancer=asked))
     out = c.document["output"]
     assert out["api_endpoint"]["value"] == endpoint
-    assert out["join_server"]["value"] == "https://10.8.1.2:6443"
+    assert out["join_server"]["value"] == "https://10.8.1.253:6443"
     handle = c.built.foundation.balancer
     assert handle is not None and handle.resource == "google_compute_forwarding_rule.demo_api"
-    assert handle.private_address == "10.8.1.2"
+    assert handle.private_address == "10.8.1.253"
     assert (handle.public_address is not None) == (asked == "public")
 
 
@@ -682,7 +690,14 @@ def test_a_public_balancer_filters_on_at_most_64_ipv4_ranges() -> None:
 
 def test_explain_says_servers_join_server_0_and_workers_the_balancer() -> None:
     text = explain(compile_raw(gcp_spec()))
-    assert "internal passthrough load balancer at 10.8.1.2" in text
+    assert "internal passthrough load balancer at 10.8.1.253" in text
     assert "servers join server 0 directly" in text
     assert "google-guest-agent" in text
     assert "no API load balancer" in explain(compile_raw(gcp_spec(api_load_balancer="none")))
+
+
+def test_four_servers_fit_a_28_without_a_balancer_and_three_with_one() -> None:
+    small = {"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/28"}
+    assert problems_of(gcp_spec(network=small, node_pools=_pools(4), api_load_balancer="none")) == ()
+    c = compile_raw(gcp_spec(network=small, node_pools=_pools(3)))
+    assert resources(c, "google_compute_address")["demo_api_ip"]["address"] == "10.8.1.13"

@@ -166,10 +166,10 @@ def test_applied_workers_join_the_balancer_where_there_is_one(name: str, request
     applied = example(request, name)
     balancer = applied.balancer_address
     if name in BALANCED:
-        # the address fixed at compile time (host 2 of the subnet) is the one the rule serves
+        # the address fixed at compile time (the subnet's last usable host) is the one the rule serves
         fixed = applied.compiled.built.infra.balancer.internal_ip
         assert balancer == applied.state[f"google_compute_address.{applied.name}_api_ip"]["address"] == fixed
-        assert fixed.endswith(".2")
+        assert fixed.endswith(".253")
     else:
         assert balancer is None
     host = applied.server_0_address if balancer is None else balancer

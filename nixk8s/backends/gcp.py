@@ -16,8 +16,8 @@ What this backend builds, in order:
    address, host 10 + i of the subnet) and ``google_compute_instance.N_cp_i`` in zone
    ``i mod len(zones)``: servers ≥ 1 join server 0's address, known at compile time;
 5. the API load balancer, where the plan has one (``api_load_balancer``; ``auto`` for
-   two or more servers): an internal passthrough Network Load Balancer at host 2 of
-   the subnet in front of per-zone groups of the servers, where workers join, and for
+   two or more servers): an internal passthrough Network Load Balancer at the last
+   usable host of the subnet in front of per-zone groups of the servers, where workers join, and for
    ``public`` an external one too (:mod:`.gcp_balancer`). Without one, workers join
    server 0 as the servers do;
 6. per worker pool ``google_compute_instance_template.N_P`` (immutable: ``name_prefix``

@@ -2,10 +2,9 @@
 
 What it builds, when the plan has an API load balancer:
 
-- ``google_compute_address.N_api_ip``: a static internal address at host
-  :data:`~nixk8s.backends.gcp_checks.API_BALANCER_HOST` of the subnet, below the
-  servers' (host 10 on), so that the join address is known at compile time and
-  never moves a server;
+- ``google_compute_address.N_api_ip``: a static internal address, the subnet's last
+  usable host (:func:`~nixk8s.backends.gcp_checks.api_balancer_host`), so that the
+  join address is known at compile time and is not one an existing worker holds;
 - per zone that holds a server, ``google_compute_instance_group.N_cp_<zone>``: an
   unmanaged group of that zone's servers (a backend service takes groups, not VMs);
 - ``google_compute_region_health_check.N_api``: TCP 6443;
@@ -34,7 +33,7 @@ import msgspec
 
 from nixk8s import names, netaddr
 from nixk8s.backends.base import BalancerHandle
-from nixk8s.backends.gcp_checks import API_BALANCER_HOST, ipv4_api_sources, network, server_zones
+from nixk8s.backends.gcp_checks import api_balancer_host, ipv4_api_sources, network, server_zones
 from nixk8s.plan import ClusterPlan
 from nixk8s.spec import ClusterSpec
 from nixk8s.terraform import Expr, Fragment, Resource, Text, ref
@@ -80,16 +79,17 @@ def refusal(spec: ClusterSpec) -> str | None:
 
 
 def balancer_ip(spec: ClusterSpec) -> str:
-    """The balancer's static internal address: host 2 of the subnet (GCP keeps 0 and 1).
+    """The balancer's static internal address: the subnet's last usable host.
 
     >>> from nixk8s.spec import GcpOptions, Network, NodePool
     >>> balancer_ip(ClusterSpec(name="demo", backend="gcp", region="europe-west1",
     ...     network=Network(vpc_cidr="10.8.0.0/16", subnet_cidr="10.8.1.0/24"), gcp=GcpOptions(project="p"),
     ...     node_pools=(NodePool(name="system", instance_types=("e2-standard-2",)),)))
-    '10.8.1.2'
+    '10.8.1.253'
     """
-    ip = netaddr.host(network(spec).subnet, API_BALANCER_HOST)
-    assert ip is not None, "every subnet GCP takes (a /29 or larger) has host 2"
+    subnet = network(spec).subnet
+    ip = netaddr.host(subnet, api_balancer_host(subnet))
+    assert ip is not None, "a host inside the subnet"
     return ip
 
 

@@ -68,12 +68,9 @@ METADATA_VALUE_LIMIT = 262_144
 # second-to-last, broadcast); the smallest subnet is a /29.
 SUBNET_RESERVED_TAIL = 2
 SMALLEST_SUBNET_PREFIX = 29
-# The control plane's fixed addresses start here: .2-.9 stay free for addresses of
-# the network itself, which then never move a server.
+# The control plane's fixed addresses start here (GCP hands out .2-.9 to machines
+# with ephemeral addresses first); the API balancer's is the subnet's last usable host.
 FIRST_CONTROL_PLANE_HOST = 10
-# The API load balancer's internal address: the first host GCP hands out (it keeps
-# .0 and .1), below the servers', inside even the smallest subnet (a /29).
-API_BALANCER_HOST = 2
 # A forwarding rule filters on at most this many source ranges.
 MAX_SOURCE_IP_RANGES = 64
 
@@ -126,6 +123,20 @@ def server_zones(spec: ClusterSpec) -> tuple[str, ...]:
     """
     known = zones(spec)
     return tuple(known[i % len(known)] for i in range(spec.control_plane_count)) if known else ()
+
+
+def api_balancer_host(subnet: str) -> int:
+    """The API load balancer's host in the subnet: its last usable one.
+
+    Not one of hosts 2-9: GCP hands machines their ephemeral addresses from the bottom
+    of the subnet, so the workers of a cluster compiled before it had a balancer hold
+    those, and the balancer's address would be taken. The top is the last to be handed
+    out (as on Hetzner, where the balancer has it too).
+
+    >>> api_balancer_host("10.0.1.0/24"), api_balancer_host("10.30.0.0/20")
+    (253, 4093)
+    """
+    return netaddr.net(subnet).num_addresses - SUBNET_RESERVED_TAIL - 1
 
 
 def ipv4_api_sources(spec: ClusterSpec) -> tuple[str, ...]:
@@ -283,7 +294,7 @@ def _label_problems(spec: ClusterSpec) -> Iterator[Problem]:
         yield Problem("tags", f"machines would carry {count} labels with nixk8s' own; GCP allows {MAX_LABELS}")
 
 
-def _subnet_problems(spec: ClusterSpec) -> Iterator[Problem]:
+def _subnet_problems(spec: ClusterSpec, *, balanced: bool) -> Iterator[Problem]:
     net = network(spec)
     if netaddr.cidr_error(net.vpc_cidr, ipv4_only=True):
         return  # a broken CIDR is the cross-field rules' problem
@@ -300,6 +311,13 @@ def _subnet_problems(spec: ClusterSpec) -> Iterator[Problem]:
             path,
             f"the subnet {net.subnet} has no room for {spec.control_plane_count} control-plane addresses "
             f"from host {FIRST_CONTROL_PLANE_HOST} on (GCP keeps its last two addresses)",
+        )
+    elif balanced and last >= api_balancer_host(net.subnet):
+        yield Problem(
+            path,
+            f"the subnet {net.subnet} has no room for {spec.control_plane_count} control-plane addresses "
+            f"from host {FIRST_CONTROL_PLANE_HOST} on and the API load balancer's at its last usable host: "
+            "use a larger subnet",
         )
 
 
@@ -329,5 +347,5 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
     yield from _ssh_key_problems(spec, gcp)
     yield from _spot_problems(spec, gcp)
     yield from _label_problems(spec)
-    yield from _subnet_problems(spec)
+    yield from _subnet_problems(spec, balanced=plan.api_load_balancer is not None)
     yield from _balancer_problems(plan)
