@@ -571,6 +571,10 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
         spec["persistent_state"] = {"size_gb": draw(st.integers(8, 100))}
     if backend == "gcp":
         spec["gcp"] = {**spec["gcp"], **draw(gcp_placement(spec))}
+        if draw(st.booleans()):
+            # GCP builds every kind: auto (a private balancer for two or more servers),
+            # a private or public one for any control plane, or none
+            spec["api_load_balancer"] = draw(st.sampled_from(["auto", "private", "public", "none"]))
     if backend == "hcloud":
         _hcloud_autoscaled_pools_fit(spec)
     if backend == "hcloud" and "network" not in spec and joining:

@@ -123,10 +123,12 @@ def test_the_api_is_open_to_the_vpc_from_which_nodes_join_server_0() -> None:
 
 def test_every_firewall_rule_targets_the_node_tag_that_every_machine_carries() -> None:
     c = compile_raw(gcp_spec())
-    for rule in firewalls(c).values():
-        assert rule["target_tags"] == ["demo-node"]
+    for name, rule in firewalls(c).items():
+        # the balancer's health checks reach the servers only
+        assert rule["target_tags"] == (["demo-cp"] if name == "demo_api_health" else ["demo-node"])
         assert rule["network"] == "${google_compute_network.demo_network.id}"
     assert "demo-node" in instance(c)["tags"] and "demo-node" in template(c)["tags"]
+    assert "demo-cp" in instance(c)["tags"] and "demo-cp" not in template(c)["tags"]
 
 
 # --- identity ---------------------------------------------------------------------------------
@@ -211,16 +213,18 @@ def test_servers_carry_their_own_config_with_a_static_index_in_raw_user_data() -
         assert (config["role"], config["node_index"], config["cluster_init"]) == ("server", i, i == 0)
 
 
-def test_joiners_use_server_0s_static_address() -> None:
-    c = compile_raw(gcp_spec())
+def test_without_a_balancer_joiners_use_server_0s_static_address() -> None:
+    c = compile_raw(gcp_spec(api_load_balancer="none"))
     joiners = [embedded_config(u) for u in document_user_data(c.document)]
     assert [j.get("join_server") for j in joiners].count(None) == 1
     assert {j["join_server"] for j in joiners if "join_server" in j} == {"https://10.8.1.10:6443"}
 
 
-def test_kubernetes_joins_server_0_without_a_scheme() -> None:
-    c = compile_raw(gcp_spec(distribution="kubernetes", bootstrap_secrets={"kubeadm_token": "abcdef.0123456789abcdef"}))
-    assert c.document["output"]["join_server"]["value"] == "10.8.1.10:6443"
+def test_kubernetes_joins_without_a_scheme() -> None:
+    kubeadm = {"distribution": "kubernetes", "bootstrap_secrets": {"kubeadm_token": "abcdef.0123456789abcdef"}}
+    assert compile_raw(gcp_spec(**kubeadm)).document["output"]["join_server"]["value"] == "10.8.1.253:6443"
+    alone = compile_raw(gcp_spec(api_load_balancer="none", **kubeadm))
+    assert alone.document["output"]["join_server"]["value"] == "10.8.1.10:6443"
 
 
 def test_servers_receive_the_network_id_and_workers_do_not() -> None:
@@ -294,9 +298,12 @@ def test_the_autoscaler_owns_the_groups_size_between_the_pools_min_and_max() -> 
     assert (policy["min_replicas"], policy["max_replicas"]) == (1, 9)
 
 
-def test_workers_take_addresses_only_after_the_servers_claimed_theirs() -> None:
+def test_workers_take_addresses_only_after_the_servers_and_the_balancer_claimed_theirs() -> None:
     group = resources(compile_raw(gcp_spec()), "google_compute_region_instance_group_manager")["demo_workers"]
-    assert group["depends_on"] == [f"google_compute_address.demo_cp_{i}_ip" for i in range(3)]
+    servers = [f"google_compute_address.demo_cp_{i}_ip" for i in range(3)]
+    assert group["depends_on"] == [*servers, "google_compute_address.demo_api_ip"]
+    alone = compile_raw(gcp_spec(api_load_balancer="none"))
+    assert resources(alone, "google_compute_region_instance_group_manager")["demo_workers"]["depends_on"] == servers
 
 
 def test_a_templates_config_has_no_node_index_and_its_user_data_reads_one_at_boot() -> None:
@@ -347,8 +354,8 @@ def test_the_provider_block_has_the_project_and_region_and_no_attribution_label(
     }
 
 
-def test_outputs_are_the_api_endpoint_join_server_and_control_plane_addresses() -> None:
-    out = compile_raw(gcp_spec()).document["output"]
+def test_without_a_balancer_outputs_are_server_0s_addresses() -> None:
+    out = compile_raw(gcp_spec(api_load_balancer="none")).document["output"]
     nat_ip = "${google_compute_instance.demo_cp_0.network_interface[0].access_config[0].nat_ip}"
     assert out["api_endpoint"]["value"] == f"https://{nat_ip}:6443"
     assert out["join_server"]["value"] == "https://10.8.1.10:6443"
@@ -461,6 +468,10 @@ CHECKS: dict[str, tuple[dict[str, Any], str]] = {
         gcp_spec(network={"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/28"}, node_pools=_pools(5)),
         "network.subnet_cidr",
     ),
+    "no room for the servers' and the balancer's addresses": (
+        gcp_spec(network={"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/28"}, node_pools=_pools(4)),
+        "network.subnet_cidr",
+    ),
     "parked control plane": (gcp_spec(node_pools=_pools(0)), "node_pools[0].min_size"),
     "persistent_state": (gcp_spec(persistent_state={"size_gb": 50}), "persistent_state"),
     "user-data over 262,144 bytes": (
@@ -521,3 +532,173 @@ def test_explain_warns_that_bootstrap_secrets_stay_readable_in_the_metadata() ->
     assert "readable in the instance metadata" in explain(compile_raw(gcp_spec()))
     alone = gcp_spec(node_pools=_pools(1), bootstrap_secrets={})
     assert "readable in the instance metadata" not in explain(compile_raw(alone))
+
+
+# --- the API load balancer ------------------------------------------------------------------------
+
+PUBLIC_IP = "google_compute_address.demo_api_public_ip.address"
+
+
+def configs(c: Compiled) -> list[dict[str, Any]]:
+    return [embedded_config(u) for u in document_user_data(c.document)]
+
+
+def server_sans(config: dict[str, Any]) -> list[str]:
+    return config["k3s"]["tls_san"] if "k3s" in config else config["kubernetes"]["api_server_cert_sans"]
+
+
+@pytest.mark.parametrize(
+    "servers,asked,built",
+    [(3, "auto", "private"), (2, "auto", "private"), (1, "auto", None), (1, "private", "private"), (3, "none", None)],
+)
+def test_auto_puts_a_private_balancer_in_front_of_two_or_more_servers(servers: int, asked: str, built: str) -> None:
+    system = {"name": "system", "instance_types": ["e2-standard-2"], "min_size": servers, "max_size": servers}
+    workers = {"name": "workers", "instance_types": ["e2-standard-4"]}
+    c = compile_raw(gcp_spec(node_pools=[system, workers], api_load_balancer=asked))
+    assert c.plan.api_load_balancer == built
+    assert ("demo_api" in resources(c, "google_compute_forwarding_rule")) == (built is not None)
+
+
+def test_the_balancer_has_a_static_internal_address_at_the_subnets_last_usable_host() -> None:
+    address = resources(compile_raw(gcp_spec()), "google_compute_address")["demo_api_ip"]
+    assert (address["address"], address["address_type"], address["purpose"]) == (
+        "10.8.1.253",
+        "INTERNAL",
+        "GCE_ENDPOINT",
+    )
+    assert address["subnetwork"] == "${google_compute_subnetwork.demo_subnet.id}"
+    assert address["region"] == "europe-west1" and address["name"] == "demo-api-ip"
+
+
+def test_each_zone_with_servers_has_an_instance_group_of_its_servers() -> None:
+    system = {"name": "system", "instance_types": ["e2-standard-2"], "min_size": 4, "max_size": 4}
+    c = compile_raw(gcp_spec(node_pools=[system]))
+    groups = resources(c, "google_compute_instance_group")
+    link = "${{google_compute_instance.demo_cp_{}.self_link}}".format
+    assert {name: (g["zone"], g["instances"]) for name, g in groups.items()} == {
+        "demo_cp_europe_west1_b": ("europe-west1-b", [link(0), link(3)]),
+        "demo_cp_europe_west1_c": ("europe-west1-c", [link(1)]),
+        "demo_cp_europe_west1_d": ("europe-west1-d", [link(2)]),
+    }
+    for name, group in groups.items():
+        assert group["network"] == "${google_compute_network.demo_network.id}"
+        assert GCE_NAME.match(group["name"]), name
+
+
+def test_the_internal_balancer_is_a_tcp_passthrough_rule_backend_service_and_health_check() -> None:
+    c = compile_raw(gcp_spec())
+    check = resources(c, "google_compute_region_health_check")["demo_api"]
+    assert check["tcp_health_check"] == [{"port": 6443}] and check["region"] == "europe-west1"
+    service = resources(c, "google_compute_region_backend_service")["demo_api"]
+    assert (service["load_balancing_scheme"], service["protocol"]) == ("INTERNAL", "TCP")
+    assert service["network"] == "${google_compute_network.demo_network.id}"
+    assert service["health_checks"] == ["${google_compute_region_health_check.demo_api.id}"]
+    assert service["backend"] == [
+        {"group": f"${{google_compute_instance_group.demo_cp_europe_west1_{z}.id}}", "balancing_mode": "CONNECTION"}
+        for z in "bcd"
+    ]
+    rule = resources(c, "google_compute_forwarding_rule")["demo_api"]
+    assert (rule["load_balancing_scheme"], rule["ip_protocol"], rule["ports"]) == ("INTERNAL", "TCP", ["6443"])
+    assert rule["ip_address"] == "${google_compute_address.demo_api_ip.address}"
+    assert rule["backend_service"] == "${google_compute_region_backend_service.demo_api.id}"
+    assert rule["subnetwork"] == "${google_compute_subnetwork.demo_subnet.id}"
+    assert "source_ip_ranges" not in rule
+
+
+def test_googles_health_checks_reach_the_servers_api_port() -> None:
+    rule = firewalls(compile_raw(gcp_spec()))["demo_api_health"]
+    assert rule["source_ranges"] == ["35.191.0.0/16", "130.211.0.0/22"]
+    assert rule["allow"] == [{"protocol": "tcp", "ports": ["6443"]}]
+    assert rule["target_tags"] == ["demo-cp"]
+    public = firewalls(compile_raw(gcp_spec(api_load_balancer="public")))["demo_api_health"]
+    assert public["source_ranges"] == ["35.191.0.0/16", "130.211.0.0/22", "209.85.152.0/22", "209.85.204.0/22"]
+    assert "demo_api_health" not in firewalls(compile_raw(gcp_spec(api_load_balancer="none")))
+
+
+@pytest.mark.parametrize("distribution", ["k3s", "kubernetes"])
+def test_workers_join_the_balancer_and_servers_join_server_0(distribution: str) -> None:
+    secrets = {"kubeadm_token": "abcdef.0123456789abcdef"} if distribution == "kubernetes" else None
+    c = compile_raw(gcp_spec(distribution=distribution, **({"bootstrap_secrets": secrets} if secrets else {})))
+    scheme = "https://" if distribution == "k3s" else ""
+    by_role: dict[str, set[str]] = {}
+    for config in configs(c):
+        if config["cluster_init"]:
+            continue
+        by_role.setdefault(config["role"], set()).add(config["join_server"])
+    assert by_role == {"server": {f"{scheme}10.8.1.10:6443"}, "agent": {f"{scheme}10.8.1.253:6443"}}
+
+
+@pytest.mark.parametrize("asked,names", [("private", ["10.8.1.253"]), ("public", ["10.8.1.253", PUBLIC_IP])])
+def test_every_servers_certificate_names_the_balancer(asked: str, names: list[str]) -> None:
+    servers = [cfg for cfg in configs(compile_raw(gcp_spec(api_load_balancer=asked))) if cfg["role"] == "server"]
+    assert len(servers) == 3
+    for config in servers:
+        assert server_sans(config) == names
+
+
+def test_a_public_balancer_adds_an_external_address_service_and_rule_open_to_the_api_sources() -> None:
+    access = {"api_sources": ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7/32"]}
+    c = compile_raw(gcp_spec(api_load_balancer="public", access=access))
+    address = resources(c, "google_compute_address")["demo_api_public_ip"]
+    assert address["address_type"] == "EXTERNAL" and "address" not in address
+    service = resources(c, "google_compute_region_backend_service")["demo_api_public"]
+    assert (service["load_balancing_scheme"], service["protocol"]) == ("EXTERNAL", "TCP")
+    assert "network" not in service  # GCP takes a network for internal services only
+    assert service["backend"] == resources(c, "google_compute_region_backend_service")["demo_api"]["backend"]
+    rule = resources(c, "google_compute_forwarding_rule")["demo_api_public"]
+    assert (rule["load_balancing_scheme"], rule["ip_protocol"], rule["ports"]) == ("EXTERNAL", "TCP", ["6443"])
+    assert rule["ip_address"] == "${" + PUBLIC_IP + "}"
+    assert rule["backend_service"] == "${google_compute_region_backend_service.demo_api_public.id}"
+    # an IPv4 rule filters on the IPv4 sources; the firewall, which sees client addresses, on all of them
+    assert rule["source_ip_ranges"] == ["203.0.113.0/24", "198.51.100.7/32"]
+    assert firewalls(c)["demo_public_api_v4"]["source_ranges"] == ["203.0.113.0/24", "198.51.100.7/32", "10.8.0.0/16"]
+    assert firewalls(c)["demo_public_api_v6"]["source_ranges"] == ["2001:db8::/32"]
+
+
+def test_a_public_balancer_open_to_anywhere_does_not_filter_on_sources() -> None:
+    rule = resources(compile_raw(gcp_spec(api_load_balancer="public")), "google_compute_forwarding_rule")
+    assert "source_ip_ranges" not in rule["demo_api_public"]
+
+
+def test_a_private_balancer_builds_nothing_public() -> None:
+    c = compile_raw(gcp_spec(api_load_balancer="private"))
+    assert "demo_api_public" not in resources(c, "google_compute_forwarding_rule")
+    assert "demo_api_public_ip" not in resources(c, "google_compute_address")
+
+
+@pytest.mark.parametrize(
+    "asked,endpoint",
+    [("private", "https://10.8.1.253:6443"), ("public", "https://${" + PUBLIC_IP + "}:6443")],
+)
+def test_the_api_endpoint_is_the_balancer_and_join_server_its_internal_address(asked: str, endpoint: str) -> None:
+    c = compile_raw(gcp_spec(api_load_balancer=asked))
+    out = c.document["output"]
+    assert out["api_endpoint"]["value"] == endpoint
+    assert out["join_server"]["value"] == "https://10.8.1.253:6443"
+    handle = c.built.foundation.balancer
+    assert handle is not None and handle.resource == "google_compute_forwarding_rule.demo_api"
+    assert handle.private_address == "10.8.1.253"
+    assert (handle.public_address is not None) == (asked == "public")
+
+
+def test_a_public_balancer_filters_on_at_most_64_ipv4_ranges() -> None:
+    many = [f"203.0.{i}.0/24" for i in range(65)]
+    problems = problems_of(gcp_spec(api_load_balancer="public", access={"api_sources": many}))
+    assert [p.path for p in problems] == ["access.api_sources"]
+    assert "at most 64" in problems[0].message
+    assert problems_of(gcp_spec(api_load_balancer="private", access={"api_sources": many})) == ()
+
+
+def test_explain_says_servers_join_server_0_and_workers_the_balancer() -> None:
+    text = explain(compile_raw(gcp_spec()))
+    assert "internal passthrough load balancer at 10.8.1.253" in text
+    assert "servers join server 0 directly" in text
+    assert "google-guest-agent" in text
+    assert "no API load balancer" in explain(compile_raw(gcp_spec(api_load_balancer="none")))
+
+
+def test_four_servers_fit_a_28_without_a_balancer_and_three_with_one() -> None:
+    small = {"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/28"}
+    assert problems_of(gcp_spec(network=small, node_pools=_pools(4), api_load_balancer="none")) == ()
+    c = compile_raw(gcp_spec(network=small, node_pools=_pools(3)))
+    assert resources(c, "google_compute_address")["demo_api_ip"]["address"] == "10.8.1.13"

@@ -1,6 +1,10 @@
 """GCP end to end: real terraform over the compiled examples, what every instance and
 template holds in its ``user-data`` after a (simulated) apply, and that user-data run
-as the machine would run it at first boot."""
+as the machine would run it at first boot.
+
+The HA examples (three servers) run behind the API load balancer: gcp-k3s.yaml a private
+one as written and a public one in a variant, gcp-kubernetes-ha.yaml a public one; the
+kubernetes example (one server) has none."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from support import (
     SPECS,
     apply_state,
@@ -16,6 +21,7 @@ from support import (
     boot_in_namespace,
     cloud_init_schema,
     compile_file,
+    compile_text,
     dummy_tfvars,
     embedded_config,
     metadata_route,
@@ -32,7 +38,7 @@ MACHINES = ("google_compute_instance.", "google_compute_instance_template.")
 
 
 def test_there_are_gcp_example_specs() -> None:
-    assert {"gcp-k3s.yaml", "gcp-kubernetes.yaml"} <= {p.name for p in GCP_SPECS}
+    assert {"gcp-k3s.yaml", "gcp-kubernetes.yaml", "gcp-kubernetes-ha.yaml"} <= {p.name for p in GCP_SPECS}
 
 
 @pytest.mark.tfcheck
@@ -47,8 +53,8 @@ def test_example_gcp_spec_passes_terraform_plan(path: Path, tmp_path: Path) -> N
 class Applied:
     """An example after a simulated apply: the state, and every machine's user-data."""
 
-    def __init__(self, spec_file: str, tmp: Path) -> None:
-        self.compiled: Compiled = compile_file(SPECS / spec_file)
+    def __init__(self, compiled: Compiled, tmp: Path) -> None:
+        self.compiled = compiled
         self.name = self.compiled.plan.name
         self.tfvars = dummy_tfvars(self.compiled)
         self.state = apply_state(self.compiled, tmp, self.tfvars)
@@ -68,18 +74,46 @@ class Applied:
     def server(self, i: int) -> str:
         return self.user_data[f"google_compute_instance.{self.name}_cp_{i}"]
 
+    @property
+    def balancer_address(self) -> str | None:
+        """The internal balancer's address as applied (None without a balancer)."""
+        rule = self.state.get(f"google_compute_forwarding_rule.{self.name}_api")
+        return None if rule is None else str(rule["ip_address"])
+
+    @property
+    def public_balancer_address(self) -> str | None:
+        address = self.state.get(f"google_compute_address.{self.name}_api_public_ip")
+        return None if address is None else str(address["address"])
+
+
+def k3s_public_spec() -> str:
+    """The HA example with a public balancer in front of the servers as well."""
+    raw = yaml.safe_load((SPECS / "gcp-k3s.yaml").read_text())
+    return yaml.safe_dump({**raw, "api_load_balancer": "public"}, sort_keys=False)
+
 
 @pytest.fixture(scope="module")
 def k3s_ha(tmp_path_factory: pytest.TempPathFactory) -> Applied:
-    return Applied("gcp-k3s.yaml", tmp_path_factory.mktemp("gcp-k3s"))
+    return Applied(compile_file(SPECS / "gcp-k3s.yaml"), tmp_path_factory.mktemp("gcp-k3s"))
+
+
+@pytest.fixture(scope="module")
+def k3s_public(tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    return Applied(compile_text(k3s_public_spec()), tmp_path_factory.mktemp("gcp-k3s-public"))
 
 
 @pytest.fixture(scope="module")
 def kubernetes(tmp_path_factory: pytest.TempPathFactory) -> Applied:
-    return Applied("gcp-kubernetes.yaml", tmp_path_factory.mktemp("gcp-kubernetes"))
+    return Applied(compile_file(SPECS / "gcp-kubernetes.yaml"), tmp_path_factory.mktemp("gcp-kubernetes"))
 
 
-EXAMPLES = ["k3s_ha", "kubernetes"]
+@pytest.fixture(scope="module")
+def kubernetes_ha(tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    return Applied(compile_file(SPECS / "gcp-kubernetes-ha.yaml"), tmp_path_factory.mktemp("gcp-kubernetes-ha"))
+
+
+EXAMPLES = ["k3s_ha", "k3s_public", "kubernetes", "kubernetes_ha"]
+BALANCED = ["k3s_ha", "k3s_public", "kubernetes_ha"]
 
 
 def example(request: pytest.FixtureRequest, name: str) -> Applied:
@@ -109,16 +143,75 @@ def test_applied_exactly_one_node_initialises_the_cluster_and_it_is_server_0(
     assert "join_server" not in applied.configs()[initialising[0]]
 
 
+def join_url(applied: Applied, host: str) -> str:
+    return f"https://{host}:6443" if applied.compiled.plan.spec.distribution == "k3s" else f"{host}:6443"
+
+
 @pytest.mark.tfcheck
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_applied_joiners_hold_server_0s_real_address(name: str, request: pytest.FixtureRequest) -> None:
+def test_applied_servers_join_server_0s_real_address(name: str, request: pytest.FixtureRequest) -> None:
+    # also behind a balancer: a passthrough balancer answers a server that connects to it with itself
     applied = example(request, name)
     host = applied.server_0_address
     instance = applied.state[f"google_compute_instance.{applied.name}_cp_0"]
     assert instance["network_interface"][0]["network_ip"] == host
-    expected = f"https://{host}:6443" if applied.compiled.plan.spec.distribution == "k3s" else f"{host}:6443"
-    joiners = [c for c in applied.configs().values() if not c["cluster_init"]]
-    assert joiners and all(c["join_server"] == expected for c in joiners)
+    joiners = [c for c in applied.configs().values() if c["role"] == "server" and not c["cluster_init"]]
+    assert len(joiners) == applied.compiled.plan.spec.control_plane_count - 1
+    assert all(c["join_server"] == join_url(applied, host) for c in joiners)
+
+
+@pytest.mark.tfcheck
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_applied_workers_join_the_balancer_where_there_is_one(name: str, request: pytest.FixtureRequest) -> None:
+    applied = example(request, name)
+    balancer = applied.balancer_address
+    if name in BALANCED:
+        # the address fixed at compile time (the subnet's last usable host) is the one the rule serves
+        fixed = applied.compiled.built.infra.balancer.internal_ip
+        assert balancer == applied.state[f"google_compute_address.{applied.name}_api_ip"]["address"] == fixed
+        assert fixed.endswith(".253")
+    else:
+        assert balancer is None
+    host = applied.server_0_address if balancer is None else balancer
+    workers = [c for c in applied.configs().values() if c["role"] == "agent"]
+    assert workers and all(c["join_server"] == join_url(applied, host) for c in workers)
+
+
+@pytest.mark.tfcheck
+@pytest.mark.parametrize("name", BALANCED)
+def test_applied_every_servers_certificate_names_the_balancers_addresses(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    applied = example(request, name)
+    wanted = [applied.balancer_address]
+    if applied.compiled.plan.api_load_balancer == "public":
+        assert applied.public_balancer_address is not None
+        wanted.append(applied.public_balancer_address)
+    else:
+        assert applied.public_balancer_address is None
+    for i in range(3):
+        config = embedded_config(applied.server(i))
+        if "k3s" in config:
+            assert config["k3s"]["tls_san"] == ["k8s.example.com", *wanted], i
+        else:
+            assert config["kubernetes"]["api_server_cert_sans"] == wanted, i
+
+
+@pytest.mark.tfcheck
+@pytest.mark.parametrize("name", BALANCED)
+def test_applied_balancer_holds_every_server_in_its_zones_group(name: str, request: pytest.FixtureRequest) -> None:
+    applied = example(request, name)
+    groups = {a: v for a, v in applied.state.items() if a.startswith("google_compute_instance_group.")}
+    held = {}
+    for values in groups.values():
+        for link in values["instances"]:
+            held[link] = values["zone"]
+    servers = [applied.state[f"google_compute_instance.{applied.name}_cp_{i}"] for i in range(3)]
+    assert {s["self_link"]: s["zone"] for s in servers} == held
+    backends = {
+        b["group"] for b in applied.state[f"google_compute_region_backend_service.{applied.name}_api"]["backend"]
+    }
+    assert backends == {v["id"] for v in groups.values()}
 
 
 @pytest.mark.tfcheck
@@ -154,11 +247,22 @@ def test_applied_servers_hold_the_created_networks_id(k3s_ha: Applied) -> None:
 
 
 @pytest.mark.tfcheck
-def test_applied_outputs_are_server_0s_addresses(k3s_ha: Applied, tmp_path: Path) -> None:
-    summary = tfcheck(write_module(k3s_ha.compiled, tmp_path / "module"), "--apply").stdout
-    public = k3s_ha.state["google_compute_instance.demo_cp_0"]["network_interface"][0]["access_config"][0]["nat_ip"]
-    assert f'api_endpoint = "https://{public}:6443"' in summary
-    assert f'join_server = "https://{k3s_ha.server_0_address}:6443"' in summary
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_applied_outputs_point_at_the_balancer_or_server_0(
+    name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    applied = example(request, name)
+    summary = tfcheck(write_module(applied.compiled, tmp_path / "module"), "--apply").stdout
+    server_0 = applied.state[f"google_compute_instance.{applied.name}_cp_0"]
+    endpoint = {
+        "k3s_ha": applied.balancer_address,
+        "k3s_public": applied.public_balancer_address,
+        "kubernetes_ha": applied.public_balancer_address,
+        "kubernetes": server_0["network_interface"][0]["access_config"][0]["nat_ip"],
+    }[name]
+    assert f'api_endpoint = "https://{endpoint}:6443"' in summary
+    joined = applied.balancer_address or applied.server_0_address
+    assert f'join_server = "{join_url(applied, joined)}"' in summary
 
 
 @pytest.mark.tfcheck
@@ -224,3 +328,15 @@ def test_applied_template_writes_no_config_when_the_metadata_server_does_not_ans
     boot = boot_in_namespace(kubernetes.template("workers"), wrong_header, tmp_path)
     assert boot.returncode != 0
     assert boot.config is None
+
+
+@pytest.mark.tfcheck
+def test_applied_public_balancer_admits_the_api_sources_as_the_firewall_does(kubernetes_ha: Applied) -> None:
+    rule = kubernetes_ha.state["google_compute_forwarding_rule.kube-ha_api_public"]
+    assert rule["load_balancing_scheme"] == "EXTERNAL"
+    assert rule["ip_address"] == kubernetes_ha.public_balancer_address
+    assert rule["source_ip_ranges"] == ["192.0.2.0/24", "198.51.100.0/24"]
+    v4 = kubernetes_ha.state["google_compute_firewall.kube-ha_public_api_v4"]["source_ranges"]
+    assert set(v4) == {"192.0.2.0/24", "198.51.100.0/24", "10.40.0.0/16"}
+    health = kubernetes_ha.state["google_compute_firewall.kube-ha_api_health"]
+    assert health["target_tags"] == ["kube-ha-cp"] and "35.191.0.0/16" in health["source_ranges"]

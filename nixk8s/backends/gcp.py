@@ -14,9 +14,13 @@ What this backend builds, in order:
    roles/logging.logWriter, roles/monitoring.metricWriter and ``gcp.service_account_roles``;
 4. per control-plane index ``google_compute_address.N_cp_i_ip`` (a static internal
    address, host 10 + i of the subnet) and ``google_compute_instance.N_cp_i`` in zone
-   ``i mod len(zones)``: servers ≥ 1 and every worker join server 0's address, known
-   at compile time;
-5. per worker pool ``google_compute_instance_template.N_P`` (immutable: ``name_prefix``
+   ``i mod len(zones)``: servers ≥ 1 join server 0's address, known at compile time;
+5. the API load balancer, where the plan has one (``api_load_balancer``; ``auto`` for
+   two or more servers): an internal passthrough Network Load Balancer at the last
+   usable host of the subnet in front of per-zone groups of the servers, where workers join, and for
+   ``public`` an external one too (:mod:`.gcp_balancer`). Without one, workers join
+   server 0 as the servers do;
+6. per worker pool ``google_compute_instance_template.N_P`` (immutable: ``name_prefix``
    and ``create_before_destroy``), ``google_compute_region_instance_group_manager.N_P``
    across the zones and ``google_compute_region_autoscaler.N_P`` with the pool's min/max.
    One template serves every machine of the pool, so the embedded config has no
@@ -39,7 +43,8 @@ from typing import Any
 
 from nixk8s import names
 from nixk8s.backends.base import Backend, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
-from nixk8s.backends.gcp_checks import METADATA_VALUE_LIMIT, check, options, ssh_keys
+from nixk8s.backends.gcp_balancer import refusal
+from nixk8s.backends.gcp_checks import METADATA_VALUE_LIMIT, check, options, server_zones, ssh_keys
 from nixk8s.backends.gcp_network import GcpInfra, account_id, foundation
 from nixk8s.index_probe import MetadataFetch
 from nixk8s.node_config import join_server
@@ -160,7 +165,7 @@ def control_plane_node(plan: ClusterPlan, infra: GcpInfra, node: RenderedNode) -
         {
             "name": node.cloud_name,
             "description": f"control-plane node {i} of cluster {plan.name} (managed by nixk8s)",
-            "zone": infra.zones[i % len(infra.zones)],
+            "zone": server_zones(spec)[i],
             "labels": {**infra.labels, "role": "control-plane", "pool": pool.name, "node-index": str(i)},
             # a change of machine type or service account stops and starts the server
             "allow_stopping_for_update": True,
@@ -264,11 +269,12 @@ def worker_pool(plan: ClusterPlan, infra: GcpInfra, pool: WorkerPool) -> Placed:
             },
             "wait_for_instances": False,
             # no target_size: the autoscaler owns it. Workers take their addresses after
-            # the servers have claimed their fixed ones
+            # the servers and the balancer have claimed their fixed ones
             "depends_on": [
                 f"google_compute_address.{names.control_plane_node(plan.name, i)}_ip"
                 for i in range(plan.spec.control_plane_count)
-            ],
+            ]
+            + ([f"google_compute_address.{infra.balancer.address.name}"] if infra.balancer else []),
         },
     )
     autoscaler = Resource(
@@ -295,30 +301,43 @@ def worker_pool(plan: ClusterPlan, infra: GcpInfra, pool: WorkerPool) -> Placed:
 # --- outputs and notes -------------------------------------------------------------------------
 
 
+def _endpoint(infra: GcpInfra, servers: tuple[NodeHandle, ...]) -> tuple[Text, str]:
+    """Where kubectl reaches the API, and how it is reached there."""
+    balancer = infra.balancer
+    if balancer is None:
+        return servers[0].public_ip or "", "Kubernetes API of server 0 (its external IPv4, open to access.api_sources)"
+    if balancer.public_address is not None:
+        return balancer.public_address, "Kubernetes API through the public load balancer (open to access.api_sources)"
+    return balancer.internal_ip, "Kubernetes API through the internal load balancer (from inside the VPC, or a VPN)"
+
+
 def outputs(plan: ClusterPlan, infra: GcpInfra, servers: tuple[NodeHandle, ...]) -> Fragment:
+    zones = server_zones(plan.spec)
     addresses = {
         names.dns_name(names.control_plane_node(plan.name, i)): {
             "private_ip": server.private_ip,
             "public_ip": server.public_ip,
-            "zone": infra.zones[i % len(infra.zones)],
+            "zone": zones[i],
         }
         for i, server in enumerate(servers)
     }
-    first_public: Text = servers[0].public_ip or ""
+    endpoint, reached = _endpoint(infra, servers)
+    balancer = infra.balancer
+    joined = (
+        "the address workers join the cluster through (the internal load balancer; servers join server 0)"
+        if balancer
+        else "the address nodes join the cluster through (server 0's static internal address)"
+    )
     return Fragment(
         outputs=(
-            Output(
-                "api_endpoint",
-                Template.of("https://", first_public, f":{API_PORT}"),
-                "Kubernetes API of server 0 (its external IPv4, open to access.api_sources)",
-            ),
+            Output("api_endpoint", Template.of("https://", endpoint, f":{API_PORT}"), reached),
             Output(
                 "control_plane_addresses", addresses, "static internal and external address and zone of each server"
             ),
             Output(
                 "join_server",
-                join_server(plan.spec.distribution, infra.control_plane_ips[0]),
-                "the address nodes join the cluster through (server 0's static internal address)",
+                join_server(plan.spec.distribution, balancer.internal_ip if balancer else infra.control_plane_ips[0]),
+                joined,
             ),
         )
     )
@@ -338,6 +357,24 @@ def _shortened_names(plan: ClusterPlan) -> list[str]:
     return [f'"{long}" is named "{short}"' for long, short in dict.fromkeys(derived) if long != short]
 
 
+def _balancer_note(infra: GcpInfra) -> str:
+    balancer = infra.balancer
+    if balancer is None:
+        return "no API load balancer: workers join server 0 too, and api_endpoint is server 0's external address"
+    public = (
+        "; a public passthrough balancer in front of them too, which keeps client addresses, so the firewall "
+        "(and the balancer's own source ranges) admit only access.api_sources"
+        if balancer.public
+        else ""
+    )
+    return (
+        f"the API is behind an internal passthrough load balancer at {balancer.internal_ip}, where workers join; "
+        "servers join server 0 directly (a server reaching the balancer's address is answered by itself); every "
+        "server's certificate names the balancer, and the image must run google-guest-agent, which lets a server "
+        f"accept traffic for the balancer's address{public}"
+    )
+
+
 def notes(plan: ClusterPlan, infra: GcpInfra) -> tuple[str, ...]:
     spec, gcp = plan.spec, options(plan.spec)
     server_0 = infra.control_plane_ips[0]
@@ -345,8 +382,9 @@ def notes(plan: ClusterPlan, infra: GcpInfra) -> tuple[str, ...]:
         "the image must run the user-data at first boot: cloud-init with its GCE datasource "
         "(services.cloud-init.enable; the stock NixOS GCE image does not enable it) or another init that runs it",
         f"nodes are spread across {', '.join(infra.zones)}; servers have static internal addresses from "
-        f"{server_0} on, and every other node joins server 0 there (no API load balancer: joining waits for "
-        "server 0, and a replaced server 0 boots with cluster_init again, so restore its etcd)",
+        f"{server_0} on, and servers after the first join server 0 there (a replaced server 0 boots with "
+        "cluster_init again, so restore its etcd)",
+        _balancer_note(infra),
         f"private ports are open to {infra.network.vpc_cidr} only; GCP's firewall filters traffic inside the VPC as well",
         "servers ignore image changes (a new boot disk would replace them): upgrade through the flake and GitOps",
     ]
@@ -406,6 +444,7 @@ GCP: Backend[GcpInfra] = Backend(
     worker_index_fetch=METADATA_SERVER,
     pool_size_owner=autoscaler_owns_size,
     firewall_filters_network=True,
+    api_load_balancer_refusal=refusal,
     notes=notes,
     provider_config=provider_config,
 )

@@ -3,11 +3,13 @@
 Resource names nixk8s derives are shortened, never refused (:mod:`nixk8s.names`);
 what the operator writes is checked here, each problem with its spec path: the
 region and its zones, the project id, the image, IAM roles, SSH keys in GCP's
-metadata form, Spot pools, labels (GCP's key/value rules, at most 64 per resource)
-and room in the subnet for the control plane's fixed addresses.
+metadata form, Spot pools, labels (GCP's key/value rules, at most 64 per resource),
+room in the subnet for the control plane's fixed addresses, and the source ranges a
+public API load balancer filters on.
 
 This module also owns the facts both the checks and the builders need (the zones of
-a spec, its image, its labels, its network), so that the two cannot disagree.
+a spec and of each server, its image, its labels, its network, the API sources a
+public balancer filters on), so that the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -66,9 +68,11 @@ METADATA_VALUE_LIMIT = 262_144
 # second-to-last, broadcast); the smallest subnet is a /29.
 SUBNET_RESERVED_TAIL = 2
 SMALLEST_SUBNET_PREFIX = 29
-# The control plane's fixed addresses start here: .2-.9 stay free for addresses of
-# the network itself (an API load balancer), which then never move a server.
+# The control plane's fixed addresses start here (GCP hands out .2-.9 to machines
+# with ephemeral addresses first); the API balancer's is the subnet's last usable host.
 FIRST_CONTROL_PLANE_HOST = 10
+# A forwarding rule filters on at most this many source ranges.
+MAX_SOURCE_IP_RANGES = 64
 
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -106,6 +110,43 @@ def zones(spec: ClusterSpec) -> tuple[str, ...]:
     if given:
         return given
     return tuple(f"{spec.region}-{letter}" for letter in REGION_ZONES.get(spec.region, ()))
+
+
+def server_zones(spec: ClusterSpec) -> tuple[str, ...]:
+    """Each server's zone: server ``i`` in zone ``i mod len(zones)``.
+
+    >>> from nixk8s.spec import NodePool
+    >>> server_zones(ClusterSpec(name="demo", backend="gcp", region="us-east1",
+    ...     node_pools=(NodePool(name="system", instance_types=("e2-standard-2",), min_size=4, max_size=4),),
+    ...     gcp=GcpOptions(project="my-project")))
+    ('us-east1-b', 'us-east1-c', 'us-east1-d', 'us-east1-b')
+    """
+    known = zones(spec)
+    return tuple(known[i % len(known)] for i in range(spec.control_plane_count)) if known else ()
+
+
+def api_balancer_host(subnet: str) -> int:
+    """The API load balancer's host in the subnet: its last usable one.
+
+    Not one of hosts 2-9: GCP hands machines their ephemeral addresses from the bottom
+    of the subnet, so the workers of a cluster compiled before it had a balancer hold
+    those, and the balancer's address would be taken. The top is the last to be handed
+    out (as on Hetzner, where the balancer has it too).
+
+    >>> api_balancer_host("10.0.1.0/24"), api_balancer_host("10.30.0.0/20")
+    (253, 4093)
+    """
+    return netaddr.net(subnet).num_addresses - SUBNET_RESERVED_TAIL - 1
+
+
+def ipv4_api_sources(spec: ClusterSpec) -> tuple[str, ...]:
+    """The IPv4 ``access.api_sources`` a public forwarding rule filters on; none for anywhere.
+
+    An IPv4 rule cannot hold IPv6 ranges, and a rule without ranges admits anyone: the
+    firewall, which sees the same client addresses, then filters alone.
+    """
+    v4 = tuple(s for s in spec.access.api_sources if ":" not in s)
+    return () if "0.0.0.0/0" in v4 else v4
 
 
 def image(spec: ClusterSpec) -> str | None:
@@ -253,7 +294,7 @@ def _label_problems(spec: ClusterSpec) -> Iterator[Problem]:
         yield Problem("tags", f"machines would carry {count} labels with nixk8s' own; GCP allows {MAX_LABELS}")
 
 
-def _subnet_problems(spec: ClusterSpec) -> Iterator[Problem]:
+def _subnet_problems(spec: ClusterSpec, *, balanced: bool) -> Iterator[Problem]:
     net = network(spec)
     if netaddr.cidr_error(net.vpc_cidr, ipv4_only=True):
         return  # a broken CIDR is the cross-field rules' problem
@@ -270,6 +311,23 @@ def _subnet_problems(spec: ClusterSpec) -> Iterator[Problem]:
             path,
             f"the subnet {net.subnet} has no room for {spec.control_plane_count} control-plane addresses "
             f"from host {FIRST_CONTROL_PLANE_HOST} on (GCP keeps its last two addresses)",
+        )
+    elif balanced and last >= api_balancer_host(net.subnet):
+        yield Problem(
+            path,
+            f"the subnet {net.subnet} has no room for {spec.control_plane_count} control-plane addresses "
+            f"from host {FIRST_CONTROL_PLANE_HOST} on and the API load balancer's at its last usable host: "
+            "use a larger subnet",
+        )
+
+
+def _balancer_problems(plan: ClusterPlan) -> Iterator[Problem]:
+    sources = ipv4_api_sources(plan.spec)
+    if plan.api_load_balancer == "public" and len(sources) > MAX_SOURCE_IP_RANGES:
+        yield Problem(
+            "access.api_sources",
+            f"a public GCP load balancer filters on at most {MAX_SOURCE_IP_RANGES} IPv4 source ranges, "
+            f"not {len(sources)}: merge them into wider blocks",
         )
 
 
@@ -289,4 +347,5 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
     yield from _ssh_key_problems(spec, gcp)
     yield from _spot_problems(spec, gcp)
     yield from _label_problems(spec)
-    yield from _subnet_problems(spec)
+    yield from _subnet_problems(spec, balanced=plan.api_load_balancer is not None)
+    yield from _balancer_problems(plan)

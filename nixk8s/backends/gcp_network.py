@@ -1,5 +1,5 @@
 """The GCP backend's foundation: the VPC and its subnet, the firewall, the nodes' identity,
-and the control plane's static addresses.
+the control plane's static addresses and the API load balancer (:mod:`.gcp_balancer`).
 
 Firewall rules come from the shared port table and :func:`nixk8s.ports.rule_sources`:
 the private rows in one rule open to the VPC CIDR only, the public rows in one rule
@@ -16,6 +16,7 @@ import msgspec
 
 from nixk8s import names, netaddr
 from nixk8s.backends.base import Foundation
+from nixk8s.backends.gcp_balancer import Balancer, api_balancer
 from nixk8s.backends.gcp_checks import (
     BASE_ROLES,
     FIRST_CONTROL_PLANE_HOST,
@@ -237,6 +238,7 @@ class GcpInfra(msgspec.Struct, frozen=True):
     control_plane_ips: tuple[str, ...]
     labels: dict[str, str]
     control_plane_tag: str
+    balancer: Balancer | None = None
 
 
 def control_plane_ips(spec: ClusterSpec) -> tuple[str, ...]:
@@ -252,6 +254,11 @@ def foundation(plan: ClusterPlan) -> Foundation[GcpInfra]:
     net = gcp_network(plan)
     identity, account = node_identity(plan)
     ips = control_plane_ips(spec)
+    label_map = labels(spec)
+    control_plane_tag = names.dns_name(f"{plan.name}-cp")
+    balancer = (
+        api_balancer(plan, net.network, net.subnet, label_map, control_plane_tag) if plan.api_load_balancer else None
+    )
     infra = GcpInfra(
         network=net,
         service_account=account,
@@ -259,13 +266,21 @@ def foundation(plan: ClusterPlan) -> Foundation[GcpInfra]:
         image=image(spec) or "",
         zones=zones(spec),
         control_plane_ips=ips,
-        labels=labels(spec),
-        control_plane_tag=names.dns_name(f"{plan.name}-cp"),
+        labels=label_map,
+        control_plane_tag=control_plane_tag,
+        balancer=balancer,
     )
     return Foundation(
-        fragment=Fragment(resources=(*net.fragment.resources, *identity.resources)),
+        fragment=Fragment(
+            resources=(*net.fragment.resources, *identity.resources, *(balancer.fragment.resources if balancer else ()))
+        ),
         infra=infra,
-        join_host=ips[0],
+        # workers join through the balancer; servers never do: a passthrough balancer
+        # answers a backend that connects to it with that backend itself (no hairpin)
+        join_host=ips[0] if balancer is None else balancer.internal_ip,
+        server_join_host=None if balancer is None else ips[0],
         private_cidr=net.vpc_cidr,
         network_id=net.network.ref("id", max_len=NETWORK_ID_MAX_LEN),
+        api_names=() if balancer is None else balancer.names,
+        balancer=None if balancer is None else balancer.handle,
     )
