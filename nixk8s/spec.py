@@ -164,7 +164,8 @@ class NodePool(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
         doc(
             "Desired size",
             "How many machines run now, between min_size and max_size; null means min_size. Where an "
-            "autoscaler owns the pool's size (AWS, Azure) it is the starting size; GCP's autoscaler does not use it",
+            "autoscaler owns the pool's size (AWS with autoscale, Azure) it is the starting size; GCP's autoscaler "
+            "does not use it",
         ),
     ] = None
     disk_size_gb: Annotated[
@@ -204,10 +205,11 @@ class NodePool(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
         bool,
         doc(
             "Autoscaled",
-            "Hetzner: the cluster-autoscaler creates and deletes this worker pool's servers (Terraform "
-            "creates none; the hcloud_cluster_config output configures it; needs a network). On AWS, "
-            "GCP and Azure every worker pool is a group that scales between min_size and max_size "
-            "already, and this flag changes nothing",
+            "Hand the worker pool's size to the cluster-autoscaler. Hetzner: it creates and deletes the "
+            "pool's servers (Terraform creates none; the hcloud_cluster_config output configures it; needs a "
+            "network). AWS: the group carries its discovery and node-template tags, and Terraform ignores "
+            "desired_capacity after creation (without it, Terraform sets the size). GCP and Azure: every "
+            "pool's size is owned by the cloud's autoscaler already, and this flag changes nothing",
         ),
     ] = False
 
