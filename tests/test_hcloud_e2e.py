@@ -195,9 +195,16 @@ def test_applied_join_address_is_fixed_at_compile_time_only_on_a_private_network
         assert fixed == ()
 
 
+def test_applied_builds_a_balancer_exactly_where_nodes_join_through_one(applied: Applied) -> None:
+    balancers = [address for address in applied.state if address.startswith("hcloud_load_balancer.")]
+    assert len(balancers) == (1 if applied.join_via == "balancer" else 0)
+
+
 def test_applied_every_servers_certificate_names_the_balancer(applied: Applied) -> None:
     if applied.join_via != "balancer":
-        pytest.skip("no balancer in this scenario")
+        # nothing to name: the test above proves no balancer was built
+        assert not any(address.startswith("hcloud_load_balancer.") for address in applied.state)
+        return
     name = applied.compiled.plan.name
     names_wanted = [join_address(applied)]
     if applied.compiled.plan.api_load_balancer == "public":
