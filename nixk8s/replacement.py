@@ -241,6 +241,20 @@ def _lowers_max(old: Body, new: Body, provider: Body) -> bool:
 _HCLOUD = "internal/"
 _AWS = "internal/service/"
 _GOOGLE = "google/services/compute/"
+# a managed instance group, regional or zonal, and a new template
+_GROUP_TEMPLATE_ROLLOUT = (
+    Disruption(
+        "version.instance_template",
+        "⚠ update_policy PROACTIVE: GCP rolls the new template out to the running machines",
+        replaces_machines=True,
+        when=_proactive,
+    ),
+    Disruption(
+        "version.instance_template",
+        "the new template reaches new machines only (scale-out, repair): running nodes keep the old one",
+        when=_opportunistic,
+    ),
+)
 # A regional AWS resource lives in one region (the provider's, or its own ``region``
 # argument since 6.0, "enhanced region support"): another region is another resource.
 _REGION = "region"
@@ -451,38 +465,14 @@ RULES: dict[str, ResourceRule] = {
         source=_GOOGLE + "resource_compute_region_instance_group_manager.go",
         role="owns-machines",
         replacing=("name", "base_instance_name", "region", "distribution_policy_zones", "description", "project"),
-        disruptive=(
-            Disruption(
-                "version.instance_template",
-                "⚠ update_policy PROACTIVE: GCP rolls the new template out to the running machines",
-                replaces_machines=True,
-                when=_proactive,
-            ),
-            Disruption(
-                "version.instance_template",
-                "the new template reaches new machines only (scale-out, repair): running nodes keep the old one",
-                when=_opportunistic,
-            ),
-        ),
+        disruptive=_GROUP_TEMPLATE_ROLLOUT,
         replaced_note="GCP deletes the group's machines and creates new ones",
     ),
     "google_compute_instance_group_manager": ResourceRule(
         source=_GOOGLE + "resource_compute_instance_group_manager.go",
         role="owns-machines",
         replacing=("name", "base_instance_name", "zone", "description", "project"),
-        disruptive=(
-            Disruption(
-                "version.instance_template",
-                "⚠ update_policy PROACTIVE: GCP rolls the new template out to the running machines",
-                replaces_machines=True,
-                when=_proactive,
-            ),
-            Disruption(
-                "version.instance_template",
-                "the new template reaches new machines only (scale-out, repair): running nodes keep the old one",
-                when=_opportunistic,
-            ),
-        ),
+        disruptive=_GROUP_TEMPLATE_ROLLOUT,
         replaced_note="GCP deletes the group's machines and creates new ones",
     ),
     "google_compute_region_autoscaler": ResourceRule(

@@ -23,7 +23,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from nixk8s.backends.hcloud_autoscaler import HETZNER_METADATA
 from nixk8s.compiler import Compiled, compile_source, compile_spec
+from nixk8s.index_probe import MetadataFetch
 from nixk8s.load import load, parse
 from nixk8s.spec import ClusterSpec
 
@@ -285,7 +287,9 @@ def compile_problems(raw: dict[str, Any]) -> tuple[Any, ...]:
 # ``%%{`` escapes) and ``${EXPR}`` interpolations of expressions nixk8s built. The helpers
 # below split such strings, and evaluate the small expression language nixk8s uses
 # (references, HCL string templates, jsonencode, base64encode) with a stand-in value for
-# every reference, so that a test can read the exact text a node receives.
+# every reference, so that a test can read the exact text a node receives. They are
+# written apart from nixk8s/readback.py on purpose: the tests read the output with a
+# reader of their own, so a bug in the package's reader cannot hide one in its writer.
 
 
 def placeholder(reference: str) -> str:
@@ -540,6 +544,28 @@ sys.exit(22)
 def metadata_route(url: str, body: str, *headers: str, method: str = "GET") -> dict[str, Any]:
     """One answer of the stand-in metadata service."""
     return {"method": method, "url": url, "headers": list(headers), "body": body}
+
+
+def metadata_service(fetch: MetadataFetch, ipv4: str) -> list[dict[str, Any]]:
+    """The routes a real metadata service would answer for ``fetch``: nothing without
+    the right header (or, with IMDSv2, without the session token). Hetzner answers a
+    YAML list of the machine's private networks."""
+    if fetch is HETZNER_METADATA:
+        answer = f"- ip: {ipv4}\n  alias_ips: []\n  interface_num: 1\n  network_id: 1234\n"
+        return [metadata_route(fetch.url, answer)]
+    if fetch.token is None:
+        return [metadata_route(fetch.url, ipv4, *([fetch.header] if fetch.header else []))]
+    return [
+        metadata_route(fetch.token.url, "a-session-token", fetch.token.request_header, method="PUT"),
+        metadata_route(fetch.url, ipv4, f"{fetch.token.header}: a-session-token"),
+    ]
+
+
+def ipv4_as_index(ipv4: str) -> int:
+    """The node_index a machine at ``ipv4`` must derive: its address as a 32-bit integer,
+    written out here rather than taken from the probe under test."""
+    a, b, c, d = (int(octet) for octet in ipv4.split("."))
+    return (a << 24) + (b << 16) + (c << 8) + d
 
 
 def fake_curl_env(directory: Path, routes: list[dict[str, Any]]) -> dict[str, str]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from support import (
+    ipv4_as_index,
+    metadata_service,
     SPECS,
     apply_state,
     assert_kindling_accepts,
@@ -17,7 +19,6 @@ from support import (
     decode_user_data,
     document_user_data,
     embedded_config,
-    metadata_route,
     shellcheck,
     tfcheck,
     write_module,
@@ -214,26 +215,17 @@ def test_applied_outputs_name_the_load_balancer(k3s_ha: Applied, tmp_path: Path)
 # --- booting the user_data, as the machine would ------------------------------------------------
 
 
-def imds_answering(ipv4: str) -> list[dict[str, Any]]:
-    """IMDSv2 as a machine sees it: a session token, then its private address."""
-    assert IMDS.token is not None
-    return [
-        metadata_route(IMDS.token.url, "token-1", IMDS.token.request_header, method="PUT"),
-        metadata_route(IMDS.url, ipv4, f"{IMDS.token.header}: token-1"),
-    ]
-
-
 @pytest.mark.tfcheck
 @pytest.mark.parametrize("pool", ["workers", "gpu"])
 def test_applied_worker_script_writes_its_config_with_the_index_from_imds(
     k3s_ha: Applied, pool: str, tmp_path: Path
 ) -> None:
-    boot = boot_in_namespace(k3s_ha.script(pool), imds_answering("10.0.2.17"), tmp_path)
+    boot = boot_in_namespace(k3s_ha.script(pool), metadata_service(IMDS, "10.0.2.17"), tmp_path)
     assert boot.returncode == 0, boot.stderr
     assert boot.mode == 0o640
     assert boot.config is not None
     config = json.loads(boot.config)
-    assert config["node_index"] == (10 << 24) + (2 << 8) + 17
+    assert config["node_index"] == ipv4_as_index("10.0.2.17")
     assert_kindling_accepts(config)
     assert {k: v for k, v in config.items() if k != "node_index"} == k3s_ha.config(pool)
 
@@ -257,7 +249,7 @@ def test_cloud_config_worker_writes_its_config_with_the_index_from_imds(tmp_path
     c = compiled(aws_spec(user_data_format="cloud-config"))
     (document,) = [u for u in document_user_data(c.document) if '"role":"agent"' in u]
     cloud_init_schema(document)
-    boot = boot_in_namespace(document, imds_answering("172.16.0.9"), tmp_path)
+    boot = boot_in_namespace(document, metadata_service(IMDS, "172.16.0.9"), tmp_path)
     assert boot.returncode == 0, boot.stderr
     assert boot.mode == 0o640
     assert boot.config is not None

@@ -18,6 +18,8 @@ import msgspec
 import pytest
 import yaml
 from support import (
+    ipv4_as_index,
+    metadata_service,
     SPECS,
     apply_state,
     assert_kindling_accepts,
@@ -28,7 +30,6 @@ from support import (
     decode_user_data,
     document_user_data,
     embedded_config,
-    metadata_route,
     shellcheck,
     tfcheck,
     write_module,
@@ -307,17 +308,6 @@ def test_applied_cloud_configs_pass_cloud_inits_schema(k3s: Applied) -> None:
 # --- booting the scale sets' user_data, as a machine would ----------------------------------------
 
 
-def imds_answering(ipv4: str) -> list[dict[str, Any]]:
-    """Azure IMDS as a machine sees it: the address, only to requests with ``Metadata: true``."""
-    assert IMDS.header is not None
-    return [metadata_route(IMDS.url, ipv4, IMDS.header)]
-
-
-def index_of(ipv4: str) -> int:
-    a, b, c, d = (int(x) for x in ipv4.split("."))
-    return (a << 24) + (b << 16) + (c << 8) + d
-
-
 @pytest.mark.tfcheck
 @pytest.mark.parametrize("example", ["k3s", "shell"])
 @pytest.mark.parametrize("pool", ["workers", "gpu"])
@@ -326,19 +316,19 @@ def test_applied_scale_set_user_data_writes_its_config_with_the_index_from_imds(
 ) -> None:
     applied: Applied = request.getfixturevalue(example)
     machine = f"azurerm_linux_virtual_machine_scale_set.demo_{pool}"
-    boot = boot_in_namespace(applied.custom_data[machine], imds_answering("10.20.0.37"), tmp_path)
+    boot = boot_in_namespace(applied.custom_data[machine], metadata_service(IMDS, "10.20.0.37"), tmp_path)
     assert boot.returncode == 0, boot.stderr
     assert boot.mode == 0o640
     assert boot.config is not None
     config = json.loads(boot.config)
-    assert config["node_index"] == index_of("10.20.0.37")
+    assert config["node_index"] == ipv4_as_index("10.20.0.37")
     assert_kindling_accepts(config)
     assert {k: v for k, v in config.items() if k != "node_index"} == applied.config(machine)
 
 
 @pytest.mark.tfcheck
 def test_the_probe_asks_imds_with_its_metadata_header(k3s: Applied, tmp_path: Path) -> None:
-    boot_in_namespace(k3s.custom_data["azurerm_linux_virtual_machine_scale_set.demo_workers"], imds_answering("10.20.0.9"), tmp_path)
+    boot_in_namespace(k3s.custom_data["azurerm_linux_virtual_machine_scale_set.demo_workers"], metadata_service(IMDS, "10.20.0.9"), tmp_path)
     (request,) = [json.loads(line) for line in (tmp_path / "bin" / "requests.log").read_text().splitlines()]
     assert request["url"] == IMDS.url
     assert request["headers"] == ["Metadata: true"]

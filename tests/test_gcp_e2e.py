@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 from support import (
+    ipv4_as_index,
+    metadata_service,
     SPECS,
     apply_state,
     assert_kindling_accepts,
@@ -282,29 +284,18 @@ def test_applied_shell_user_data_passes_shellcheck(kubernetes: Applied) -> None:
 # --- booting the user-data, as the machine would ---------------------------------------------------
 
 
-def metadata_server_answering(ipv4: str) -> list[dict[str, Any]]:
-    """The GCE metadata server: the address, only to a request with Metadata-Flavor: Google."""
-    assert METADATA_SERVER.header is not None
-    return [metadata_route(METADATA_SERVER.url, ipv4, METADATA_SERVER.header)]
-
-
-def index_of(ipv4: str) -> int:
-    a, b, c, d = (int(octet) for octet in ipv4.split("."))
-    return (a << 24) + (b << 16) + (c << 8) + d
-
-
 @pytest.mark.tfcheck
 @pytest.mark.parametrize("name,pool", [("kubernetes", "workers"), ("k3s_ha", "workers"), ("k3s_ha", "gpu")])
 def test_applied_template_writes_its_config_with_the_index_from_the_metadata_server(
     name: str, pool: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     applied = example(request, name)
-    boot = boot_in_namespace(applied.template(pool), metadata_server_answering("10.30.0.23"), tmp_path)
+    boot = boot_in_namespace(applied.template(pool), metadata_service(METADATA_SERVER, "10.30.0.23"), tmp_path)
     assert boot.returncode == 0, boot.stderr
     assert boot.mode == 0o640
     assert boot.config is not None
     config = json.loads(boot.config)
-    assert type(config["node_index"]) is int and config["node_index"] == index_of("10.30.0.23")
+    assert type(config["node_index"]) is int and config["node_index"] == ipv4_as_index("10.30.0.23")
     assert_kindling_accepts(config)
     assert {k: v for k, v in config.items() if k != "node_index"} == embedded_config(applied.template(pool))
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from support import (
+    ipv4_as_index,
+    metadata_service,
     assert_kindling_accepts,
     boot_in_namespace,
     cloud_init_schema,
     compile_raw,
-    metadata_route,
     minimal_spec,
     problems_of,
     tfcheck,
@@ -89,11 +90,6 @@ def test_a_static_pool_numbered_inside_the_networks_addresses_is_refused() -> No
     assert problem.path == "node_pools[1].name" and "rename the pool" in problem.message
 
 
-def hetzner_metadata(ipv4: str) -> list[dict[str, Any]]:
-    answer = f"- ip: {ipv4}\n  alias_ips: []\n  interface_num: 1\n  network_id: 1234\n"
-    return [metadata_route(HETZNER_METADATA.url, answer)]
-
-
 @pytest.mark.tfcheck
 def test_applied_cluster_config_boots_a_server_with_its_index_from_the_metadata_service(tmp_path: Path) -> None:
     module = write_module(compile_raw(autoscaled_spec()), tmp_path / "module", {"k3s_token": "a-token-123"})
@@ -106,11 +102,11 @@ def test_applied_cluster_config_boots_a_server_with_its_index_from_the_metadata_
     assert burst["taints"] == [{"key": "burst", "value": "yes", "effect": "NoSchedule"}]
     user_data = burst["cloudInit"]
     cloud_init_schema(user_data)
-    boot = boot_in_namespace(user_data, hetzner_metadata("10.0.7.9"), tmp_path / "boot")
+    boot = boot_in_namespace(user_data, metadata_service(HETZNER_METADATA, "10.0.7.9"), tmp_path / "boot")
     assert boot.returncode == 0, boot.stderr
     assert boot.mode == 0o640 and boot.config is not None
     node = json.loads(boot.config)
-    assert node["node_index"] == (10 << 24) + (7 << 8) + 9
+    assert node["node_index"] == ipv4_as_index("10.0.7.9")
     assert node["join_server"] == "https://10.0.0.254:6443"
     assert node["bootstrap_secrets"]["k3s_server_token"] == "a-token-123"
     assert_kindling_accepts(node)

@@ -7,27 +7,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import fake_curl_env, metadata_route, require_tool, shellcheck
+from support import fake_curl_env, metadata_service, require_tool, shellcheck
 
 from nixk8s.backends.aws import IMDS
 from nixk8s.backends.hcloud_autoscaler import HETZNER_METADATA
 from nixk8s.backends.azure import IMDS as AZURE
 from nixk8s.backends.gcp import METADATA_SERVER as GCE
 from nixk8s.index_probe import MetadataFetch, metadata_index_probe
-
-
-def metadata_service(fetch: MetadataFetch, ipv4: str) -> list[dict[str, object]]:
-    """The routes a real metadata service would answer for ``fetch``: nothing without
-    the right header (or, with IMDSv2, without the session token). Hetzner answers a
-    YAML list of the machine's private networks."""
-    if fetch is HETZNER_METADATA:
-        return [metadata_route(fetch.url, f"- ip: {ipv4}\n  alias_ips: []\n  network_id: 1234\n")]
-    if fetch.token is None:
-        return [metadata_route(fetch.url, ipv4, *([fetch.header] if fetch.header else []))]
-    return [
-        metadata_route(fetch.token.url, "a-session-token", fetch.token.request_header, method="PUT"),
-        metadata_route(fetch.url, ipv4, f"{fetch.token.header}: a-session-token"),
-    ]
 
 
 FETCHES = {"hcloud": HETZNER_METADATA, "aws": IMDS, "gcp": GCE, "azure": AZURE}

@@ -58,7 +58,17 @@ from nixk8s.backends.aws_balancer import API_PORT, LB_NAME_LIMIT, Balancers, api
 from nixk8s.backends.aws_checks import MAX_TAG_VALUE, check, image_id
 from nixk8s.backends.aws_iam import node_identity
 from nixk8s.backends.aws_network import AwsNetwork, network, security_group
-from nixk8s.backends.base import Backend, BalancerHandle, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
+from nixk8s.backends.base import (
+    Backend,
+    BalancerHandle,
+    Foundation,
+    NodeHandle,
+    Placed,
+    RenderedNode,
+    UserDataLimit,
+    WorkerPool,
+    builds_an_api_load_balancer,
+)
 from nixk8s.index_probe import MetadataFetch, SessionToken
 from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan
@@ -121,6 +131,11 @@ def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
     iam, profile = node_identity(plan)
     image, ami = _image(plan)
     api, balancers = api_balancers(plan, vpc)
+    handle = BalancerHandle(
+        resource=f"aws_lb.{balancers.internal.name}",
+        private_address=balancers.internal_dns,
+        public_address=balancers.public_dns,
+    )
     infra = AwsInfra(
         network=vpc,
         security_group=firewall,
@@ -136,12 +151,8 @@ def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
         join_host=api_dns_name(infra),
         # joining nodes (and, for a public balancer, kubectl) verify the servers'
         # certificates against the balancers' names
-        api_names=tuple(dns for dns in (balancers.internal_dns, balancers.public_dns) if dns is not None),
-        balancer=BalancerHandle(
-            resource=f"aws_lb.{balancers.internal.name}",
-            private_address=balancers.internal_dns,
-            public_address=balancers.public_dns,
-        ),
+        api_names=handle.addresses,
+        balancer=handle,
         private_cidr=vpc.vpc_cidr,
         # the VPC's id when nixk8s creates it
         network_id=vpc.vpc_id if vpc.created_vpc is not None else None,
@@ -369,7 +380,7 @@ AWS: Backend[AwsInfra] = Backend(
     worker_index_fetch=IMDS,
     embedded_config_reader="kindling's EC2 init mode",
     api_load_balancer_required=True,
-    api_load_balancer_refusal=lambda spec: None,
+    api_load_balancer_refusal=builds_an_api_load_balancer,
     firewall_filters_network=True,
     can_park_control_plane=True,
     supports_persistent_state=True,

@@ -55,7 +55,9 @@ from nixk8s.backends import azure_balancer
 from nixk8s.backends.azure_balancer import AzureBalancer, api_balancer, members
 from nixk8s.backends.azure_checks import check, image_id
 from nixk8s.backends.azure_network import AzureNetwork, control_plane_ips, network
-from nixk8s.backends.base import Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
+from nixk8s.backends.base import (
+    Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool, builds_an_api_load_balancer,
+)
 from nixk8s.index_probe import MetadataFetch
 from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan
@@ -162,7 +164,7 @@ def foundation(plan: ClusterPlan) -> Foundation[AzureInfra]:
         network_id=vnet.vnet.ref("id", max_len=VNET_ID_MAX_LEN),
         api_names=(
             *(public_ip(plan.name, i) for i in range(spec.control_plane_count)),
-            *(balancer.names if balancer else ()),
+            *(balancer.handle.addresses if balancer else ()),
         ),
         balancer=None if balancer is None else balancer.handle,
     )
@@ -438,7 +440,7 @@ AZURE: Backend[AzureInfra] = Backend(
     outputs=outputs,
     worker_index_fetch=IMDS,
     pool_size_owner=autoscale_setting_owns_size,
-    api_load_balancer_refusal=azure_balancer.refusal,
+    api_load_balancer_refusal=builds_an_api_load_balancer,
     # nodes join from inside the VNet (server 0 or the balancer), and the NSG filters traffic inside it
     firewall_filters_network=True,
     notes=notes,

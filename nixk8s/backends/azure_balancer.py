@@ -48,8 +48,8 @@ from nixk8s import names, netaddr
 from nixk8s.backends.azure_network import AzureNetwork
 from nixk8s.backends.base import BalancerHandle
 from nixk8s.plan import ClusterPlan
-from nixk8s.spec import ClusterSpec, Distribution
-from nixk8s.terraform import Expr, Fragment, Resource, Text, ref
+from nixk8s.spec import Distribution
+from nixk8s.terraform import Expr, Fragment, Resource, ref
 
 API_PORT = 6443
 # the NIC's ip configuration that joins the pools (azure.py names it so)
@@ -89,17 +89,6 @@ class AzureBalancer(msgspec.Struct, frozen=True, kw_only=True):
             private_address=self.private_ip,
             public_address=self.public_address,
         )
-
-    @property
-    def names(self) -> tuple[Text, ...]:
-        """Every address the servers' API certificates must carry for it."""
-        public = self.public_address
-        return (self.private_ip,) if public is None else (self.private_ip, public)
-
-
-def refusal(spec: ClusterSpec) -> str | None:
-    """Azure can always put a balancer in front of the servers: they always sit in a subnet."""
-    return None
 
 
 def balancer_ip(subnet: str) -> str:

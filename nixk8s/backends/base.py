@@ -84,6 +84,12 @@ class BalancerHandle(msgspec.Struct, frozen=True, kw_only=True):
     private_address: Text
     public_address: Text | None = None
 
+    @property
+    def addresses(self) -> tuple[Text, ...]:
+        """Every address the balancer is reached at: what the servers' API
+        certificates must name for it."""
+        return (self.private_address,) if self.public_address is None else (self.private_address, self.public_address)
+
 
 class Placed(msgspec.Struct, frozen=True):
     """What a node hook built: its resources, and one handle per rendered node.
@@ -142,6 +148,12 @@ def no_notes(plan: ClusterPlan, infra: object) -> tuple[str, ...]:
 def builds_no_api_load_balancer(spec: ClusterSpec) -> str | None:
     """A backend that has no API load balancer yet."""
     return "this backend builds no API load balancer yet"
+
+
+def builds_an_api_load_balancer(spec: ClusterSpec) -> str | None:
+    """A backend that can put a balancer in front of any spec's servers (its network is
+    always there)."""
+    return None
 
 
 def no_provider_config(plan: ClusterPlan) -> Mapping[str, Any]:

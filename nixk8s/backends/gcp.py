@@ -42,8 +42,7 @@ from __future__ import annotations
 from typing import Any
 
 from nixk8s import names
-from nixk8s.backends.base import Backend, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
-from nixk8s.backends.gcp_balancer import refusal
+from nixk8s.backends.base import Backend, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool, builds_an_api_load_balancer
 from nixk8s.backends.gcp_checks import METADATA_VALUE_LIMIT, check, options, server_zones, ssh_keys
 from nixk8s.backends.gcp_network import GcpInfra, account_id, foundation
 from nixk8s.index_probe import MetadataFetch
@@ -444,7 +443,7 @@ GCP: Backend[GcpInfra] = Backend(
     worker_index_fetch=METADATA_SERVER,
     pool_size_owner=autoscaler_owns_size,
     firewall_filters_network=True,
-    api_load_balancer_refusal=refusal,
+    api_load_balancer_refusal=builds_an_api_load_balancer,
     notes=notes,
     provider_config=provider_config,
 )

@@ -38,7 +38,7 @@ from nixk8s.backends.base import BalancerHandle
 from nixk8s.backends.gcp_checks import api_balancer_host, ipv4_api_sources, network, server_zones
 from nixk8s.plan import ClusterPlan
 from nixk8s.spec import ClusterSpec
-from nixk8s.terraform import Expr, Fragment, Resource, Text, ref
+from nixk8s.terraform import Expr, Fragment, Resource, ref
 
 API_PORT = 6443
 # Where Google's health checks come from (cloud.google.com/load-balancing/docs/firewall-rules):
@@ -68,16 +68,6 @@ class Balancer(msgspec.Struct, frozen=True):
             private_address=self.internal_ip,
             public_address=self.public_address,
         )
-
-    @property
-    def names(self) -> tuple[Text, ...]:
-        """Every address the servers' API certificates must carry for it."""
-        return (self.internal_ip,) if self.public_address is None else (self.internal_ip, self.public_address)
-
-
-def refusal(spec: ClusterSpec) -> str | None:
-    """GCP can put a balancer in front of any spec's servers: the network is always created."""
-    return None
 
 
 def balancer_ip(spec: ClusterSpec) -> str:

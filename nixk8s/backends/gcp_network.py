@@ -281,6 +281,6 @@ def foundation(plan: ClusterPlan) -> Foundation[GcpInfra]:
         server_join_host=None if balancer is None else ips[0],
         private_cidr=net.vpc_cidr,
         network_id=net.network.ref("id", max_len=NETWORK_ID_MAX_LEN),
-        api_names=() if balancer is None else balancer.names,
+        api_names=() if balancer is None else balancer.handle.addresses,
         balancer=None if balancer is None else balancer.handle,
     )

@@ -120,7 +120,7 @@ def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
         join_host=server_0 if balancer is None else balancer.private_ip,
         private_cidr=private_cidr(spec),
         network_id=network.ref("id", max_len=20) if network else None,
-        api_names=() if balancer is None else balancer.names,
+        api_names=() if balancer is None else balancer.handle.addresses,
         balancer=None if balancer is None else balancer.handle,
     )
 

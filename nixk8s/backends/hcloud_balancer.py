@@ -28,7 +28,7 @@ from nixk8s.backends.base import BalancerHandle
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem
 from nixk8s.spec import ANYWHERE, ClusterSpec
-from nixk8s.terraform import Expr, Fragment, Resource, Text, ref
+from nixk8s.terraform import Expr, Fragment, Resource, ref
 
 LOAD_BALANCER_TYPE = "lb11"
 API_PORT = 6443
@@ -53,12 +53,6 @@ class Balancer(msgspec.Struct, frozen=True):
             private_address=self.private_ip,
             public_address=self.public_ipv4,
         )
-
-    @property
-    def names(self) -> tuple[Text, ...]:
-        """Every address the servers' API certificates must carry for it."""
-        public = self.public_ipv4
-        return (self.private_ip,) if public is None else (self.private_ip, public)
 
 
 def refusal(spec: ClusterSpec) -> str | None:
