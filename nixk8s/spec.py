@@ -869,7 +869,7 @@ class GcpOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``gcp``: the project, and what GCP needs beyond the cloud-neutral spec.
 
     The GCP backend checks each field (formats, the region's zones, pool names) with
-    its spec path: ``nixk8s/backends/gcp_checks.py``.
+    its spec path: ``nixk8s/backends/gcp/checks.py``.
     """
 
     project: Annotated[str, doc("Project", "the GCP project id the cluster lives in", "my-project-123456")]

@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from nixk8s.backends.hcloud_autoscaler import HETZNER_METADATA
+from nixk8s.backends.hcloud.autoscaler import HETZNER_METADATA
 from nixk8s.compiler import Compiled, compile_source, compile_spec
 from nixk8s.index_probe import MetadataFetch
 from nixk8s.load import load, parse

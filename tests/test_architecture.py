@@ -112,9 +112,9 @@ def test_the_command_checks_a_spec_once(tmp_path: Path, monkeypatch: pytest.Monk
     import nixk8s.load
 
     monkeypatch.setattr(nixk8s.load, "spec_problems", counting_rules)
-    import nixk8s.backends.hcloud
+    import nixk8s.backends.hcloud.backend
 
-    monkeypatch.setattr(nixk8s.backends.hcloud, "HCLOUD", msgspec.structs.replace(hcloud, check=counting_check))
+    monkeypatch.setattr(nixk8s.backends.hcloud.backend, "HCLOUD", msgspec.structs.replace(hcloud, check=counting_check))
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(minimal_spec()))
     assert cli.main(["compile", str(spec), "-o", str(tmp_path / "out")]) == 0

@@ -10,7 +10,7 @@ import pytest
 from support import SPECS, apply_state, assert_kindling_accepts, compile_file, decode_user_data, embedded_config
 from test_aws import aws_spec, compiled, problems, resources
 
-from nixk8s.backends.aws_autoscaler import cluster_autoscaler_tags
+from nixk8s.backends.aws.autoscaler import cluster_autoscaler_tags
 from nixk8s.compiler import Compiled
 from nixk8s.explain import explain
 

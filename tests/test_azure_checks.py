@@ -11,7 +11,7 @@ from strategies import AZURE_ADMIN_KEY, AZURE_RSA_KEY
 from support import problem_paths, problems_of
 from test_azure_backend import azure_spec, with_azure
 
-from nixk8s.backends.azure_checks import RESERVED_ADMIN_USERNAMES
+from nixk8s.backends.azure.checks import RESERVED_ADMIN_USERNAMES
 from nixk8s.problems import join_path
 
 

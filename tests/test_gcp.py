@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from strategies import cluster_specs
 from support import compile_raw, document_user_data, embedded_config, problems_of, render_template
 
-from nixk8s.backends.gcp import METADATA_SERVER, NAME_PREFIX_LIMIT, template_name_prefix
-from nixk8s.backends.gcp_checks import REGION_ZONES
+from nixk8s.backends.gcp.backend import METADATA_SERVER, NAME_PREFIX_LIMIT, template_name_prefix
+from nixk8s.backends.gcp.checks import REGION_ZONES
 from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.explain import explain
 from nixk8s.index_probe import metadata_index_probe

@@ -24,7 +24,7 @@ from support import (
     write_module,
 )
 
-from nixk8s.backends.hcloud_autoscaler import HETZNER_METADATA
+from nixk8s.backends.hcloud.autoscaler import HETZNER_METADATA
 from nixk8s.node_index import agent_index_block
 
 TOKEN = {"k3s_server_token": {"var": "k3s_token"}}

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from nixk8s.backends.hcloud_checks import MAX_FIREWALL_RULES
+from nixk8s.backends.hcloud.checks import MAX_FIREWALL_RULES
 from nixk8s.terraform import Expr
 
 from support import OWN_VPN, compile_problems, compile_raw, minimal_spec, problems_of, worker_pool

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from strategies import raw_cluster_specs
 from support import compile_raw
 
-from nixk8s.backends.hcloud_checks import MAX_SERVERS_PER_PLACEMENT_GROUP
+from nixk8s.backends.hcloud.checks import MAX_SERVERS_PER_PLACEMENT_GROUP
 
 
 def groups_of(raw: dict[str, Any]) -> dict[str, str]:

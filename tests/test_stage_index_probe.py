@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from support import fake_curl_env, metadata_service, require_tool, shellcheck
 
-from nixk8s.backends.aws import IMDS
-from nixk8s.backends.hcloud_autoscaler import HETZNER_METADATA
-from nixk8s.backends.azure import IMDS as AZURE
-from nixk8s.backends.gcp import METADATA_SERVER as GCE
+from nixk8s.backends.aws.backend import IMDS
+from nixk8s.backends.hcloud.autoscaler import HETZNER_METADATA
+from nixk8s.backends.azure.backend import IMDS as AZURE
+from nixk8s.backends.gcp.backend import METADATA_SERVER as GCE
 from nixk8s.index_probe import MetadataFetch, metadata_index_probe
 
 

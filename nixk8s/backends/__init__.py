@@ -15,10 +15,10 @@ from nixk8s.spec import BackendName
 
 # backend name → (module, the Backend record's name in it)
 _MODULES: dict[BackendName, tuple[str, str]] = {
-    "aws": ("nixk8s.backends.aws", "AWS"),
-    "azure": ("nixk8s.backends.azure", "AZURE"),
-    "gcp": ("nixk8s.backends.gcp", "GCP"),
-    "hcloud": ("nixk8s.backends.hcloud", "HCLOUD"),
+    "aws": ("nixk8s.backends.aws.backend", "AWS"),
+    "azure": ("nixk8s.backends.azure.backend", "AZURE"),
+    "gcp": ("nixk8s.backends.gcp.backend", "GCP"),
+    "hcloud": ("nixk8s.backends.hcloud.backend", "HCLOUD"),
 }
 
 

@@ -43,8 +43,8 @@ from typing import Any
 
 from nixk8s import names
 from nixk8s.backends.base import Backend, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool, builds_an_api_load_balancer
-from nixk8s.backends.gcp_checks import METADATA_VALUE_LIMIT, check, options, server_zones, ssh_keys
-from nixk8s.backends.gcp_network import GcpInfra, account_id, foundation
+from nixk8s.backends.gcp.checks import METADATA_VALUE_LIMIT, check, options, server_zones, ssh_keys
+from nixk8s.backends.gcp.network import GcpInfra, account_id, foundation
 from nixk8s.index_probe import MetadataFetch
 from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan

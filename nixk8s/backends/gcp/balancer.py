@@ -3,7 +3,7 @@
 What it builds, when the plan has an API load balancer:
 
 - ``google_compute_address.N_api_ip``: a static internal address, the subnet's last
-  usable host (:func:`~nixk8s.backends.gcp_checks.api_balancer_host`), so that the
+  usable host (:func:`~nixk8s.backends.gcp.checks.api_balancer_host`), so that the
   join address is known at compile time and is not one an existing worker holds;
 - per zone that holds a server, ``google_compute_instance_group.N_cp_<zone>``: an
   unmanaged group of that zone's servers (a backend service takes groups, not VMs);
@@ -35,7 +35,7 @@ import msgspec
 
 from nixk8s import names, netaddr
 from nixk8s.backends.base import BalancerHandle
-from nixk8s.backends.gcp_checks import api_balancer_host, ipv4_api_sources, network, server_zones
+from nixk8s.backends.gcp.checks import api_balancer_host, ipv4_api_sources, network, server_zones
 from nixk8s.plan import ClusterPlan
 from nixk8s.spec import ClusterSpec
 from nixk8s.terraform import Expr, Fragment, Resource, ref

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from nixk8s import names
-from nixk8s.backends.aws_network import AwsNetwork, sg_rule
+from nixk8s.backends.aws.network import AwsNetwork, sg_rule
 from nixk8s.plan import ClusterPlan
 from nixk8s.terraform import Expr, Fragment, Resource
 

@@ -24,7 +24,7 @@ Decisions:
   sees every client as it is and enforces ``access.api_sources`` on the API row (unlike
   Hetzner, whose balancer a firewall cannot filter: no source list is refused here).
   Health probes come from the ``AzureLoadBalancer`` service tag; the NSG admits it to
-  6443 above its VNet deny (:mod:`nixk8s.backends.azure_network`).
+  6443 above its VNet deny (:mod:`nixk8s.backends.azure.network`).
 - An internal balancer does not hairpin: a flow from a backend VM to the frontend that
   the balancer maps back to the same VM fails. Servers are backends, so servers ≥ 1 join
   server 0's static address directly; workers are never backends and join the
@@ -45,7 +45,7 @@ from typing import Any
 import msgspec
 
 from nixk8s import names, netaddr
-from nixk8s.backends.azure_network import AzureNetwork
+from nixk8s.backends.azure.network import AzureNetwork
 from nixk8s.backends.base import BalancerHandle
 from nixk8s.plan import ClusterPlan
 from nixk8s.spec import Distribution

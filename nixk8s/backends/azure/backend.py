@@ -2,7 +2,7 @@
 
 What this backend builds, in order:
 
-1. the network (:mod:`nixk8s.backends.azure_network`): resource group (unless
+1. the network (:mod:`nixk8s.backends.azure.network`): resource group (unless
    ``azure.resource_group_name`` names one), VNet from ``vpc_cidr``, subnet, NAT
    gateway for outbound traffic, and the NSG with the port table, both associated
    with the subnet;
@@ -16,7 +16,7 @@ What this backend builds, in order:
    with the pool's min/max/default. One scale-set model serves every machine, so the
    embedded config has no node_index: the shared index probe derives it at boot from
    the machine's private IPv4 address, read from Azure IMDS (:data:`IMDS`);
-4. the API load balancer, where the plan has one (:mod:`nixk8s.backends.azure_balancer`):
+4. the API load balancer, where the plan has one (:mod:`nixk8s.backends.azure.balancer`):
    a Standard internal ``azurerm_lb`` at a fixed address with the servers' NICs in its
    pool (and a public one for ``api_load_balancer: public``).
 
@@ -51,10 +51,10 @@ from typing import Any
 import msgspec
 
 from nixk8s import names
-from nixk8s.backends import azure_balancer
-from nixk8s.backends.azure_balancer import AzureBalancer, api_balancer, members
-from nixk8s.backends.azure_checks import check, image_id
-from nixk8s.backends.azure_network import AzureNetwork, control_plane_ips, network
+from nixk8s.backends.azure import balancer as azure_balancer
+from nixk8s.backends.azure.balancer import AzureBalancer, api_balancer, members
+from nixk8s.backends.azure.checks import check, image_id
+from nixk8s.backends.azure.network import AzureNetwork, control_plane_ips, network
 from nixk8s.backends.base import (
     Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool, builds_an_api_load_balancer,
 )

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from returns.pipeline import is_successful
 
 from nixk8s import netaddr
-from nixk8s.backends.azure_network import (
+from nixk8s.backends.azure.network import (
     FIRST_CONTROL_PLANE_HOST,
     MAX_ALLOW_RULES,
     MAX_RULE_PREFIXES,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nixk8s import netaddr
-from nixk8s.backends.hcloud_balancer import balancer_problems
+from nixk8s.backends.hcloud.balancer import balancer_problems
 from nixk8s.node_index import AGENT_BLOCK, agent_index_block
 from nixk8s.labels import label_key_error, label_value_error
 from nixk8s.plan import ClusterPlan, base_tags

@@ -27,9 +27,9 @@ import msgspec
 
 from nixk8s import names, netaddr
 from nixk8s.backends.base import Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
-from nixk8s.backends import hcloud_autoscaler as autoscaler
-from nixk8s.backends.hcloud_balancer import Balancer, api_balancer, refusal, target
-from nixk8s.backends.hcloud_checks import (
+from nixk8s.backends.hcloud import autoscaler as autoscaler
+from nixk8s.backends.hcloud.balancer import Balancer, api_balancer, refusal, target
+from nixk8s.backends.hcloud.checks import (
     FIRST_CONTROL_PLANE_HOST,
     MAX_SERVERS_PER_PLACEMENT_GROUP,
     check,

@@ -53,11 +53,11 @@ from typing import Any
 import msgspec
 
 from nixk8s import names
-from nixk8s.backends import aws_autoscaler as autoscaling
-from nixk8s.backends.aws_balancer import API_PORT, LB_NAME_LIMIT, Balancers, api_balancers, aws_lb_name
-from nixk8s.backends.aws_checks import MAX_TAG_VALUE, check, image_id
-from nixk8s.backends.aws_iam import node_identity
-from nixk8s.backends.aws_network import AwsNetwork, network, security_group
+from nixk8s.backends.aws import autoscaler as autoscaling
+from nixk8s.backends.aws.balancer import API_PORT, LB_NAME_LIMIT, Balancers, api_balancers, aws_lb_name
+from nixk8s.backends.aws.checks import MAX_TAG_VALUE, check, image_id
+from nixk8s.backends.aws.iam import node_identity
+from nixk8s.backends.aws.network import AwsNetwork, network, security_group
 from nixk8s.backends.base import (
     Backend,
     BalancerHandle,

@@ -16,8 +16,8 @@ import msgspec
 
 from nixk8s import names, netaddr
 from nixk8s.backends.base import Foundation
-from nixk8s.backends.gcp_balancer import Balancer, api_balancer
-from nixk8s.backends.gcp_checks import (
+from nixk8s.backends.gcp.balancer import Balancer, api_balancer
+from nixk8s.backends.gcp.checks import (
     BASE_ROLES,
     FIRST_CONTROL_PLANE_HOST,
     image,
