@@ -30,7 +30,7 @@ from nixk8s import __version__
 from nixk8s.compiler import Compiled, compile_source
 from nixk8s.load import SpecFormat, format_of
 from nixk8s.problems import Problems, format_problems
-from nixk8s.spec import PROVIDER_BLOCKS
+from nixk8s.backends.catalog import NAMES as CLOUD_NAMES
 from nixk8s.warnings import format_warnings, without
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -188,7 +188,7 @@ def _init_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         description="Write a commented starter ClusterSpec (YAML) for BACKEND, to stdout or to FILE. "
         "It compiles as written; replace the values marked CHANGE before applying.",
     )
-    p.add_argument("backend", metavar="BACKEND", choices=PROVIDER_BLOCKS, help=", ".join(PROVIDER_BLOCKS))
+    p.add_argument("backend", metavar="BACKEND", choices=CLOUD_NAMES, help=", ".join(CLOUD_NAMES))
     p.add_argument(
         "--kubernetes",
         "--distribution",

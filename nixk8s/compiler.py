@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 from returns.result import Failure, Result
 
-from nixk8s.backends import backend_for
+from nixk8s.backends.catalog import backend_for
 from nixk8s.backends.base import Backend, Built, backend_problems, build, plan_for
 from nixk8s.load import Examined, SpecFormat, beside, check, decode_source, examine, format_hint, neutral_problems
 from nixk8s.plan import ClusterPlan

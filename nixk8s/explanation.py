@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from nixk8s.backends import backend_for
+from nixk8s.backends.catalog import backend_for
 from nixk8s.backends.base import Backend, NodeHandle, RenderedNode, machine_handles
 from nixk8s.compiler import Compiled
 from nixk8s.secrets import secret_budget, secret_paths

@@ -19,7 +19,8 @@ from nixk8s.limits import LimitExceeded, data_problem, scan_problem, size_proble
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.rules import spec_problems
 from nixk8s.shape import INVALID, describe, repaired, shape_problems, writable
-from nixk8s.spec import BACKEND_ALIASES, ClusterSpec
+from nixk8s.backends.catalog import ALIASES
+from nixk8s.spec import ClusterSpec
 
 SpecFormat = Literal["yaml", "toml", "json"]
 
@@ -79,8 +80,8 @@ def _decode(data: bytes, fmt: SpecFormat) -> Result[Any, Problems]:
 def _normalise(raw: Any) -> Any:
     """Accept pangea's backend aliases (aws_nixos, hcloud_k3s, ...)."""
     backend = raw.get("backend") if isinstance(raw, dict) else None
-    if isinstance(backend, str) and backend in BACKEND_ALIASES:
-        return {**raw, "backend": BACKEND_ALIASES[backend]}
+    if isinstance(backend, str) and backend in ALIASES:
+        return {**raw, "backend": ALIASES[backend]}
     return raw
 
 

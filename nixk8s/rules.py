@@ -9,7 +9,6 @@ a cloud.
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Callable, Iterator
 
 from toolz import concat, frequencies
@@ -19,6 +18,7 @@ from nixk8s.node_index import AGENT_BLOCK, agent_index_block
 from nixk8s.labels import label_key_error, label_value_error
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS, KUBEADM_TOKEN_PATTERN, TOKEN_FORBIDDEN
+from nixk8s.backends.catalog import cloud_named
 from nixk8s.spec import PROVIDER_BLOCKS, ClusterSpec, SecretRef, fields_of
 
 Rule = Callable[[ClusterSpec], Iterator[Problem]]
@@ -184,12 +184,7 @@ def access_sources(spec: ClusterSpec) -> Iterator[Problem]:
 
 def _required_fields(block: str) -> tuple[str, ...]:
     """The required fields of a provider block's struct (``gcp`` → ``("project",)``)."""
-    field = next(f for f in fields_of(ClusterSpec) if f.encode_name == block)
-    block_type = field.type
-    while typing.get_origin(block_type) is typing.Annotated:  # the schema's words wrap the type
-        block_type = typing.get_args(block_type)[0]
-    options = next(t for t in typing.get_args(block_type) if t is not type(None))
-    return tuple(f.encode_name for f in fields_of(options) if f.required)
+    return tuple(f.encode_name for f in fields_of(cloud_named(block).options) if f.required)
 
 
 def provider_blocks(spec: ClusterSpec) -> Iterator[Problem]:

@@ -13,7 +13,8 @@ from typing import Any
 
 import msgspec
 
-from nixk8s.spec import BACKEND_ALIASES, ClusterSpec
+from nixk8s.backends.catalog import ALIASES
+from nixk8s.spec import ClusterSpec
 
 SCHEMA_URL = "https://raw.githubusercontent.com/nixk8s/nixk8s/main/schema/cluster-spec.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -32,7 +33,7 @@ def cluster_spec_schema() -> dict[str, Any]:
     spec = generated["$defs"]["ClusterSpec"]
     backend = spec["properties"]["backend"]
     # loading rewrites pangea's names before typing (load._normalise); accept them here too
-    backend["enum"] = [*backend["enum"], *sorted(BACKEND_ALIASES)]
+    backend["enum"] = [*backend["enum"], *sorted(ALIASES)]
     return {
         "$schema": DIALECT,
         "$id": SCHEMA_URL,

@@ -13,35 +13,17 @@ in code and checked by the same function that checks a file.
 # No ``from __future__ import annotations`` here: msgspec would then evaluate every
 # annotation from its string on the first decode (typing's evaluator, ~15 ms for these
 # documented fields), where Python evaluates them at class creation far more cheaply.
-import functools
 import ipaddress
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-
-class Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Base of every spec record: immutable, and unknown fields are errors."""
-
-
-@functools.cache
-def fields_of(struct: type[msgspec.Struct]) -> tuple[msgspec.structs.FieldInfo, ...]:
-    """A struct type's fields with their resolved types.
-
-    msgspec resolves the annotations anew on every call (a few hundred microseconds);
-    a type's fields never change, so they are resolved once per type.
-    """
-    return msgspec.structs.fields(struct)
-
-
-def doc(title: str, description: str, *examples: Any) -> Meta:
-    """The schema's words for a field or type: a title, a description, examples.
-
-    A Meta without constraints changes nothing msgspec checks when decoding, so the
-    documentation costs the hot path nothing; ``nixk8s schema`` prints it.
-    """
-    return Meta(title=title, description=description, examples=list(examples) if examples else None)
+from nixk8s.backends import catalog
+# re-exported: every spec record builds on them
+from nixk8s.record import Frozen as Frozen
+from nixk8s.record import doc as doc
+from nixk8s.record import fields_of as fields_of
 
 
 # --- scalar vocabularies ----------------------------------------------------------
@@ -65,13 +47,10 @@ TerraformVarName = Annotated[
     Meta(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$", description="a Terraform variable name"),
 ]
 
-BackendName = Literal["aws", "gcp", "azure", "hcloud"]
-BACKEND_ALIASES: dict[str, BackendName] = {
-    "aws_nixos": "aws",
-    "gcp_nixos": "gcp",
-    "azure_nixos": "azure",
-    "hcloud_k3s": "hcloud",
-}
+if TYPE_CHECKING:
+    BackendName = str
+else:  # the catalog's clouds, in its order: the spec's vocabulary follows the clouds nixk8s has
+    BackendName = Literal[catalog.NAMES]
 Distribution = Literal["k3s", "kubernetes"]
 KubernetesVersion = Literal["1.27", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34"]
 Profile = Literal[
@@ -827,147 +806,10 @@ class PersistentState(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=T
     ] = None
 
 
-# --- provider blocks ---------------------------------------------------------------
-
-
-class AwsOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """``aws``: what AWS needs beyond the cloud-neutral spec (only with backend aws)."""
-
-    ami_id: Annotated[
-        str | None, doc("AMI", "The NixOS AMI id; else ssm_ami_parameter, else nixos.image_id", "ami-0123456789abcdef0")
-    ] = None
-    ssm_ami_parameter: Annotated[
-        str | None,
-        doc("SSM AMI parameter", "An SSM parameter that holds the AMI id, read at plan time; not with ami_id"),
-    ] = None
-    key_pair: Annotated[str | None, doc("Key pair", "The EC2 key pair for pools that name none in ssh_keys")] = None
-    availability_zones: Annotated[
-        tuple[str, ...],
-        doc(
-            "Availability zones",
-            "Zones for the subnets nixk8s creates (only with network); default: the region's a, b and c",
-            ["eu-central-1a", "eu-central-1b"],
-        ),
-    ] = ()
-    vpc_id: Annotated[
-        str | None,
-        doc("VPC", "An existing VPC to use instead of network (with subnet_ids); neither: the region's default VPC"),
-    ] = None
-    subnet_ids: Annotated[
-        tuple[str, ...], doc("Subnets", "Subnets of vpc_id for the nodes and the API load balancer")
-    ] = ()
-    instance_profile_policies: Annotated[
-        tuple[str, ...],
-        doc("Instance profile policies", "More IAM managed policy ARNs for the nodes' role"),
-    ] = ()
-
-
-GcpDiskType = Literal["pd-balanced", "pd-ssd", "hyperdisk-balanced"]
-
-
-class GcpOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """``gcp``: the project, and what GCP needs beyond the cloud-neutral spec.
-
-    The GCP backend checks each field (formats, the region's zones, pool names) with
-    its spec path: ``nixk8s/backends/gcp/checks.py``.
-    """
-
-    project: Annotated[str, doc("Project", "the GCP project id the cluster lives in", "my-project-123456")]
-    zones: Annotated[
-        tuple[str, ...],
-        doc("Zones", "zones to spread nodes over; default: the zones nixk8s knows for the region", ["europe-west3-a"]),
-    ] = ()
-    image: Annotated[
-        str | None,
-        doc(
-            "Image",
-            "the NixOS image (NAME, family/NAME or projects/P/global/images/...); else nixos.image_id",
-            "projects/my-project-123456/global/images/nixos-k3s",
-        ),
-    ] = None
-    service_account_roles: Annotated[
-        tuple[str, ...],
-        doc(
-            "Service account roles",
-            "IAM roles for the nodes' service account beyond logging.logWriter and monitoring.metricWriter",
-        ),
-    ] = ()
-    ssh_keys: Annotated[
-        tuple[str, ...],
-        doc("SSH keys", "SSH keys for every node in GCP metadata form: USER:ssh-ed25519 AAAA... comment"),
-    ] = ()
-    spot_pools: Annotated[
-        tuple[str, ...], doc("Spot pools", "worker pools that run on Spot VMs (GCP may stop them at any time)")
-    ] = ()
-    shielded_vm: Annotated[
-        bool, doc("Shielded VM", "vTPM and integrity monitoring, Secure Boot off: needs a UEFI image")
-    ] = False
-    disk_type: Annotated[GcpDiskType, doc("Disk type", "the boot disks' type")] = "pd-balanced"
-    flow_logs: Annotated[bool, doc("Flow logs", "VPC flow logs on the subnet (50% sampled; billed)")] = True
-
-
-AzureZone = Literal["1", "2", "3"]
-AzureDiskType = Literal["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "StandardSSD_ZRS", "Premium_ZRS"]
-
-
-class AzureOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """``azure``: what Azure needs beyond the spec's common fields (only with backend azure)."""
-
-    admin_ssh_public_key: Annotated[
-        str,
-        doc(
-            "Admin SSH public key",
-            "The admin user's key itself (one line of ~/.ssh/id_ed25519.pub), never a path: Terraform runs "
-            "elsewhere. ssh-ed25519, or ssh-rsa of 2048 bits or more",
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... ops@example",
-        ),
-    ]
-    admin_username: Annotated[str, doc("Admin user", "The admin user's name")] = "nixos"
-    image_id: Annotated[str | None, doc("Image", "The NixOS image's resource id; else nixos.image_id")] = None
-    resource_group_name: Annotated[
-        str | None, doc("Resource group", "An existing resource group to use; null: nixk8s creates one")
-    ] = None
-    zones: Annotated[
-        tuple[AzureZone, ...],
-        doc("Zones", "Availability zones the nodes spread across; [] in a region without zones"),
-    ] = ("1", "2", "3")
-    os_disk_type: Annotated[AzureDiskType, doc("OS disk type", "The OS disks' storage type")] = "StandardSSD_LRS"
-    encryption_at_host: Annotated[
-        bool,
-        doc("Encryption at host", "Needs the subscription feature Microsoft.Compute/EncryptionAtHost"),
-    ] = False
-    replace_on_user_data_change: Annotated[
-        bool,
-        doc(
-            "Replace on user_data change",
-            "Replace servers when their custom_data, image or admin key change; false: Terraform ignores "
-            "those changes (NixOS nodes are reconfigured through their flake and GitOps)",
-        ),
-    ] = False
-
-
-class HcloudOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """``hcloud``: what Hetzner Cloud needs beyond the cloud-neutral spec (only with backend hcloud)."""
-
-    image: Annotated[str | None, doc("Image", "The NixOS image (name or id); else nixos.image_id", "nixos-k3s")] = None
-    network_zone: Annotated[
-        str | None,
-        doc("Network zone", "The network's zone; default: derived from the location (nbg1: eu-central)", "eu-central"),
-    ] = None
-    replace_on_user_data_change: Annotated[
-        bool,
-        doc(
-            "Replace on user_data change",
-            "Replace servers when their user_data, image or SSH keys change; false: Terraform ignores "
-            "those changes (NixOS nodes are reconfigured through their flake and GitOps)",
-        ),
-    ] = False
-
-
 # --- the cluster -------------------------------------------------------------------
 
 
-class ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
+class _ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """One Kubernetes cluster of NixOS machines on one cloud."""
 
     name: Annotated[
@@ -1054,12 +896,6 @@ class ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True)
             {"team": "platform"},
         ),
     ] = {}
-    aws: Annotated[AwsOptions | None, doc("AWS", "AWS settings; only with backend aws")] = None
-    gcp: Annotated[GcpOptions | None, doc("GCP", "GCP settings; required with backend gcp, and only there")] = None
-    azure: Annotated[
-        AzureOptions | None, doc("Azure", "Azure settings; required with backend azure, and only there")
-    ] = None
-    hcloud: Annotated[HcloudOptions | None, doc("Hetzner Cloud", "Hetzner settings; only with backend hcloud")] = None
 
     @property
     def system_pool_index(self) -> int:
@@ -1085,4 +921,23 @@ class ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True)
         return self.distribution_track or self.kubernetes_version
 
 
-PROVIDER_BLOCKS: tuple[BackendName, ...] = ("aws", "gcp", "azure", "hcloud")
+def _with_provider_blocks(base: type[_ClusterSpec]) -> type[_ClusterSpec]:
+    """The spec with one optional provider block per cloud in the catalog, after the
+    cloud-neutral fields: ``aws: {...}``, ``hcloud: {...}``, each the cloud's own struct."""
+    blocks = [
+        (c.name, Annotated[c.options | None, doc(c.title, c.options_description)], None) for c in catalog.CLOUDS
+    ]
+    spec: type[_ClusterSpec] = msgspec.defstruct(  # type: ignore[assignment]  # defstruct returns type[Struct]
+        "ClusterSpec", blocks, bases=(base,), module=__name__, frozen=True, forbid_unknown_fields=True, kw_only=True
+    )
+    spec.__doc__ = base.__doc__
+    return spec
+
+
+if TYPE_CHECKING:  # a cloud's code reads its own block through its options module's ``given``
+    ClusterSpec = _ClusterSpec
+else:
+    ClusterSpec = _with_provider_blocks(_ClusterSpec)
+
+#: the spec's provider blocks, one per cloud: the block named for the backend is the only one allowed
+PROVIDER_BLOCKS: tuple[str, ...] = catalog.NAMES

@@ -8,89 +8,16 @@ replace before applying. The tests compile and ``terraform validate`` each one.
 
 from __future__ import annotations
 
-from typing import NamedTuple, get_args
+from typing import get_args
 
+from nixk8s.backends.catalog import NAMES, cloud_named
 from nixk8s.schema import YAML_MODELINE
 from nixk8s.spec import BackendName, Distribution
 
-BACKENDS: tuple[BackendName, ...] = ("hcloud", "aws", "gcp", "azure")
+#: the starters, one per cloud in the catalog
+BACKENDS: tuple[BackendName, ...] = NAMES
 DISTRIBUTIONS: tuple[Distribution, ...] = get_args(Distribution)
 
-
-class _Cloud(NamedTuple):
-    """What differs between clouds: the place, the machine types, the provider block."""
-
-    place: str
-    server_type: str
-    worker_type: str
-    provider: str
-
-
-_CLOUD: dict[BackendName, _Cloud] = {
-    "hcloud": _Cloud(
-        place="""\
-backend: hcloud
-region: nbg1                 # a Hetzner location: nbg1, fsn1, hel1, ash, hil, sin
-""",
-        server_type="cx32",
-        worker_type="cx42",
-        provider="""\
-# Hetzner Cloud has no public NixOS image: upload or snapshot one with the
-# kindling agent and cloud-init, and name it here (a name or an id).
-hcloud:
-  image: nixos-k3s           # CHANGE: your NixOS image
-  # replace_on_user_data_change: false   # true: a changed user_data or image replaces the server
-""",
-    ),
-    "aws": _Cloud(
-        place="""\
-backend: aws
-region: eu-central-1         # an AWS region
-""",
-        server_type="m6i.large",
-        worker_type="m6i.xlarge",
-        provider="""\
-# Every node boots this AMI: a NixOS image with the kindling agent. Instead of
-# ami_id, ssm_ami_parameter names an SSM parameter that holds the AMI id.
-aws:
-  ami_id: ami-0123456789abcdef0   # CHANGE: your NixOS AMI
-  # key_pair: ops                  # an EC2 key pair for SSH (or a pool's ssh_keys)
-""",
-    ),
-    "gcp": _Cloud(
-        place="""\
-backend: gcp
-region: europe-west3         # a GCP region; nodes spread over its zones
-""",
-        server_type="e2-standard-2",
-        worker_type="e2-standard-4",
-        provider="""\
-# The project the cluster lives in, and your NixOS image (GCP has no public one):
-# NAME, family/NAME or projects/PROJECT/global/images/NAME.
-gcp:
-  project: my-project-123456              # CHANGE: your project id
-  image: family/nixos-k3s                 # CHANGE: your NixOS image
-  # ssh_keys: ["ops:ssh-ed25519 AAAA... ops@example"]   # USER:KEY, for every node
-""",
-    ),
-    "azure": _Cloud(
-        place="""\
-backend: azure
-region: westeurope           # an Azure location
-""",
-        server_type="Standard_D2s_v5",
-        worker_type="Standard_D4s_v5",
-        provider="""\
-# The admin user's SSH key is the key itself (one line of ~/.ssh/id_ed25519.pub),
-# never a path: Terraform may run elsewhere. The image is your NixOS image's
-# resource id (Azure has no public one).
-azure:
-  admin_ssh_public_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILYovUEMCyzFb77ZxnfJ/ZWvEk3quMVZKweXA5w93bQh ops@example   # CHANGE
-  image_id: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/images/providers/Microsoft.Compute/images/nixos-k3s   # CHANGE
-  # resource_group_name: platform-rg     # an existing resource group; else nixk8s creates one
-""",
-    ),
-}
 
 _JOIN_SECRET: dict[Distribution, tuple[str, str]] = {
     "k3s": ("k3s_server_token", "k3s_token"),
@@ -121,7 +48,8 @@ kubernetes_version: "1.34"   # quoted: YAML reads 1.30 as the number 1.3
 
 
 def _pools(backend: BackendName) -> str:
-    server_type, worker_type = _CLOUD[backend].server_type, _CLOUD[backend].worker_type
+    starter = cloud_named(backend).starter
+    server_type, worker_type = starter.server_type, starter.worker_type
     return f"""\
 # The pool named system is the control plane: min_size servers (3 for high
 # availability). Every other pool is a worker pool of min..max machines.
@@ -183,7 +111,7 @@ def starter(backend: BackendName, distribution: Distribution = "k3s") -> str:
     >>> "backend: hcloud" in text and "k3s_server_token:" in text
     True
     """
-    cloud = _CLOUD[backend]
+    cloud = cloud_named(backend).starter
     return "\n".join(
         (
             _header(backend, distribution) + cloud.place + _distribution(distribution),

@@ -25,7 +25,7 @@ import msgspec
 from hypothesis import strategies as st
 from returns.result import Failure
 
-from nixk8s.backends import backend_for
+from nixk8s.backends.catalog import backend_for
 from nixk8s.load import load
 from nixk8s.node_index import agent_index_block
 from nixk8s.rules import TERRAFORM_RESERVED_VARIABLE_NAMES

@@ -665,3 +665,20 @@ def boot_in_namespace(user_data: str, routes: list[dict[str, Any]], tmp: Path) -
         config=written.read_text() if written.is_file() else None,
         mode=stat.S_IMODE(written.stat().st_mode) if written.is_file() else None,
     )
+
+
+def is_catalog_module(name: str) -> bool:
+    """The modules any command may import for a cloud it does not compile for: the
+    catalog and each cloud's vocabulary (its package and ``options``), never the
+    cloud's pipeline (its Backend record and what it builds with).
+
+    >>> is_catalog_module("nixk8s.backends.gcp.options"), is_catalog_module("nixk8s.backends.gcp.backend")
+    (True, False)
+    """
+    if name in {"nixk8s.backends.catalog", "nixk8s.backends.cloud"}:
+        return True
+    from nixk8s.backends.catalog import NAMES
+
+    parts = name.split(".")
+    cloud = parts[:3] in ([["nixk8s", "backends", c] for c in NAMES])
+    return cloud and (len(parts) == 3 or (len(parts) == 4 and parts[3] == "options"))

@@ -19,7 +19,7 @@ from strategies import cluster_specs
 from support import SPECS, compile_file, load_spec
 
 from nixk8s import names
-from nixk8s.backends import BACKENDS
+from nixk8s.backends.catalog import BACKENDS
 from nixk8s.backends.base import Backend, plan_for
 from nixk8s.render import WorkerPool, control_plane_nodes, render_node
 from nixk8s.compiler import compile_spec

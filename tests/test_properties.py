@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nixk8s.backends import BACKENDS
+from nixk8s.backends.catalog import BACKENDS
 from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.node_config import join_server
 from nixk8s.load import load

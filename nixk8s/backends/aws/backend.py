@@ -53,6 +53,7 @@ from typing import Any
 import msgspec
 
 from nixk8s import names
+from nixk8s.backends.aws.options import AwsOptions, spec_block
 from nixk8s.backends.aws import autoscaler as autoscaling
 from nixk8s.backends.aws.balancer import API_PORT, LB_NAME_LIMIT, Balancers, api_balancers, aws_lb_name
 from nixk8s.backends.aws.checks import MAX_TAG_VALUE, check, image_id
@@ -72,7 +73,7 @@ from nixk8s.backends.base import (
 from nixk8s.index_probe import MetadataFetch, SessionToken
 from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan
-from nixk8s.spec import AwsOptions, ClusterSpec, NodePool
+from nixk8s.spec import ClusterSpec, NodePool
 from nixk8s.terraform import DataSource, Expr, Fragment, Output, ProviderRequirement, Resource, Template, Text, combine
 
 PROVIDER = ProviderRequirement("aws", "hashicorp/aws", ">= 5.0, < 7.0")
@@ -116,7 +117,7 @@ class AwsInfra(msgspec.Struct, frozen=True):
 
 def _image(plan: ClusterPlan) -> tuple[Fragment, Text]:
     """The AMI: a literal id, or the value of the SSM parameter that holds it."""
-    aws = plan.spec.aws or AwsOptions()
+    aws = spec_block(plan.spec) or AwsOptions()
     literal = image_id(plan.spec)
     if literal is not None or not aws.ssm_ami_parameter:
         return Fragment(), literal or ""
@@ -179,7 +180,7 @@ def user_data_local(name: str) -> str:
 def _key_name(spec: ClusterSpec, pool: NodePool) -> str | None:
     if pool.ssh_keys:
         return pool.ssh_keys[0]
-    return spec.aws.key_pair if spec.aws else None
+    return (spec_block(spec) or AwsOptions()).key_pair
 
 
 def _launch_template(
@@ -354,7 +355,7 @@ def notes(plan: ClusterPlan, infra: AwsInfra) -> tuple[str, ...]:
                 f'"{long_name}" is longer than AWS allows ({LB_NAME_LIMIT}); it is named "{aws_lb_name(long_name)}"'
             )
     if spec.network is None:
-        aws = spec.aws or AwsOptions()
+        aws = spec_block(spec) or AwsOptions()
         if aws.vpc_id:
             result.append(f"existing VPC {aws.vpc_id}: private ports are open to its primary CIDR block only")
             if infra.balancers.public is not None:

@@ -11,11 +11,12 @@ import re
 from collections.abc import Iterator
 
 from nixk8s import netaddr
+from nixk8s.backends.aws.options import AwsOptions, spec_block
 from nixk8s.backends.aws.autoscaler import cluster_autoscaler_tags
 from nixk8s.backends.aws.network import availability_zones, public_subnet_cidrs, security_group_rule_count
 from nixk8s.plan import ClusterPlan, base_tags
 from nixk8s.problems import Problem, join_path
-from nixk8s.spec import AwsOptions, ClusterSpec
+from nixk8s.spec import ClusterSpec
 
 MAX_TAGS = 50
 MAX_TAG_KEY = 128
@@ -37,7 +38,7 @@ _OWN_TAG_KEYS = ("Name", "Role", "NodePool", "NodeIndex")
 
 def image_id(spec: ClusterSpec) -> str | None:
     """A literal AMI: ``aws.ami_id``, else ``nixos.image_id`` (unless an SSM parameter is set)."""
-    aws = spec.aws or AwsOptions()
+    aws = spec_block(spec) or AwsOptions()
     if aws.ami_id:
         return aws.ami_id
     return None if aws.ssm_ami_parameter else spec.nixos.image_id
@@ -136,7 +137,7 @@ def _tag_problems(spec: ClusterSpec) -> Iterator[Problem]:
 
 def check(plan: ClusterPlan) -> Iterator[Problem]:
     spec = plan.spec
-    aws = spec.aws or AwsOptions()
+    aws = spec_block(spec) or AwsOptions()
     if not _REGION.match(spec.region):
         yield Problem("region", f'"{spec.region}" is not an AWS region name (e.g. "eu-central-1")')
     if spec.name.startswith("internal-"):

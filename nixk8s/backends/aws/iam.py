@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from nixk8s.backends.aws.options import AwsOptions, spec_block
 from nixk8s.plan import ClusterPlan
 from nixk8s.spec import ClusterSpec
 from nixk8s.terraform import Fragment, Resource
@@ -139,7 +140,7 @@ def node_identity(plan: ClusterPlan) -> tuple[Fragment, Resource]:
             {"role": role.ref("name"), "policy_arn": policy.ref("arn")},
         )
         resources += [policy, attachment]
-    for i, arn in enumerate(spec.aws.instance_profile_policies if spec.aws else ()):
+    for i, arn in enumerate((spec_block(spec) or AwsOptions()).instance_profile_policies):
         resources.append(
             Resource(
                 "aws_iam_role_policy_attachment",

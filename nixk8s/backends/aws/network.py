@@ -19,9 +19,10 @@ from typing import Any, Union
 
 import msgspec
 
+from nixk8s.backends.aws.options import AwsOptions, spec_block
 from nixk8s.plan import ClusterPlan
 from nixk8s.ports import PortRule, rule_sources
-from nixk8s.spec import AwsOptions, ClusterSpec
+from nixk8s.spec import ClusterSpec
 from nixk8s.terraform import DataSource, Expr, Fragment, Resource, Text
 
 DEFAULT_ZONE_SUFFIXES = ("a", "b", "c")
@@ -38,7 +39,7 @@ def availability_zones(spec: ClusterSpec) -> tuple[str, ...]:
     ...     node_pools=(NodePool(name="system", instance_types=("t3.large",)),)))
     ('eu-west-1a', 'eu-west-1b', 'eu-west-1c')
     """
-    given = spec.aws.availability_zones if spec.aws else ()
+    given = (spec_block(spec) or AwsOptions()).availability_zones
     return given or tuple(spec.region + s for s in DEFAULT_ZONE_SUFFIXES)
 
 
@@ -209,7 +210,7 @@ def created_network(plan: ClusterPlan) -> AwsNetwork:
 
 def found_network(plan: ClusterPlan) -> AwsNetwork:
     """An existing VPC (aws.vpc_id + subnet_ids), else the region's default VPC."""
-    aws = plan.spec.aws or AwsOptions()
+    aws = spec_block(plan.spec) or AwsOptions()
     n = plan.name
     vpc = DataSource("aws_vpc", f"{n}_vpc", {"id": aws.vpc_id} if aws.vpc_id else {"default": True})
     data: list[DataSource] = [vpc]

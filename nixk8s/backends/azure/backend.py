@@ -51,6 +51,7 @@ from typing import Any
 import msgspec
 
 from nixk8s import names
+from nixk8s.backends.azure.options import AzureOptions, spec_block
 from nixk8s.backends.azure import balancer as azure_balancer
 from nixk8s.backends.azure.balancer import AzureBalancer, api_balancer, members
 from nixk8s.backends.azure.checks import check, image_id
@@ -61,7 +62,7 @@ from nixk8s.backends.base import (
 from nixk8s.index_probe import MetadataFetch
 from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan
-from nixk8s.spec import AzureOptions, NodePool
+from nixk8s.spec import NodePool
 from nixk8s.terraform import Expr, Fragment, Output, ProviderRequirement, Resource, Template, Text, combine, ref
 
 PROVIDER = ProviderRequirement(
@@ -147,12 +148,13 @@ class AzureInfra(msgspec.Struct, frozen=True, kw_only=True):
 
 def foundation(plan: ClusterPlan) -> Foundation[AzureInfra]:
     spec = plan.spec
-    assert spec.azure is not None, "the rules require an azure block"
+    azure = spec_block(spec)
+    assert azure is not None, "the rules require an azure block"
     vnet = network(plan)
     ips = control_plane_ips(vnet.subnet_cidr, spec.control_plane_count)
-    balancing, balancer = api_balancer(plan, vnet, spec.azure.zones) if plan.api_load_balancer else (Fragment(), None)
+    balancing, balancer = api_balancer(plan, vnet, azure.zones) if plan.api_load_balancer else (Fragment(), None)
     infra = AzureInfra(
-        network=vnet, image_id=image_id(spec) or "", control_plane_ips=ips, options=spec.azure, balancer=balancer
+        network=vnet, image_id=image_id(spec) or "", control_plane_ips=ips, options=azure, balancer=balancer
     )
     return Foundation(
         fragment=combine([vnet.fragment, balancing]),

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from returns.pipeline import is_successful
 
 from nixk8s import netaddr
+from nixk8s.backends.azure.options import AzureOptions, spec_block
 from nixk8s.backends.azure.network import (
     FIRST_CONTROL_PLANE_HOST,
     MAX_ALLOW_RULES,
@@ -25,7 +26,7 @@ from nixk8s.backends.azure.network import (
 )
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem, join_path
-from nixk8s.spec import AzureOptions, ClusterSpec
+from nixk8s.spec import ClusterSpec
 from nixk8s.ssh_keys import public_key
 
 MAX_TAGS = 50
@@ -67,7 +68,7 @@ _IMAGE_IDS = tuple(
 
 def image_id(spec: ClusterSpec) -> str | None:
     """The NixOS image: ``azure.image_id``, else ``nixos.image_id``."""
-    return (spec.azure.image_id if spec.azure else None) or spec.nixos.image_id
+    return (block.image_id if (block := spec_block(spec)) else None) or spec.nixos.image_id
 
 
 def key_error(line: str) -> str | None:
@@ -111,7 +112,7 @@ def _admin_problems(spec: ClusterSpec, azure: AzureOptions) -> Iterator[Problem]
 
 def _image_problems(spec: ClusterSpec) -> Iterator[Problem]:
     chosen = image_id(spec)
-    path = "azure.image_id" if spec.azure and spec.azure.image_id else "nixos.image_id"
+    path = "azure.image_id" if (block := spec_block(spec)) and block.image_id else "nixos.image_id"
     if chosen is None:
         yield Problem(
             "azure.image_id",
@@ -221,7 +222,7 @@ def _tag_problems(spec: ClusterSpec) -> Iterator[Problem]:
 
 def check(plan: ClusterPlan) -> Iterator[Problem]:
     spec = plan.spec
-    azure = spec.azure
+    azure = spec_block(spec)
     if azure is not None:
         yield from _admin_problems(spec, azure)
         yield from _place_problems(spec, azure)

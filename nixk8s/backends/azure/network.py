@@ -32,6 +32,7 @@ from typing import Any
 import msgspec
 
 from nixk8s import netaddr
+from nixk8s.backends.azure.options import spec_block
 from nixk8s.plan import ClusterPlan
 from nixk8s.ports import PortRule, rule_sources
 from nixk8s.spec import ClusterSpec, Network
@@ -147,7 +148,7 @@ class AzureNetwork(msgspec.Struct, frozen=True, kw_only=True):
 
 def _resource_group(plan: ClusterPlan) -> tuple[tuple[Resource, ...], Text, Text]:
     """The group the resources go in (created unless the spec names one), its name and location."""
-    given = plan.spec.azure.resource_group_name if plan.spec.azure else None
+    given = block.resource_group_name if (block := spec_block(plan.spec)) else None
     if given is not None:
         return (), given, plan.spec.region
     n = plan.name

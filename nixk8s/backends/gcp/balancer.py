@@ -73,7 +73,8 @@ class Balancer(msgspec.Struct, frozen=True):
 def balancer_ip(spec: ClusterSpec) -> str:
     """The balancer's static internal address: the subnet's last usable host.
 
-    >>> from nixk8s.spec import GcpOptions, Network, NodePool
+    >>> from nixk8s.backends.gcp.options import GcpOptions
+    >>> from nixk8s.spec import Network, NodePool
     >>> balancer_ip(ClusterSpec(name="demo", backend="gcp", region="europe-west1",
     ...     network=Network(vpc_cidr="10.8.0.0/16", subnet_cidr="10.8.1.0/24"), gcp=GcpOptions(project="p"),
     ...     node_pools=(NodePool(name="system", instance_types=("e2-standard-2",)),)))

@@ -18,10 +18,11 @@ import re
 from collections.abc import Iterator
 
 from nixk8s import netaddr
+from nixk8s.backends.gcp.options import GcpOptions, spec_block
 from nixk8s.labels import gcp_label_key_error, gcp_label_value_error
 from nixk8s.plan import ClusterPlan, base_tags
 from nixk8s.problems import Problem, did_you_mean, join_path
-from nixk8s.spec import ClusterSpec, GcpOptions, Network
+from nixk8s.spec import ClusterSpec, Network
 
 # The zones of the regions nixk8s knows (cloud.google.com/compute/docs/regions-zones).
 # Not every region has -a, -b, -c: europe-west1 and us-east1 start at -b, us-central1
@@ -94,7 +95,7 @@ _SSH_KEY = re.compile(
 
 def options(spec: ClusterSpec) -> GcpOptions:
     """The spec's gcp block (a spec without one has already been refused by the rules)."""
-    return spec.gcp or GcpOptions(project="")
+    return spec_block(spec) or GcpOptions(project="")
 
 
 def zones(spec: ClusterSpec) -> tuple[str, ...]:
@@ -336,7 +337,7 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
     gcp = options(spec)
     if not _REGION.match(spec.region):
         yield Problem("region", f'"{spec.region}" is not a GCP region name (e.g. "europe-west1")')
-    if spec.gcp is not None and not _PROJECT.match(gcp.project):
+    if spec_block(spec) is not None and not _PROJECT.match(gcp.project):
         yield Problem(
             "gcp.project",
             f'"{gcp.project}" is not a GCP project id (6-30 lowercase letters, digits and "-", starting with a letter)',

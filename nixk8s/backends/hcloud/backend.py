@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 
 from nixk8s import names, netaddr
+from nixk8s.backends.hcloud.options import spec_block
 from nixk8s.backends.base import Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
 from nixk8s.backends.hcloud import autoscaler as autoscaler
 from nixk8s.backends.hcloud.balancer import Balancer, api_balancer, refusal, target
@@ -143,7 +144,7 @@ def _server(
     placement_group: Text,
 ) -> Resource:
     spec = plan.spec
-    replace = spec.hcloud is not None and spec.hcloud.replace_on_user_data_change
+    replace = (block := spec_block(spec)) is not None and block.replace_on_user_data_change
     body: dict[str, Any] = {
         "name": node.cloud_name,
         "server_type": pool.instance_type,
@@ -321,7 +322,7 @@ def notes(plan: ClusterPlan, infra: HcloudInfra) -> tuple[str, ...]:
                 f"pool {pool.name}: {pool.desired} servers in {groups} spread placement groups of at most "
                 f"{MAX_SERVERS_PER_PLACEMENT_GROUP} (servers 0-9 in the first, and so on: a growing pool never moves a server)"
             )
-    if not (spec.hcloud and spec.hcloud.replace_on_user_data_change):
+    if not ((block := spec_block(spec)) and block.replace_on_user_data_change):
         result.append(
             "servers ignore changes to user_data, image and ssh_keys, each of which would replace them "
             "(reconfigure through the flake and GitOps); "

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nixk8s import netaddr
+from nixk8s.backends.hcloud.options import spec_block
 from nixk8s.backends.hcloud.balancer import balancer_problems
 from nixk8s.node_index import AGENT_BLOCK, agent_index_block
 from nixk8s.labels import label_key_error, label_value_error
@@ -39,11 +40,11 @@ FIRST_CONTROL_PLANE_HOST = 2
 
 def image(spec: ClusterSpec) -> str | None:
     """The NixOS image: ``hcloud.image``, else ``nixos.image_id``."""
-    return (spec.hcloud.image if spec.hcloud else None) or spec.nixos.image_id
+    return (block.image if (block := spec_block(spec)) else None) or spec.nixos.image_id
 
 
 def network_zone(spec: ClusterSpec) -> str | None:
-    explicit = spec.hcloud.network_zone if spec.hcloud else None
+    explicit = block.network_zone if (block := spec_block(spec)) else None
     return explicit or NETWORK_ZONES.get(spec.region)
 
 
@@ -87,8 +88,8 @@ def firewall_rules(plan: ClusterPlan) -> list[dict[str, Any]]:
 
 def check(plan: ClusterPlan) -> Iterator[Problem]:
     spec = plan.spec
-    if spec.hcloud and spec.hcloud.image and len(spec.hcloud.image) > MAX_IMAGE_NAME:
-        yield Problem("hcloud.image", f"{len(spec.hcloud.image):,} characters; a Hetzner image name or id is at most {MAX_IMAGE_NAME}")
+    if (block := spec_block(spec)) and block.image and len(block.image) > MAX_IMAGE_NAME:
+        yield Problem("hcloud.image", f"{len(block.image):,} characters; a Hetzner image name or id is at most {MAX_IMAGE_NAME}")
     if image(spec) is None:
         yield Problem(
             "hcloud.image",

@@ -1,0 +1,106 @@
+"""The catalog of clouds: what the cloud-neutral core may know of each cloud.
+
+Each cloud is a package ``nixk8s/backends/<cloud>/`` whose ``options`` module holds a
+:class:`Cloud` entry named ``CLOUD``: its name and aliases, its provider block's
+struct, the starter text ``nixk8s init`` writes, and where its Backend record lives.
+The spec (its ``backend`` vocabulary and provider blocks), the schema, the starters,
+``diff`` and the warnings read clouds from here and never name one in code.
+
+Only the ``options`` modules are imported here, so that knowing every cloud costs a
+few small structs; a cloud's Backend record, and everything it builds with, is
+imported the first time a spec for that cloud is compiled (:func:`backend_for`).
+
+A cloud package outside nixk8s registers itself by naming its options module in the
+environment variable ``NIXK8S_CLOUDS`` (comma-separated module names), read once when
+nixk8s is first imported: that is how ``tests/test_fifth_cloud.py`` proves that a new
+cloud needs one folder and nothing outside it.
+
+>>> [c.name for c in CLOUDS][:4]
+['aws', 'gcp', 'azure', 'hcloud']
+>>> cloud_named("hcloud_k3s").name
+'hcloud'
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from nixk8s.backends.cloud import Cloud
+
+if TYPE_CHECKING:  # the record's type only: importing base here would import the pipeline
+    from nixk8s.backends.base import Backend
+
+#: the clouds nixk8s ships, in the order the spec's vocabulary lists them
+BUILTIN = (
+    "nixk8s.backends.aws.options",
+    "nixk8s.backends.gcp.options",
+    "nixk8s.backends.azure.options",
+    "nixk8s.backends.hcloud.options",
+)
+#: names more options modules to load (a cloud package that lives outside nixk8s)
+ENVIRONMENT_VARIABLE = "NIXK8S_CLOUDS"
+
+
+def _module_names() -> tuple[str, ...]:
+    extra = tuple(m.strip() for m in os.environ.get(ENVIRONMENT_VARIABLE, "").split(",") if m.strip())
+    return BUILTIN + tuple(m for m in extra if m not in BUILTIN)
+
+
+def _load(modules: tuple[str, ...]) -> tuple[Cloud, ...]:
+    clouds: tuple[Cloud, ...] = tuple(importlib.import_module(m).CLOUD for m in modules)
+    names = [c.name for c in clouds] + [a for c in clouds for a in c.aliases]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"two clouds in the catalog answer to {', '.join(duplicated)}")
+    return clouds
+
+
+CLOUDS: tuple[Cloud, ...] = _load(_module_names())
+NAMES: tuple[str, ...] = tuple(c.name for c in CLOUDS)
+#: every alias → the cloud's name (``hcloud_k3s`` → ``hcloud``)
+ALIASES: Mapping[str, str] = {a: c.name for c in CLOUDS for a in c.aliases}
+_BY_NAME: Mapping[str, Cloud] = {c.name: c for c in CLOUDS} | {a: c for c in CLOUDS for a in c.aliases}
+
+
+def cloud_named(name: str) -> Cloud:
+    """The cloud called ``name`` or one of its aliases (KeyError where none is)."""
+    return _BY_NAME[name]
+
+
+def cloud_of_resource_type(resource_type: str) -> Cloud | None:
+    """The cloud whose provider makes ``resource_type``, or None (tls, random, ...).
+
+    >>> cloud_of_resource_type("google_compute_instance").name, cloud_of_resource_type("random_password")
+    ('gcp', None)
+    """
+    return next((c for c in CLOUDS if resource_type.startswith(c.resource_prefixes)), None)
+
+
+def _import_backend(cloud: Cloud) -> Backend[Any]:
+    module, _, record = cloud.backend.partition(":")
+    backend: Backend[Any] = getattr(importlib.import_module(module), record)
+    return backend
+
+
+class _Registry(Mapping[str, "Backend[Any]"]):
+    """The available backends, each imported on first use."""
+
+    def __getitem__(self, name: str) -> Backend[Any]:
+        return _import_backend(cloud_named(name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(NAMES)
+
+    def __len__(self) -> int:
+        return len(NAMES)
+
+
+BACKENDS: Mapping[str, Backend[Any]] = _Registry()
+
+
+def backend_for(name: str) -> Backend[Any] | None:
+    """The backend called ``name``, or None where the catalog has no such cloud."""
+    return BACKENDS[name] if name in _BY_NAME else None
