@@ -6,7 +6,7 @@ import typing
 
 import pytest
 
-from nixk8s.backends.hcloud.checks import firewall_rules
+from nixk8s.backends.hcloud.network import firewall_rules
 from nixk8s.plan import plan_cluster
 from nixk8s.ports import COMMON, PortRule, cluster_ports, cni_family, port_table, rule_sources
 from nixk8s.spec import ClusterSpec, Profile

@@ -8,26 +8,17 @@ group, firewall rules, label syntax, a private network range.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from nixk8s import netaddr
-from nixk8s.backends.hcloud.options import spec_block
 from nixk8s.backends.hcloud.balancer import balancer_problems
-from nixk8s.node_index import AGENT_BLOCK, agent_index_block
+from nixk8s.backends.hcloud.network import NETWORK_ZONES, firewall_rules, network_zone
+from nixk8s.backends.hcloud.options import spec_block
 from nixk8s.labels import label_key_error, label_value_error
+from nixk8s.node_index import AGENT_BLOCK, agent_index_block
 from nixk8s.plan import ClusterPlan, base_tags
-from nixk8s.ports import rule_sources
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.spec import ClusterSpec
 
-NETWORK_ZONES: dict[str, str] = {
-    "fsn1": "eu-central",
-    "nbg1": "eu-central",
-    "hel1": "eu-central",
-    "ash": "us-east",
-    "hil": "us-west",
-    "sin": "ap-southeast",
-}
 MAX_SERVERS_PER_NETWORK = 100
 MAX_SERVERS_PER_PLACEMENT_GROUP = 10
 MAX_FIREWALL_RULES = 50
@@ -37,15 +28,9 @@ MAX_IMAGE_NAME = 255
 FIRST_CONTROL_PLANE_HOST = 2
 
 
-
 def image(spec: ClusterSpec) -> str | None:
     """The NixOS image: ``hcloud.image``, else ``nixos.image_id``."""
     return (block.image if (block := spec_block(spec)) else None) or spec.nixos.image_id
-
-
-def network_zone(spec: ClusterSpec) -> str | None:
-    explicit = block.network_zone if (block := spec_block(spec)) else None
-    return explicit or NETWORK_ZONES.get(spec.region)
 
 
 def server_count(spec: ClusterSpec) -> int:
@@ -55,35 +40,6 @@ def server_count(spec: ClusterSpec) -> int:
 def labels(spec: ClusterSpec) -> dict[str, str]:
     """Base tags and the spec's tags as Hetzner labels: keys lowercased, as pangea does."""
     return {k.lower(): v for k, v in base_tags(spec)}
-
-
-def private_cidr(spec: ClusterSpec) -> str | None:
-    """The cluster's private network: ``network.vpc_cidr``, or None without a network."""
-    return spec.network.vpc_cidr if spec.network else None
-
-
-def firewall_rules(plan: ClusterPlan) -> list[dict[str, Any]]:
-    """One rule per port row that someone may reach (ICMP has no port on Hetzner)."""
-    rules = []
-    for rule in plan.ports:
-        allowed = rule_sources(
-            rule,
-            plan.spec.access,
-            private_cidr(plan.spec),
-            api_from_network=plan.api_from_network,
-        )
-        if allowed:
-            port = {} if rule.protocol == "icmp" else {"port": rule.port_range}
-            rules.append(
-                {
-                    "direction": "in",
-                    "protocol": rule.protocol,
-                    **port,
-                    "source_ips": list(allowed),
-                    "description": rule.description,
-                }
-            )
-    return rules
 
 
 def check(plan: ClusterPlan) -> Iterator[Problem]:

@@ -1,0 +1,67 @@
+"""Hetzner's foundation: what every node stands on (network, firewall, placement group, API balancer), and the handles the node hooks receive."""
+
+from __future__ import annotations
+
+import msgspec
+
+from nixk8s import names, netaddr
+from nixk8s.backends.base import Foundation
+from nixk8s.backends.hcloud import autoscaler as autoscaler
+from nixk8s.backends.hcloud.balancer import Balancer, api_balancer
+from nixk8s.backends.hcloud.checks import FIRST_CONTROL_PLANE_HOST, image, labels
+from nixk8s.backends.hcloud.network import firewall_rules, network_resources, private_cidr, public_ipv4
+from nixk8s.plan import ClusterPlan
+from nixk8s.terraform import Fragment, Resource, combine
+
+
+class HcloudInfra(msgspec.Struct, frozen=True):
+    """Handles to what the foundation built, for the node hooks."""
+
+    firewall: Resource
+    placement_group: Resource
+    network: Resource | None
+    subnet: Resource | None
+    control_plane_ips: tuple[str, ...]
+    image: str
+    labels: dict[str, str]
+    balancer: Balancer | None
+
+
+def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
+    spec = plan.spec
+    label_map = labels(spec)
+    network, subnet = network_resources(plan, label_map)
+    firewall = Resource(
+        "hcloud_firewall",
+        f"{plan.name}_firewall",
+        {"name": f"{plan.name}-firewall", "labels": label_map, "rule": firewall_rules(plan)},
+    )
+    placement = Resource(
+        "hcloud_placement_group",
+        f"{plan.name}_cp",
+        {"name": f"{plan.name}-cp", "type": "spread", "labels": label_map},
+    )
+    cp_ips = (
+        tuple(
+            str(netaddr.host(spec.network.subnet, FIRST_CONTROL_PLANE_HOST + i))
+            for i in range(spec.control_plane_count)
+        )
+        if spec.network
+        else ()
+    )
+    resources = tuple(r for r in (network, subnet, firewall, placement) if r is not None)
+    balancing, balancer = (
+        api_balancer(plan, subnet, label_map) if plan.api_load_balancer and subnet else (Fragment(), None)
+    )
+    infra = HcloudInfra(firewall, placement, network, subnet, cp_ips, image(spec) or "", label_map, balancer)
+    server_0 = cp_ips[0] if cp_ips else public_ipv4(names.control_plane_node(plan.name, 0))
+    return Foundation(
+        fragment=combine([Fragment(resources=resources), balancing]),
+        infra=infra,
+        # Hetzner's balancer proxies: servers join through it as workers do
+        join_host=server_0 if balancer is None else balancer.private_ip,
+        private_cidr=private_cidr(spec),
+        network_id=network.ref("id", max_len=20) if network else None,
+        api_names=() if balancer is None else balancer.handle.addresses,
+        balancer=None if balancer is None else balancer.handle,
+    )
