@@ -24,7 +24,8 @@ from support import (
     write_module,
 )
 
-from nixk8s.backends.aws.backend import IMDS, LB_NAME_LIMIT, aws_lb_name
+from nixk8s.backends.aws.balancer import LB_NAME_LIMIT, aws_lb_name
+from nixk8s.backends.aws.nodes import IMDS
 from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.index_probe import metadata_index_probe
 from nixk8s.load import load, parse

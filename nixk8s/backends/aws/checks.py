@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterator
 
 from nixk8s import netaddr
-from nixk8s.backends.aws.options import AwsOptions, spec_block
 from nixk8s.backends.aws.autoscaler import cluster_autoscaler_tags
 from nixk8s.backends.aws.network import availability_zones, public_subnet_cidrs, security_group_rule_count
+from nixk8s.backends.aws.options import AwsOptions, spec_block
 from nixk8s.plan import ClusterPlan, base_tags
 from nixk8s.problems import Problem, join_path
 from nixk8s.spec import ClusterSpec

@@ -1,0 +1,77 @@
+"""AWS's foundation: what every node stands on (network, security group, IAM, the image,
+the API load balancers), and the handles the node hooks receive.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from nixk8s.backends.aws.balancer import Balancers, api_balancers
+from nixk8s.backends.aws.checks import image_id
+from nixk8s.backends.aws.iam import node_identity
+from nixk8s.backends.aws.network import AwsNetwork, network, security_group
+from nixk8s.backends.aws.options import AwsOptions, spec_block
+from nixk8s.backends.base import BalancerHandle, Foundation
+from nixk8s.plan import ClusterPlan
+from nixk8s.terraform import DataSource, Expr, Fragment, Resource, Text, combine
+
+
+class AwsInfra(msgspec.Struct, frozen=True):
+    """Handles to what the foundation built, for the node hooks."""
+
+    network: AwsNetwork
+    security_group: Resource
+    instance_profile: Resource
+    image_id: Text
+    balancers: Balancers
+    control_plane_size: int  # instances per control-plane group: 1, or 0 when parked
+
+
+def _image(plan: ClusterPlan) -> tuple[Fragment, Text]:
+    """The AMI: a literal id, or the value of the SSM parameter that holds it."""
+    aws = spec_block(plan.spec) or AwsOptions()
+    literal = image_id(plan.spec)
+    if literal is not None or not aws.ssm_ami_parameter:
+        return Fragment(), literal or ""
+    # an AMI id is no secret: insecure_value keeps it readable in plans
+    parameter = DataSource("aws_ssm_parameter", f"{plan.name}_ami", {"name": aws.ssm_ami_parameter})
+    return Fragment(data=(parameter,)), parameter.ref("insecure_value", max_len=21)
+
+
+def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
+    vpc = network(plan)
+    firewall = security_group(plan, vpc)
+    iam, profile = node_identity(plan)
+    image, ami = _image(plan)
+    api, balancers = api_balancers(plan, vpc)
+    handle = BalancerHandle(
+        resource=f"aws_lb.{balancers.internal.name}",
+        private_address=balancers.internal_dns,
+        public_address=balancers.public_dns,
+    )
+    infra = AwsInfra(
+        network=vpc,
+        security_group=firewall,
+        instance_profile=profile,
+        image_id=ami,
+        balancers=balancers,
+        control_plane_size=0 if plan.parked else 1,
+    )
+    return Foundation(
+        fragment=combine([vpc.fragment, Fragment(resources=(firewall,)), iam, image, api]),
+        infra=infra,
+        # every node but server 0 joins through the load balancer
+        join_host=api_dns_name(infra),
+        # joining nodes (and, for a public balancer, kubectl) verify the servers'
+        # certificates against the balancers' names
+        api_names=handle.addresses,
+        balancer=handle,
+        private_cidr=vpc.vpc_cidr,
+        # the VPC's id when nixk8s creates it
+        network_id=vpc.vpc_id if vpc.created_vpc is not None else None,
+    )
+
+
+def api_dns_name(infra: AwsInfra) -> Expr:
+    """The internal API load balancer's DNS name, where every node joins."""
+    return infra.balancers.internal_dns
