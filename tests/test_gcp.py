@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from strategies import cluster_specs
 from support import compile_raw, document_user_data, embedded_config, problems_of, render_template
 
-from nixk8s.backends.gcp.backend import METADATA_SERVER, NAME_PREFIX_LIMIT, template_name_prefix
+from nixk8s.backends.gcp.nodes import METADATA_SERVER, NAME_PREFIX_LIMIT, template_name_prefix
 from nixk8s.backends.gcp.checks import REGION_ZONES
 from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.explain import explain

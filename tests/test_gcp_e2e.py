@@ -32,7 +32,7 @@ from support import (
     write_module,
 )
 
-from nixk8s.backends.gcp.backend import METADATA_SERVER
+from nixk8s.backends.gcp.nodes import METADATA_SERVER
 from nixk8s.compiler import Compiled
 
 GCP_SPECS = sorted(SPECS.glob("gcp-*.yaml"))
