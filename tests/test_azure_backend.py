@@ -9,7 +9,7 @@ import yaml
 from strategies import AZURE_ADMIN_KEY, AZURE_IMAGES, AZURE_RSA_KEY
 from support import compile_raw, document_user_data, embedded_config, node_config, rendered_nodes
 
-from nixk8s.backends.azure.backend import COMPUTER_NAME_PREFIX_LIMIT, IMDS, VM_NAME_LIMIT
+from nixk8s.backends.azure.nodes import COMPUTER_NAME_PREFIX_LIMIT, IMDS, VM_NAME_LIMIT
 from nixk8s.compiler import Compiled
 from nixk8s.explain import explain
 from nixk8s.index_probe import metadata_index_probe

@@ -36,7 +36,7 @@ from support import (
 )
 from test_azure_backend import azure_spec
 
-from nixk8s.backends.azure.backend import IMDS
+from nixk8s.backends.azure.nodes import IMDS
 from nixk8s.compiler import Compiled
 from nixk8s.load import format_of
 

@@ -11,7 +11,7 @@ from support import fake_curl_env, metadata_service, require_tool, shellcheck
 
 from nixk8s.backends.aws.nodes import IMDS
 from nixk8s.backends.hcloud.autoscaler import HETZNER_METADATA
-from nixk8s.backends.azure.backend import IMDS as AZURE
+from nixk8s.backends.azure.nodes import IMDS as AZURE
 from nixk8s.backends.gcp.nodes import METADATA_SERVER as GCE
 from nixk8s.index_probe import MetadataFetch, metadata_index_probe
 

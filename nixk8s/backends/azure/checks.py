@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from returns.pipeline import is_successful
 
 from nixk8s import netaddr
-from nixk8s.backends.azure.options import AzureOptions, spec_block
 from nixk8s.backends.azure.network import (
     FIRST_CONTROL_PLANE_HOST,
     MAX_ALLOW_RULES,
@@ -24,6 +23,7 @@ from nixk8s.backends.azure.network import (
     azure_network,
     security_rules,
 )
+from nixk8s.backends.azure.options import AzureOptions, spec_block
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem, join_path
 from nixk8s.spec import ClusterSpec

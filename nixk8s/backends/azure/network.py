@@ -31,12 +31,12 @@ from typing import Any
 
 import msgspec
 
-from nixk8s import netaddr
+from nixk8s import names, netaddr
 from nixk8s.backends.azure.options import spec_block
 from nixk8s.plan import ClusterPlan
 from nixk8s.ports import PortRule, rule_sources
 from nixk8s.spec import ClusterSpec, Network
-from nixk8s.terraform import Fragment, Resource, Text
+from nixk8s.terraform import Expr, Fragment, Resource, Text, ref
 
 # Azure reserves the first four addresses of a subnet (and the last): servers start here.
 FIRST_CONTROL_PLANE_HOST = 4
@@ -58,9 +58,6 @@ _PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp"}
 def azure_network(spec: ClusterSpec) -> Network:
     """The spec's ``network``, else the default one: an Azure VM always sits in a VNet."""
     return spec.network or Network()
-
-
-# --- the security group --------------------------------------------------------------------
 
 
 def _rule(name: str, priority: int, rule: PortRule | None, sources: tuple[str, ...], description: str) -> dict[str, Any]:
@@ -126,9 +123,6 @@ def security_rules(plan: ClusterPlan, vnet_cidr: str) -> list[dict[str, Any]]:
     deny = "traffic inside the VNet to any port not allowed above (overrides Azure's AllowVnetInBound)"
     rules.append(_rule("deny-vnet-inbound", DENY_PRIORITY, None, ("VirtualNetwork",), deny))
     return rules
-
-
-# --- the network ---------------------------------------------------------------------------
 
 
 class AzureNetwork(msgspec.Struct, frozen=True, kw_only=True):
@@ -230,3 +224,8 @@ def control_plane_ips(subnet: str, count: int) -> tuple[str, ...]:
     ('10.0.1.4', '10.0.1.5', '10.0.1.6')
     """
     return tuple(str(netaddr.host(subnet, FIRST_CONTROL_PLANE_HOST + i)) for i in range(count))
+
+
+def public_ip(plan_name: str, i: int) -> Expr:
+    """Control-plane server ``i``'s public IPv4 address (known after apply)."""
+    return ref("azurerm_public_ip", f"{names.control_plane_node(plan_name, i)}_pip", "ip_address", max_len=15)

@@ -1,0 +1,58 @@
+"""Azure's foundation: what every node stands on (resource group, VNet, NSG, NAT gateway,
+the API balancers), and the handles the node hooks receive.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from nixk8s.backends.azure.balancer import AzureBalancer, api_balancer
+from nixk8s.backends.azure.checks import image_id
+from nixk8s.backends.azure.network import AzureNetwork, control_plane_ips, network, public_ip
+from nixk8s.backends.azure.options import AzureOptions, spec_block
+from nixk8s.backends.base import Foundation
+from nixk8s.plan import ClusterPlan
+from nixk8s.terraform import Fragment, combine
+
+# /subscriptions/<36>/resourceGroups/<90>/providers/Microsoft.Network/virtualNetworks/<64>
+VNET_ID_MAX_LEN = 270
+
+
+class AzureInfra(msgspec.Struct, frozen=True, kw_only=True):
+    """Handles to what the foundation built, for the node hooks."""
+
+    network: AzureNetwork
+    image_id: str
+    control_plane_ips: tuple[str, ...]
+    options: AzureOptions
+    balancer: AzureBalancer | None = None
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return self.options.zones
+
+
+def foundation(plan: ClusterPlan) -> Foundation[AzureInfra]:
+    spec = plan.spec
+    azure = spec_block(spec)
+    assert azure is not None, "the rules require an azure block"
+    vnet = network(plan)
+    ips = control_plane_ips(vnet.subnet_cidr, spec.control_plane_count)
+    balancing, balancer = api_balancer(plan, vnet, azure.zones) if plan.api_load_balancer else (Fragment(), None)
+    infra = AzureInfra(
+        network=vnet, image_id=image_id(spec) or "", control_plane_ips=ips, options=azure, balancer=balancer
+    )
+    return Foundation(
+        fragment=combine([vnet.fragment, balancing]),
+        infra=infra,
+        join_host=ips[0] if balancer is None else balancer.private_ip,
+        # servers are behind the internal balancer, which cannot hairpin a server's flow back to it
+        server_join_host=None if balancer is None else ips[0],
+        private_cidr=vnet.vnet_cidr,
+        network_id=vnet.vnet.ref("id", max_len=VNET_ID_MAX_LEN),
+        api_names=(
+            *(public_ip(plan.name, i) for i in range(spec.control_plane_count)),
+            *(balancer.handle.addresses if balancer else ()),
+        ),
+        balancer=None if balancer is None else balancer.handle,
+    )
