@@ -1,6 +1,6 @@
-"""Label and tag rules: Kubernetes node labels and each cloud's own (Hetzner, GCP).
+"""Label rules: Kubernetes node labels (a cloud's own rules live in its package).
 
-Kubernetes labels and Hetzner labels share one syntax: an optional DNS-subdomain
+Kubernetes labels (and Hetzner's) share one syntax: an optional DNS-subdomain
 prefix and a name of 1-63 characters ``[a-zA-Z0-9]`` with ``-_.`` inside; values
 of at most 63 characters in the same form, or empty.
 """
@@ -47,45 +47,3 @@ def label_value_error(value: str) -> str | None:
     if value == "" or _NAME.match(value):
         return None
     return f'label value "{value}" must be empty or 1-63 characters of [a-zA-Z0-9] with "-", "_" or "." inside'
-
-
-# --- GCP labels ----------------------------------------------------------------------
-#
-# GCP's rules allow international characters where they are lowercase (or have no
-# case): Python's ``re`` has no \p{Ll}, so each character is judged by ``str`` methods.
-
-GCP_LABEL_LIMIT = 63
-
-
-def _gcp_label_char_ok(c: str) -> bool:
-    return c.islower() or c.isdigit() or c in "_-" or (c.isalpha() and not c.isupper())
-
-
-def gcp_label_key_error(key: str) -> str | None:
-    """Why ``key`` is not a valid GCP label key, or None.
-
-    >>> gcp_label_key_error("kubernetescluster") is None, gcp_label_key_error("équipe") is None
-    (True, True)
-    >>> gcp_label_key_error("Team")
-    'GCP label key "Team" must be 1-63 lowercase letters, digits, "_" or "-", starting with a lowercase letter'
-    """
-    first_ok = bool(key) and (key[0].islower() or (key[0].isalpha() and not key[0].isupper()))
-    if first_ok and len(key) <= GCP_LABEL_LIMIT and all(_gcp_label_char_ok(c) for c in key):
-        return None
-    return (
-        f'GCP label key "{key}" must be 1-{GCP_LABEL_LIMIT} lowercase letters, digits, "_" or "-", '
-        "starting with a lowercase letter"
-    )
-
-
-def gcp_label_value_error(value: str) -> str | None:
-    """Why ``value`` is not a valid GCP label value, or None.
-
-    >>> gcp_label_value_error("") is None, gcp_label_value_error("team_a-1") is None
-    (True, True)
-    >>> gcp_label_value_error("v1.2")
-    'GCP label value "v1.2" must be at most 63 lowercase letters, digits, "_" or "-"'
-    """
-    if len(value) <= GCP_LABEL_LIMIT and all(_gcp_label_char_ok(c) for c in value):
-        return None
-    return f'GCP label value "{value}" must be at most {GCP_LABEL_LIMIT} lowercase letters, digits, "_" or "-"'

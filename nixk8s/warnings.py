@@ -79,8 +79,9 @@ def api_open_to_world(plan: ClusterPlan, backend: Backend[Any]) -> Iterator[Spec
     wide = _whole_internet(plan.spec.access.api_sources)
     if wide:
         balancer = (
-            "; a public Hetzner load balancer cannot be filtered, so choose api_load_balancer: private to narrow it"
-            if plan.api_load_balancer == "public" and backend.name == "hcloud"
+            f"; a public {backend.title} load balancer cannot be filtered, so choose api_load_balancer: private "
+            "to narrow it"
+            if plan.api_load_balancer == "public" and not backend.public_api_balancer_filters_sources
             else ""
         )
         yield SpecWarning(

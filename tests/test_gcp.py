@@ -15,7 +15,7 @@ from nixk8s.backends.gcp.checks import REGION_ZONES
 from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.explain import explain
 from nixk8s.index_probe import metadata_index_probe
-from nixk8s.labels import gcp_label_key_error, gcp_label_value_error
+from nixk8s.backends.gcp.labels import gcp_label_key_error, gcp_label_value_error
 
 IMAGE = "projects/my-project/global/images/nixos-k3s"
 KEY = "ops:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly ops@example"

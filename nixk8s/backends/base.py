@@ -220,6 +220,11 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     front of the spec's servers, else why not (``auto`` then builds none, and an
     explicit ``public`` or ``private`` is refused with this reason)."""
 
+    public_api_balancer_filters_sources: bool = True
+    """False where a public API balancer cannot be limited to ``access.api_sources``
+    (Hetzner's load balancers take no firewall): an API open to the world then says
+    to choose a private balancer instead."""
+
     firewall_filters_network: bool = False
     """True where the cloud's firewall filters traffic between the cluster's own
     machines too (GCP): the API row is then open to the cluster's network, from which

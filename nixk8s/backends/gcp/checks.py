@@ -18,8 +18,8 @@ import re
 from collections.abc import Iterator
 
 from nixk8s import netaddr
+from nixk8s.backends.gcp.labels import gcp_label_key_error, gcp_label_value_error
 from nixk8s.backends.gcp.options import GcpOptions, spec_block
-from nixk8s.labels import gcp_label_key_error, gcp_label_value_error
 from nixk8s.plan import ClusterPlan, base_tags
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.spec import ClusterSpec, Network

@@ -48,6 +48,7 @@ HCLOUD: Backend[HcloudInfra] = Backend(
     outputs=outputs,
     notes=notes,
     api_load_balancer_refusal=refusal,
+    public_api_balancer_filters_sources=False,
     spread_group_size=MAX_SERVERS_PER_PLACEMENT_GROUP,
     worker_index_fetch=autoscaler.HETZNER_METADATA,
     templated_pool=autoscaler.autoscaled,
