@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clouds import AMI, aws_spec
 from support import (
-    ipv4_as_index,
-    metadata_service,
     SPECS,
     apply_state,
     assert_kindling_accepts,
@@ -19,6 +18,8 @@ from support import (
     decode_user_data,
     document_user_data,
     embedded_config,
+    ipv4_as_index,
+    metadata_service,
     shellcheck,
     tfcheck,
     write_module,
@@ -31,26 +32,7 @@ from nixk8s.index_probe import metadata_index_probe
 from nixk8s.load import load, parse
 from nixk8s.problems import Problem
 
-AMI = "ami-0123456789abcdef0"
 AWS_SPECS = sorted(SPECS.glob("aws-*.yaml"))
-
-
-def aws_spec(**overrides: Any) -> dict[str, Any]:
-    """A small valid aws spec as raw data: one server, one worker pool; None removes a field."""
-    spec: dict[str, Any] = {
-        "name": "demo",
-        "backend": "aws",
-        "region": "eu-central-1",
-        "node_pools": [
-            {"name": "system", "instance_types": ["m6i.large"], "min_size": 1, "max_size": 1},
-            {"name": "workers", "instance_types": ["m6i.large"], "min_size": 2, "max_size": 5},
-        ],
-        "network": {"vpc_cidr": "10.0.0.0/16"},
-        "bootstrap_secrets": {"k3s_server_token": "a-token"},
-        "aws": {"ami_id": AMI},
-    }
-    spec.update(overrides)
-    return {k: v for k, v in spec.items() if v is not None}
 
 
 def compiled(raw: dict[str, Any]) -> Compiled:
@@ -68,17 +50,6 @@ def resources(c: Compiled, resource_type: str) -> dict[str, Any]:
 
 
 # --- terraform plan of the examples ---------------------------------------------------------
-
-
-def test_there_are_aws_example_specs() -> None:
-    names = {p.name for p in AWS_SPECS}
-    assert {"aws-k3s-ha.yaml", "aws-kubernetes.yaml"} <= names
-
-
-@pytest.mark.tfcheck
-@pytest.mark.parametrize("path", AWS_SPECS, ids=lambda p: p.name)
-def test_example_aws_spec_passes_terraform_plan(path: Path, tmp_path: Path) -> None:
-    tfcheck(write_module(compile_file(path), tmp_path), "--plan")
 
 
 # --- the apply simulation ------------------------------------------------------------------
@@ -567,7 +538,6 @@ def test_compilation_is_deterministic() -> None:
     a = compile_file(SPECS / "aws-k3s-ha.yaml").to_json()
     b = compile_file(SPECS / "aws-k3s-ha.yaml").to_json()
     assert a == b
-
 
 
 def test_explain_shows_private_ports_open_to_the_vpc_and_workers_indexed_at_boot() -> None:

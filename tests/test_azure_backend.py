@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
+from clouds import azure_spec
 from strategies import AZURE_ADMIN_KEY, AZURE_IMAGES, AZURE_RSA_KEY
 from support import compile_raw, document_user_data, embedded_config, node_config, rendered_nodes
 
@@ -20,24 +21,6 @@ RULE_FIELDS = {
     "destination_address_prefix", "destination_address_prefixes", "source_application_security_group_ids",
     "destination_application_security_group_ids", "description",
 }
-
-
-def azure_spec(**overrides: Any) -> dict[str, Any]:
-    """A small valid azure spec as raw data: one server, one worker pool; None removes a field."""
-    spec: dict[str, Any] = {
-        "name": "demo",
-        "backend": "azure",
-        "region": "westeurope",
-        "node_pools": [
-            {"name": "system", "instance_types": ["Standard_D2s_v5"], "min_size": 1, "max_size": 1},
-            {"name": "workers", "instance_types": ["Standard_D4s_v5"], "min_size": 2, "max_size": 5},
-        ],
-        "network": {"vpc_cidr": "10.0.0.0/16", "subnet_cidr": "10.0.1.0/24"},
-        "bootstrap_secrets": {"k3s_server_token": "a-token"},
-        "azure": {"admin_ssh_public_key": AZURE_ADMIN_KEY, "image_id": AZURE_IMAGES[0]},
-    }
-    spec.update(overrides)
-    return {k: v for k, v in spec.items() if v is not None}
 
 
 def with_azure(**fields: Any) -> dict[str, Any]:

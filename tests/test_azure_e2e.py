@@ -18,8 +18,6 @@ import msgspec
 import pytest
 import yaml
 from support import (
-    ipv4_as_index,
-    metadata_service,
     SPECS,
     apply_state,
     assert_kindling_accepts,
@@ -30,6 +28,8 @@ from support import (
     decode_user_data,
     document_user_data,
     embedded_config,
+    ipv4_as_index,
+    metadata_service,
     shellcheck,
     tfcheck,
     write_module,
@@ -71,16 +71,6 @@ def as_kubernetes(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- every example spec plans ----------------------------------------------------------------
-
-
-def test_there_is_an_azure_example_spec() -> None:
-    assert EXAMPLE in azure_specs()
-
-
-@pytest.mark.tfcheck
-@pytest.mark.parametrize("path", azure_specs(), ids=lambda p: p.name)
-def test_every_azure_example_spec_passes_terraform_plan(path: Path, tmp_path: Path) -> None:
-    tfcheck(write_module(compile_file(path), tmp_path), "--plan")
 
 
 # --- the example after apply -----------------------------------------------------------------

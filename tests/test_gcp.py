@@ -6,38 +6,21 @@ import re
 from typing import Any
 
 import pytest
+from clouds import GCP_IMAGE as IMAGE
+from clouds import gcp_spec
 from hypothesis import given, settings
 from strategies import cluster_specs
 from support import compile_raw, document_user_data, embedded_config, problems_of, render_template
 
-from nixk8s.backends.gcp.nodes import METADATA_SERVER, NAME_PREFIX_LIMIT, template_name_prefix
 from nixk8s.backends.gcp.checks import REGION_ZONES
+from nixk8s.backends.gcp.labels import gcp_label_key_error, gcp_label_value_error
+from nixk8s.backends.gcp.nodes import METADATA_SERVER, NAME_PREFIX_LIMIT, template_name_prefix
 from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.explain import explain
 from nixk8s.index_probe import metadata_index_probe
-from nixk8s.backends.gcp.labels import gcp_label_key_error, gcp_label_value_error
 
-IMAGE = "projects/my-project/global/images/nixos-k3s"
 KEY = "ops:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly ops@example"
 GCE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
-def gcp_spec(**overrides: Any) -> dict[str, Any]:
-    """A small valid gcp spec as raw data: three servers, one worker pool; None removes a field."""
-    spec: dict[str, Any] = {
-        "name": "demo",
-        "backend": "gcp",
-        "region": "europe-west1",
-        "node_pools": [
-            {"name": "system", "instance_types": ["e2-standard-2"], "min_size": 3, "max_size": 3},
-            {"name": "workers", "instance_types": ["e2-standard-4"], "min_size": 2, "max_size": 5},
-        ],
-        "network": {"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/24"},
-        "bootstrap_secrets": {"k3s_server_token": "a-token"},
-        "gcp": {"project": "my-project", "image": IMAGE},
-    }
-    spec.update(overrides)
-    return {k: v for k, v in spec.items() if v is not None}
 
 
 def with_gcp(**fields: Any) -> dict[str, Any]:

@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 import yaml
 from support import (
-    ipv4_as_index,
-    metadata_service,
     SPECS,
     apply_state,
     assert_kindling_accepts,
@@ -26,7 +24,9 @@ from support import (
     compile_text,
     dummy_tfvars,
     embedded_config,
+    ipv4_as_index,
     metadata_route,
+    metadata_service,
     shellcheck,
     tfcheck,
     write_module,
@@ -37,16 +37,6 @@ from nixk8s.compiler import Compiled
 
 GCP_SPECS = sorted(SPECS.glob("gcp-*.yaml"))
 MACHINES = ("google_compute_instance.", "google_compute_instance_template.")
-
-
-def test_there_are_gcp_example_specs() -> None:
-    assert {"gcp-k3s.yaml", "gcp-kubernetes.yaml", "gcp-kubernetes-ha.yaml"} <= {p.name for p in GCP_SPECS}
-
-
-@pytest.mark.tfcheck
-@pytest.mark.parametrize("path", GCP_SPECS, ids=lambda p: p.name)
-def test_example_gcp_spec_passes_terraform_plan(path: Path, tmp_path: Path) -> None:
-    tfcheck(write_module(compile_file(path), tmp_path), "--plan")
 
 
 # --- the apply simulation ---------------------------------------------------------------------

@@ -14,11 +14,6 @@ from typing import Any
 import msgspec
 import pytest
 import yaml
-
-from nixk8s.compiler import Compiled
-from nixk8s.load import format_of, load
-from nixk8s.ports import cluster_ports
-from nixk8s.rules import TERRAFORM_RESERVED_VARIABLE_NAMES
 from support import (
     OWN_VPN,
     SPECS,
@@ -37,6 +32,11 @@ from support import (
     worker_pool,
     write_module,
 )
+
+from nixk8s.compiler import Compiled
+from nixk8s.load import format_of, load
+from nixk8s.ports import cluster_ports
+from nixk8s.rules import TERRAFORM_RESERVED_VARIABLE_NAMES
 
 HOSTILE_SECRETS = {
     # the join token may hold anything but ", \ and YAML's line breaks (kindling pastes it into YAML)
@@ -98,16 +98,6 @@ def applied_config(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- every example spec plans --------------------------------------------------------------
-
-
-@pytest.mark.tfcheck
-@pytest.mark.parametrize("path", hcloud_specs(), ids=lambda p: p.name)
-def test_every_hcloud_example_spec_passes_terraform_plan(path: Path, tmp_path: Path) -> None:
-    tfcheck(write_module(compile_file(path), tmp_path), "--plan")
-
-
-def test_there_is_an_hcloud_example_spec() -> None:
-    assert [p.name for p in hcloud_specs()] and "hcloud-k3s.yaml" in [p.name for p in hcloud_specs()]
 
 
 # --- an HA cluster after apply -------------------------------------------------------------

@@ -1,0 +1,59 @@
+"""What every cloud does alike, run once per row of tests/clouds.py: its examples exist
+and plan, every node of every example gets a config kindling accepts, and a small spec
+compiles with one server holding cluster_init.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from clouds import CLOUDS, CloudCase
+from support import (
+    assert_kindling_accepts,
+    compile_file,
+    compile_raw,
+    node_config,
+    rendered_nodes,
+    tfcheck,
+    write_module,
+)
+
+EXAMPLES = [(c, p) for c in CLOUDS.values() for p in c.example_specs()]
+
+
+def example_id(case: tuple[CloudCase, Path]) -> str:
+    return case[1].name
+
+
+@pytest.mark.parametrize("cloud", CLOUDS.values(), ids=lambda c: c.name)
+def test_every_cloud_has_its_example_specs(cloud: CloudCase) -> None:
+    assert set(cloud.examples) <= {p.name for p in cloud.example_specs()}
+
+
+@pytest.mark.tfcheck
+@pytest.mark.parametrize("case", EXAMPLES, ids=example_id)
+def test_every_example_spec_passes_terraform_plan(case: tuple[CloudCase, Path], tmp_path: Path) -> None:
+    tfcheck(write_module(compile_file(case[1]), tmp_path), "--plan")
+
+
+@pytest.mark.parametrize("case", EXAMPLES, ids=example_id)
+def test_every_node_of_every_example_gets_a_config_kindling_accepts(case: tuple[CloudCase, Path]) -> None:
+    nodes = rendered_nodes(compile_file(case[1]))
+    assert nodes
+    for node in nodes:
+        assert_kindling_accepts(node_config(node))
+
+
+@pytest.mark.parametrize("cloud", CLOUDS.values(), ids=lambda c: c.name)
+def test_a_small_spec_compiles_with_server_zero_alone_initialising(cloud: CloudCase) -> None:
+    configs = [node_config(n) for n in rendered_nodes(compile_raw(cloud.spec(servers=3)))]
+    initialising = [(c["role"], c["node_index"]) for c in configs if c.get("cluster_init")]
+    assert initialising == [("server", 0)]
+    assert sorted({c["role"] for c in configs}) == ["agent", "server"]
+
+
+@pytest.mark.parametrize("cloud", CLOUDS.values(), ids=lambda c: c.name)
+def test_every_node_of_a_small_spec_names_its_cluster(cloud: CloudCase) -> None:
+    configs = [node_config(n) for n in rendered_nodes(compile_raw(cloud.spec()))]
+    assert {c["cluster_name"] for c in configs} == {"demo"}
