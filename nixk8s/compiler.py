@@ -94,6 +94,8 @@ def compile_spec(spec: ClusterSpec) -> Result[Compiled, Problems]:
 def _compile_examined(examined: Examined) -> Result[Compiled, Problems]:
     if examined.spec is None:
         return Failure(examined.problems)
+    if "backend" in examined.damaged:  # a stand-in's checks would speak of a cloud the spec did not choose
+        return Failure(neutral_problems(examined))
     return _compile(examined.spec, neutral_problems(examined), examined.damaged)
 
 

@@ -19,8 +19,8 @@ from nixk8s.limits import LimitExceeded, data_problem, scan_problem, size_proble
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.rules import spec_problems
 from nixk8s.shape import INVALID, describe, repaired, shape_problems, writable
-from nixk8s.backends.catalog import ALIASES
-from nixk8s.spec import ClusterSpec
+from nixk8s.backends.catalog import ALIASES, NAMES, cloud_named
+from nixk8s.spec import ClusterSpec, fields_of
 
 SpecFormat = Literal["yaml", "toml", "json"]
 
@@ -155,13 +155,32 @@ class Examined(msgspec.Struct, frozen=True):
         return tuple(p.path for p in self.problems)
 
 
+def with_stand_in_backend(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with a backend nixk8s does not know replaced by a stand-in, so that the
+    cloud-neutral rules still run on the rest (the type problem names the backend).
+
+    The stand-in is the cloud whose provider block the spec gives, else the first that
+    needs no block, so that the provider-block rule finds nothing the mistake caused.
+
+    >>> with_stand_in_backend({"backend": "hclod", "hcloud": {}})["backend"]
+    'hcloud'
+    >>> with_stand_in_backend({"backend": "aws"})["backend"]
+    'aws'
+    """
+    if raw.get("backend") in NAMES:
+        return raw
+    given = [name for name in NAMES if name in raw]
+    needs_none = [name for name in NAMES if not any(f.required for f in fields_of(cloud_named(name).options))]
+    return {**raw, "backend": (given or needs_none or list(NAMES))[0]}
+
+
 def examine(raw: Any) -> Examined:
     """Type-check decoded data, keeping a repaired spec where it has type problems."""
     typed = _typed(raw)
     if isinstance(typed, Success):
         return Examined(typed.unwrap(), ())
     shape = typed.failure()
-    kept = repaired(raw, ClusterSpec) if isinstance(raw, dict) else INVALID
+    kept = repaired(with_stand_in_backend(raw), ClusterSpec) if isinstance(raw, dict) else INVALID
     if kept is INVALID:
         return Examined(None, shape)
     try:

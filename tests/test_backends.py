@@ -14,6 +14,7 @@ from support import (
     compile_file,
     compile_raw,
     node_config,
+    problem_paths,
     rendered_nodes,
     tfcheck,
     write_module,
@@ -57,3 +58,9 @@ def test_a_small_spec_compiles_with_server_zero_alone_initialising(cloud: CloudC
 def test_every_node_of_a_small_spec_names_its_cluster(cloud: CloudCase) -> None:
     configs = [node_config(n) for n in rendered_nodes(compile_raw(cloud.spec()))]
     assert {c["cluster_name"] for c in configs} == {"demo"}
+
+
+@pytest.mark.parametrize("cloud", CLOUDS.values(), ids=lambda c: c.name)
+def test_a_broken_vpc_cidr_hides_no_check_of_the_region(cloud: CloudCase) -> None:
+    spec = cloud.spec(region="nowhere-9X", network={"vpc_cidr": "10.0.0.0/33"})
+    assert {"network.vpc_cidr", "region"} <= set(problem_paths(spec))

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from returns.result import Failure, Success
 
-from nixk8s.compiler import compile_spec
+from nixk8s.compiler import compile_source, compile_spec
 from nixk8s.limits import MAX_DEPTH, MAX_SPEC_BYTES, MAX_TEXT, MAX_VALUES
 from nixk8s.load import format_of, load, parse
 from nixk8s.problems import Problem
@@ -584,3 +584,27 @@ def test_a_long_word_without_dots_is_no_dotted_key() -> None:
     # the dotted-key scan starts only at word starts: scanning from every character of
     # a 300,000-character word would take minutes
     assert problems_of(b"a: &a " + b"x" * 300_000 + b"\n", "toml")[0].message.startswith("not valid TOML")
+
+
+FOUR_MISTAKES = """\
+name: Demo_1
+backend: hclod
+region: nbg1
+node_pools:
+  - {name: system, instance_types: [cx32], min_size: 3, max_size: 1}
+network: {vpc_cidr: 10.0.0.0/33}
+access: {ssh_sources: [not-a-cidr]}
+hcloud: {image: nixos}
+bootstrap_secrets: {k3s_server_token: t}
+"""
+
+
+def test_a_mistyped_backend_still_reports_every_cloud_neutral_problem() -> None:
+    paths = [p.path for p in compile_source(FOUR_MISTAKES.encode(), "yaml").failure()]
+    assert paths == ["access.ssh_sources[0]", "backend", "name", "network.vpc_cidr", "node_pools[0].max_size"]
+
+
+def test_a_mistyped_backend_runs_no_clouds_own_checks() -> None:
+    spec = FOUR_MISTAKES.replace("hcloud: {image: nixos}\n", "").replace("region: nbg1", "region: nowhere")
+    paths = [p.path for p in compile_source(spec.encode(), "yaml").failure()]
+    assert "region" not in paths and "backend" in paths

@@ -67,13 +67,13 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
             "without a network, nodes join over server 0's public IPv4 on port 6443, so the "
             "firewall must admit them: add a network, or allow 0.0.0.0/0 here",
         )
+    if spec.network is not None and network_zone(spec) is None:  # the location is checked whatever the CIDR
+        yield Problem(
+            "region",
+            f'unknown Hetzner location "{spec.region}"{did_you_mean(spec.region, NETWORK_ZONES)}; '
+            "set hcloud.network_zone to use it with a network",
+        )
     if spec.network is not None and netaddr.cidr_error(spec.network.vpc_cidr) is None:
-        if network_zone(spec) is None:
-            yield Problem(
-                "region",
-                f'unknown Hetzner location "{spec.region}"{did_you_mean(spec.region, NETWORK_ZONES)}; '
-                "set hcloud.network_zone to use it with a network",
-            )
         count = server_count(spec)
         if count > MAX_SERVERS_PER_NETWORK:
             yield Problem(
