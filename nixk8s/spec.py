@@ -67,6 +67,7 @@ Profile = Literal[
 UserDataFormat = Literal["shell", "cloud-config"]
 GitopsOperator = Literal["fluxcd", "argocd", "none"]
 ApiLoadBalancer = Literal["auto", "public", "private", "none"]
+KindlingMode = Literal["init", "legacy-bootstrap"]
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 Port = Annotated[int, Meta(ge=0, le=65535)]
 
@@ -710,6 +711,19 @@ class NixOS(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
         doc("Kubernetes options", "kubeadm settings for the nodes (distribution kubernetes only)"),
     ] = None
     secrets: Annotated[SecretPaths | None, doc("Secret paths", "Paths of decrypted secret files on the servers")] = None
+    kindling_mode: Annotated[
+        KindlingMode | None,
+        doc(
+            "kindling mode",
+            "How the image's kindling reads the node's config where the cloud lets it read user_data without "
+            "running it (EC2): init reads the config embedded in user_data and never runs the script, so "
+            "machines built from one template (which take their node_index when the script runs) would all "
+            "boot as index 0, and #cloud-config is refused; legacy-bootstrap waits for cloud-init to write the "
+            "file, so both work. Elsewhere kindling always waits for cloud-init. null: not stated (a warning "
+            "says what depends on it)",
+            "legacy-bootstrap",
+        ),
+    ] = None
 
 
 # --- VPN and persistent state (pangea VpnConfig / PersistentStateConfig) -----------

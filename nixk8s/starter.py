@@ -51,13 +51,14 @@ def _pools(backend: BackendName) -> str:
     starter = cloud_named(backend).starter
     server_type, worker_type = starter.server_type, starter.worker_type
     return f"""\
-# The pool named system is the control plane: min_size servers (3 for high
-# availability). Every other pool is a worker pool of min..max machines.
+# The pool named system is the control plane: three servers keep etcd's quorum
+# when one is lost, behind a private API load balancer (api_load_balancer: auto).
+# Every other pool is a worker pool of min..max machines.
 node_pools:
   - name: system
     instance_types: [{server_type}]
-    min_size: 1
-    max_size: 1
+    min_size: 3
+    max_size: 3
   - name: workers
     instance_types: [{worker_type}]
     min_size: 2

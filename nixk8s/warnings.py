@@ -245,8 +245,8 @@ def legacy_bootstrap_needed(plan: ClusterPlan, backend: Backend[Any]) -> Iterato
     """Machines of one template derive their index at boot; a mode that reads the config
     without running user_data sees none, and every machine boots as index 0."""
     reader = backend.embedded_config_reader
-    if reader is None or backend.worker_index_fetch is None:
-        return
+    if reader is None or backend.worker_index_fetch is None or plan.spec.nixos.kindling_mode is not None:
+        return  # stated: legacy-bootstrap needs no warning, and init is refused
     for i, pool in plan.spec.worker_pools:
         if backend.templated_pool(pool):
             yield SpecWarning(
@@ -262,7 +262,8 @@ def user_data_format_unread(plan: ClusterPlan, backend: Backend[Any]) -> Iterato
     chosen = plan.spec.user_data_format
     reader = backend.embedded_config_reader
     # kindling's EC2 init reads a shell script's heredoc and rejects #cloud-config (the consumer README)
-    if reader is not None and chosen == "cloud-config" and backend.default_format == "shell":
+    stated = plan.spec.nixos.kindling_mode is not None  # legacy-bootstrap reads it; init is refused
+    if reader is not None and chosen == "cloud-config" and backend.default_format == "shell" and not stated:
         yield SpecWarning(
             "legacy-bootstrap-needed",
             "user_data_format",

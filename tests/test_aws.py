@@ -558,3 +558,34 @@ def test_a_created_vpcs_default_security_group_is_emptied() -> None:
 def test_an_existing_vpcs_default_security_group_is_left_alone() -> None:
     raw = aws_spec(network=None, aws={"ami_id": AMI, "vpc_id": "vpc-01234567", "subnet_ids": ["subnet-01234567"]})
     assert resources(compiled(raw), "aws_default_security_group") == {}
+
+
+# --- the image's kindling mode ----------------------------------------------------------------
+
+
+def test_an_init_mode_image_refuses_template_built_workers() -> None:
+    found = problems(aws_spec(nixos={"kindling_mode": "init"}))
+    assert [p.path for p in found] == ["nixos.kindling_mode"]
+    assert "index 0" in found[0].message
+
+
+def test_an_init_mode_image_refuses_cloud_config() -> None:
+    spec = aws_spec(nixos={"kindling_mode": "init"}, user_data_format="cloud-config")
+    spec["node_pools"] = spec["node_pools"][:1]
+    assert [p.message.split(":")[0] for p in problems(spec)] == ["kindling's EC2 init mode rejects #cloud-config user_data"]
+
+
+def test_an_init_mode_image_boots_a_cluster_of_servers_alone() -> None:
+    spec = aws_spec(nixos={"kindling_mode": "init"})
+    spec["node_pools"] = spec["node_pools"][:1]
+    assert compiled(spec).plan.spec.nixos.kindling_mode == "init"
+
+
+def test_a_legacy_bootstrap_image_needs_no_warning() -> None:
+    warned = compiled(aws_spec(nixos={"kindling_mode": "legacy-bootstrap"}, user_data_format="cloud-config")).warnings
+    assert "legacy-bootstrap-needed" not in {w.code for w in warned}
+
+
+def test_an_unstated_mode_warns_about_the_template_built_pool() -> None:
+    warned = compiled(aws_spec()).warnings
+    assert [w.path for w in warned if w.code == "legacy-bootstrap-needed"] == ["node_pools[1]"]

@@ -1,4 +1,4 @@
-"""checkov's public policy set over every compiled example: each finding is fixed in the
+"""checkov's public policy set over every compiled example and every `init` starter: each finding is fixed in the
 compiler or waived, with its reason, in docs/checkov-waivers.toml.
 
 checkov lives in its own venv (its pins would hold back the test tools); .ci/run
@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, SPECS, compile_file
+from support import ROOT, SPECS, compile_file, compile_text
+
+from nixk8s.starter import BACKENDS, DISTRIBUTIONS, starter
 
 WAIVERS = ROOT / "docs" / "checkov-waivers.toml"
 EXAMPLES = sorted(p for p in SPECS.iterdir() if p.suffix in (".yaml", ".toml", ".json"))
+STARTERS = [f"starter-{b}-{d}" for b in BACKENDS for d in DISTRIBUTIONS]
 
 
 def checkov_path() -> str | None:
@@ -81,6 +84,10 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for spec in EXAMPLES:
         (root / spec.stem).mkdir()
         (root / spec.stem / "main.tf.json").write_bytes(compile_file(spec).to_json())
+    for name in STARTERS:
+        _, backend, distribution = name.split("-")
+        (root / name).mkdir()
+        (root / name / "main.tf.json").write_bytes(compile_text(starter(backend, distribution)).to_json())  # type: ignore[arg-type]
     findings: list[Finding] = []
     checked: dict[str, int] = {}
     for framework in scan(str(root)):
@@ -113,6 +120,14 @@ def test_every_waiver_has_a_reason() -> None:
 def test_every_finding_on_the_example_is_waived_with_a_reason(report: dict[str, Any], spec: Path) -> None:
     unwaived = [f for f in report["findings"] if f["example"] == spec.stem and waiver_for(f) is None]
     assert not unwaived, "fix these in the compiler or waive them in docs/checkov-waivers.toml:\n" + "\n".join(
+        f"  {f['check']} {f['resource']}" for f in unwaived
+    )
+
+
+@pytest.mark.parametrize("name", STARTERS)
+def test_every_finding_on_a_starter_is_waived_with_a_reason(report: dict[str, Any], name: str) -> None:
+    unwaived = [f for f in report["findings"] if f["example"] == name and waiver_for(f) is None]
+    assert not unwaived, "give the starter a secure default, or waive in docs/checkov-waivers.toml:\n" + "\n".join(
         f"  {f['check']} {f['resource']}" for f in unwaived
     )
 

@@ -107,3 +107,10 @@ def test_help_schema_and_init_import_no_backend_and_no_yaml(argv: list[str]) -> 
 def test_the_starters_join_token_is_a_sensitive_variable() -> None:
     document = json.loads(compile_text(starter("hcloud")).to_json())
     assert document["variable"]["k3s_token"]["sensitive"] is True
+
+
+@pytest.mark.parametrize(("backend", "distribution"), COMBINATIONS)
+def test_every_starter_passes_validate_strict_as_written(backend: str, distribution: str, tmp_path: Path) -> None:
+    spec = tmp_path / "cluster.yaml"
+    spec.write_text(starter(backend, distribution))  # type: ignore[arg-type]
+    assert main(["validate", str(spec), "--strict"]) == 0

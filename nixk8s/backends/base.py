@@ -278,6 +278,29 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
 # --- checks every backend shares ---------------------------------------------------------
 
 
+def _kindling_mode_problems(backend: Backend[Any], plan: ClusterPlan) -> Iterator[Problem]:
+    """What an image whose kindling reads user_data without running it cannot boot."""
+    reader = backend.embedded_config_reader
+    if plan.spec.nixos.kindling_mode != "init" or reader is None:
+        return
+    if plan.user_data_format == "cloud-config":
+        yield Problem(
+            "nixos.kindling_mode",
+            f"{reader} rejects #cloud-config user_data: leave user_data_format to the default (shell), or "
+            "use an image whose kindling runs with legacyBootstrap (kindling_mode: legacy-bootstrap)",
+        )
+    fetch = backend.worker_index_fetch
+    templated = [p.name for _, p in plan.spec.worker_pools if fetch is not None and backend.templated_pool(p)]
+    if templated:
+        yield Problem(
+            "nixos.kindling_mode",
+            f"pool{'s' if len(templated) > 1 else ''} {', '.join(templated)}: their machines take node_index "
+            f"from the {fetch.service if fetch else ''} when their user_data runs, which {reader} never does, so "
+            "every machine would boot as index 0 (one hostname): use an image whose kindling runs with "
+            "legacyBootstrap (kindling_mode: legacy-bootstrap)",
+        )
+
+
 def capability_problems(backend: Backend[Any], plan: ClusterPlan) -> Iterator[Problem]:
     """What the spec asks of the cloud that this backend cannot do."""
     spec = plan.spec
@@ -296,6 +319,7 @@ def capability_problems(backend: Backend[Any], plan: ClusterPlan) -> Iterator[Pr
     refusal = backend.api_load_balancer_refusal(spec)
     if plan.api_load_balancer is not None and refusal is not None:
         yield Problem("api_load_balancer", f"{backend.title} cannot put a load balancer in front of the API here: {refusal}")
+    yield from _kindling_mode_problems(backend, plan)
     if spec.persistent_state is not None and not backend.supports_persistent_state:
         yield Problem(
             "persistent_state",

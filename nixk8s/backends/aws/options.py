@@ -70,6 +70,12 @@ region: eu-central-1         # an AWS region
 aws:
   ami_id: ami-0123456789abcdef0   # CHANGE: your NixOS AMI
   # key_pair: ops                  # an EC2 key pair for SSH (or a pool's ssh_keys)
+
+# How your AMI's kindling reads each node's config on EC2: legacy-bootstrap waits for
+# the user_data script to write it (workers built from one launch template need
+# that); init reads the config embedded in user_data without running the script.
+nixos:
+  kindling_mode: legacy-bootstrap   # CHANGE if your AMI runs kindling's EC2 init mode
 """,
     ),
 )

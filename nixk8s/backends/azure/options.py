@@ -79,6 +79,9 @@ azure:
   admin_ssh_public_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILYovUEMCyzFb77ZxnfJ/ZWvEk3quMVZKweXA5w93bQh ops@example   # CHANGE
   image_id: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/images/providers/Microsoft.Compute/images/nixos-k3s   # CHANGE
   # resource_group_name: platform-rg     # an existing resource group; else nixk8s creates one
+  # Disks and caches encrypted on the host: register the feature once per subscription
+  # (az feature register --namespace Microsoft.Compute --name EncryptionAtHost)
+  encryption_at_host: true
 """,
     ),
 )

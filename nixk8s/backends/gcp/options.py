@@ -80,7 +80,9 @@ region: europe-west3         # a GCP region; nodes spread over its zones
 # NAME, family/NAME or projects/PROJECT/global/images/NAME.
 gcp:
   project: my-project-123456              # CHANGE: your project id
-  image: family/nixos-k3s                 # CHANGE: your NixOS image
+  image: family/nixos-k3s                 # CHANGE: your NixOS image, built with UEFI
+  shielded_vm: true                       # vTPM, integrity monitoring: needs a UEFI image
+                                          # (NixOS: virtualisation.googleComputeImage.efi)
   # ssh_keys: ["ops:ssh-ed25519 AAAA... ops@example"]   # USER:KEY, for every node
 """,
     ),
