@@ -24,7 +24,8 @@ from nixk8s.node_config import join_server
 from nixk8s.load import load
 from nixk8s.secrets import KINDLING_BOOTSTRAP_KEYS, agent_allowlist, secret_variables
 from nixk8s.spec import AGENT_OPTION_FIELDS, ClusterSpec, SecretRef
-from nixk8s.stamp import fill
+from nixk8s.render import WorkerPool
+from nixk8s.stamp import StampedPool, fill
 from nixk8s.terraform import Expr, Template
 from strategies import cluster_specs, load_raw, raw_cluster_specs
 from support import (
@@ -182,7 +183,7 @@ def test_node_index_is_an_integer_unless_one_template_serves_many_machines(
     result = compiled(spec)
     indices = Counter()
     servers = [node_config(node) for node in result.built.control_plane]
-    machines = [(pool.tokens is None, node_config(n)) for pool in result.built.workers for n in pool.machine_nodes()]
+    machines = [(isinstance(pool, WorkerPool), node_config(n)) for pool in result.built.workers for n in pool.machine_nodes()]
     for templated, config in [(False, c) for c in servers] + machines:
         if templated:
             assert "node_index" not in config, "a template's JSON must leave node_index to the boot-time probe"
@@ -281,11 +282,11 @@ def test_literal_template_sequences_are_escaped_and_only_nixk8s_interpolations_r
         | set().union(*(_expression_texts(v) for _, v in fragment.locals))
         | {cond for v in fragment.variables for cond, _ in v.validations}
     )
-    for pool, stamped in zip(result.built.workers, result.built.stamped):
-        symbolic = set().union(*(_expression_texts(r.body) for r in stamped.resources))
-        for machine in pool.machines:
-            assert pool.tokens is not None
-            built |= {fill(text, pool.tokens, machine) for text in symbolic}
+    for pool in result.built.workers:
+        if isinstance(pool, StampedPool):
+            symbolic = set().union(*(_expression_texts(r.body) for r in pool.resources))
+            for machine in pool.machines:
+                built |= {fill(text, pool.slots, machine.text()) for text in symbolic}
     document = msgspec.json.decode(result.to_json())
     found = {expr for s in _strings(document) for expr in interpolations(s)}
     # every `${` and `%{` from the spec was escaped (else it would show up here as an
