@@ -5,8 +5,10 @@
     .venv/bin/python benchmarks/fuzz.py --seed 7           # another sequence
 
 The generators are tests/fuzz_inputs.py's, the ones tests/test_fuzz.py runs under
-hypothesis: example specs mutated as data and as text, junk trees, random bytes and
-ClusterSpecs built in code with hostile fields, drawn from one seeded Random; then
+hypothesis: example specs mutated as data and as text, junk trees, random bytes,
+ClusterSpecs built in code with hostile fields and placeholder forgeries (text that
+escaping would complete into one of nixk8s' placeholders, each node's config read
+back from main.tf.json), drawn from one seeded Random; then
 every fixed input past a bound (``fuzz_inputs.NASTY``). Each input goes through
 ``load`` and, when it loads, ``compile_spec`` and ``to_json`` (a ClusterSpec through
 ``compile_spec`` alone).
@@ -51,12 +53,16 @@ GENERATORS: tuple[tuple[str, float, Callable[[random.Random], Any]], ...] = (
     ("mutated example spec", 0.40, fuzz_inputs.mutated_document),
     ("junk tree", 0.25, fuzz_inputs.junk_document),
     ("random bytes", 0.25, fuzz_inputs.random_bytes),
-    ("ClusterSpec built in code", 0.10, fuzz_inputs.hostile_spec),
+    ("ClusterSpec built in code", 0.08, fuzz_inputs.hostile_spec),
+    ("placeholder forgery", 0.02, fuzz_inputs.forged_placeholder),
 )
 
 
 def run_one(item: Any) -> str:
-    """Run one input through the public API; the outcome's name. Raises what escapes."""
+    """Run one input through the public API; the outcome's name. Raises what escapes
+    (for a placeholder forgery, a node whose config lost its text counts as one)."""
+    if isinstance(item, fuzz_inputs.Forgery):
+        return fuzz_inputs.forgery_outcome(item)
     if isinstance(item, tuple):
         result = load(*item)
         if isinstance(result, Success):
@@ -89,6 +95,8 @@ def traced_peak_mib(item: Any) -> float:
 
 
 def describe(item: Any) -> str:
+    if isinstance(item, fuzz_inputs.Forgery):
+        return f"forgery {item.text!r}: " + describe(item.document)
     if isinstance(item, tuple):
         data, fmt = item
         return f"{fmt}, {len(data):,} bytes: {data[:120]!r}"

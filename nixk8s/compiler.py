@@ -22,14 +22,13 @@ from typing import Any
 import msgspec
 from returns.result import Failure, Result
 
+from nixk8s.assemble import main_tf_json
 from nixk8s.backends.catalog import backend_for
 from nixk8s.backends.base import Backend, Built, backend_problems, build, plan_for
 from nixk8s.load import Examined, SpecFormat, beside, check, decode_source, examine, format_hint, neutral_problems
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.spec import ClusterSpec
-from nixk8s.stamp import written_resources
-from nixk8s.terraform import document, to_json
 from nixk8s.warnings import Warnings, spec_warnings
 
 
@@ -49,16 +48,6 @@ class Compiled(msgspec.Struct, frozen=True):
     def document(self) -> dict[str, Any]:
         """The Terraform document as plain data (decoded from :attr:`json` on each call)."""
         return msgspec.json.decode(self.json)  # type: ignore[no-any-return]
-
-
-def _document_json(backend: Backend[Any], plan: ClusterPlan, built: Built[Any]) -> bytes:
-    """The document's bytes: every stamped pool's machines beside the rest."""
-    written: dict[str, list[tuple[str, bytes]]] = {}
-    for pool, fragment in zip(built.workers, built.stamped):
-        if pool.tokens is not None:
-            for kind, bodies in written_resources(fragment.resources, pool.tokens, pool.machines).items():
-                written.setdefault(kind, []).extend(bodies)
-    return to_json(document([backend.provider_for(plan)], built.fragment), written)
 
 
 def _backend(spec: ClusterSpec) -> Backend[Any] | Problem:
@@ -82,7 +71,12 @@ def _compile(spec: ClusterSpec, earlier: Problems = (), damaged: tuple[str, ...]
     if problems:
         return Failure(problems)
     return build(backend, plan).map(
-        lambda built: Compiled(plan, built, _document_json(backend, plan, built), spec_warnings(plan, backend))
+        lambda built: Compiled(
+            plan,
+            built,
+            main_tf_json([backend.provider_for(plan)], built.fragment, built.workers),
+            spec_warnings(plan, backend),
+        )
     )
 
 

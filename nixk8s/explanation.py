@@ -18,10 +18,11 @@ from typing import Any, Literal
 import msgspec
 
 from nixk8s.backends.catalog import backend_for
-from nixk8s.backends.base import Backend, NodeHandle, RenderedNode, machine_handles
+from nixk8s.backends.base import Backend, NodeHandle, RenderedNode, WorkerPool
 from nixk8s.compiler import Compiled
 from nixk8s.secrets import secret_budget, secret_paths
 from nixk8s.spec import SecretRef
+from nixk8s.stamp import StampedPool, fill, filled
 from nixk8s.terraform import Expr, Text
 from nixk8s.warnings import SpecWarning
 
@@ -188,6 +189,26 @@ def _node(node: RenderedNode, handle: NodeHandle, pool: str, backend: Backend[An
     )
 
 
+def _machine_handles(pool: WorkerPool | StampedPool, handles: tuple[NodeHandle, ...]) -> tuple[NodeHandle, ...]:
+    """The pool's handles per machine (as the hook returned them for a template-built pool)."""
+    if isinstance(pool, WorkerPool):
+        return handles
+    (handle,) = handles
+    slots = pool.slots
+    out = []
+    for machine in pool.machines:
+        values = machine.text()
+        out.append(
+            NodeHandle(
+                resource=fill(handle.resource, slots, values),
+                private_ip=None if handle.private_ip is None else filled(handle.private_ip, slots, values),
+                public_ip=None if handle.public_ip is None else filled(handle.public_ip, slots, values),
+                spread_group=None if handle.spread_group is None else fill(handle.spread_group, slots, values),
+            )
+        )
+    return tuple(out)
+
+
 def _nodes(compiled: Compiled, backend: Backend[Any], balancer: str | None) -> tuple[Node, ...]:
     built, spec = compiled.built, compiled.plan.spec
     servers = [
@@ -196,7 +217,7 @@ def _nodes(compiled: Compiled, backend: Backend[Any], balancer: str | None) -> t
     agents = [
         _node(n, h, pool.pool.name, backend, balancer)
         for pool, handles in zip(built.workers, built.worker_handles)
-        for n, h in zip(pool.machine_nodes(), machine_handles(pool, handles))
+        for n, h in zip(pool.machine_nodes(), _machine_handles(pool, handles))
     ]
     return (*servers, *agents)
 
@@ -223,7 +244,7 @@ def _pools(compiled: Compiled, backend: Backend[Any], nodes: tuple[Node, ...]) -
     ]
     for pool in compiled.built.workers:
         p = pool.pool
-        template = not pool.stamped
+        template = isinstance(pool, WorkerPool)
         owner = backend.pool_size_owner(p)
         result.append(
             Pool(

@@ -25,8 +25,9 @@ def control_plane_node(cluster: str, i: int) -> str:
     return f"{cluster}_cp_{i}"
 
 
-def worker_node(cluster: str, pool: str, i: int) -> str:
-    """The resource name of machine ``i`` of a worker pool.
+def worker_node(cluster: str, pool: str, i: int | str) -> str:
+    """The resource name of machine ``i`` of a worker pool (``i`` as a number, or as the
+    text that stands for it in a pool rendered once: :mod:`nixk8s.stamp`).
 
     >>> worker_node("demo", "workers", 3)
     'demo_workers_3'

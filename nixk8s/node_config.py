@@ -25,7 +25,6 @@ from nixk8s.spec import (
     KubernetesOptions,
     NodePool,
 )
-from nixk8s.stamp import Slot
 from nixk8s.terraform import Expr, Template, Text, call
 from nixk8s.tokens import embed
 
@@ -36,9 +35,10 @@ Value = Union[str, Expr, Template]
 class NodeConfig(msgspec.Struct, frozen=True, omit_defaults=True):
     """The cluster-config of one node (or of one template that many machines share).
 
-    ``node_index`` is None only for template-built nodes: their user_data derives the
-    index at boot from the cloud's instance metadata and writes it into the file. It
-    is a :class:`~nixk8s.stamp.Slot` in a pool rendered once for many machines.
+    ``node_index`` is None for template-built nodes: their user_data derives the index
+    at boot from the cloud's instance metadata and writes it into the file. It is None
+    too in the config a pool rendered once shares: each machine's own is written into
+    the JSON (:func:`config_json`'s ``index``).
     """
 
     cluster_name: str
@@ -47,7 +47,7 @@ class NodeConfig(msgspec.Struct, frozen=True, omit_defaults=True):
     distribution_track: str
     role: Role
     cluster_init: bool
-    node_index: int | Slot | None = None
+    node_index: int | None = None
     join_server: Value | None = None
     network_id: Value | None = None
     fluxcd: dict[str, Any] | None = None
@@ -222,7 +222,7 @@ def server_config(
 def agent_config(
     spec: ClusterSpec,
     pool: NodePool,
-    index: int | Slot | None,
+    index: int | None,
     *,
     join: Text,
 ) -> NodeConfig:
@@ -252,28 +252,31 @@ def _as_interpolation(value: Value) -> Expr:
     return call("jsonencode", template, max_len=2 * template.max_len() + 2)
 
 
-def config_json(config: NodeConfig, token_prefix: str | None = None) -> Template:
+def config_json(config: NodeConfig, token_prefix: str | None = None, index: str | None = None) -> Template:
     """The file's JSON text, with Terraform interpolations where values are expressions.
 
     ``token_prefix``: one that no literal of the config contains (see
-    :func:`nixk8s.tokens.embed`), where the caller knows it.
+    :func:`nixk8s.tokens.embed`), where the caller knows it. ``index``: the text to
+    write as the node index, bare, where ``config`` has none: a machine's own, or the
+    slot standing for it in a pool rendered once (:mod:`nixk8s.stamp`); letters and
+    digits only.
 
     >>> config_json(NodeConfig("a", "k3s", "p", "1.34", "agent", False, join_server=Expr("x"))).parts[1].text
     'jsonencode(x)'
+    >>> config_json(NodeConfig("a", "k3s", "p", "1.34", "agent", False), index="SLOTi").literal()
+    '{"cluster_name":"a","distribution":"k3s","profile":"p","distribution_track":"1.34","role":"agent","cluster_init":false,"node_index":SLOTi}'
     """
-    fields = {
-        name: _lift(getattr(config, name))
-        for name in config.__struct_fields__
-        if getattr(config, name) is not None
-    }
-    slot = config.node_index
-    if not isinstance(slot, Slot):
-        return embed(fields, _encode_json, token_prefix)
-    # a slot is written as its bare token, where the machine's integer goes
-    fields["node_index"] = slot.token
-    text = embed(fields, _encode_json, token_prefix)
-    quoted = f'"{slot.token}"'
-    return Template.of(*(p.replace(quoted, slot.token) if isinstance(p, str) else p for p in text.parts))
+    fields: dict[str, Any] = {}
+    for name in config.__struct_fields__:
+        value = getattr(config, name)
+        if value is not None:
+            fields[name] = _lift(value)
+        elif name == "node_index" and index is not None:
+            if not (index.isascii() and index.isalnum()):
+                raise ValueError(f"a node index is written bare: {index!r} is not letters and digits")
+            # written as it is, where the machine's integer goes
+            fields[name] = msgspec.Raw(index.encode())
+    return embed(fields, _encode_json, token_prefix)
 
 
 def _lift(value: Any) -> Any:

@@ -15,9 +15,8 @@ import msgspec
 from nixk8s.ports import PortRule, cluster_ports
 from nixk8s.secrets import secret_variables
 from nixk8s.spec import ClusterSpec, UserDataFormat
-from nixk8s.stamp import MachineSlots, literal_strings, slot_tokens
 from nixk8s.terraform import Variable
-from nixk8s.tokens import free_prefix
+from nixk8s.tokens import free_prefix, literal_strings
 
 
 ApiBalancer = Literal["public", "private"]
@@ -36,11 +35,9 @@ class ClusterPlan(msgspec.Struct, frozen=True):
     # cluster's network, for joins) or "public" (also an endpoint reachable from
     # outside). Nodes join through it; the servers' certificates name it.
     api_load_balancer: ApiBalancer | None
-    # words no literal of the spec contains, for the stages that mark places in text:
-    # expressions in a node's JSON (nixk8s.tokens) and a stamped machine's values
-    # (nixk8s.stamp); found once here rather than once per node
+    # a word no literal of the spec contains, to mark the expressions in a node's JSON
+    # (nixk8s.tokens); found once here rather than once per node
     expression_prefix: str
-    slot_tokens: MachineSlots
     # the API row is open to the cluster's network: nodes join from inside it through
     # a firewall that filters traffic inside the network too (ports.rule_sources)
     api_from_network: bool = False
@@ -112,6 +109,5 @@ def plan_cluster(
         parked=spec.system_pool.min_size == 0,
         api_load_balancer=api_load_balancer,
         expression_prefix=free_prefix(literals),
-        slot_tokens=slot_tokens(literals),
         api_from_network=api_from_network,
     )

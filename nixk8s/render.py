@@ -1,14 +1,14 @@
 """Rendering each node: its config, the config's JSON text, and its user_data.
 
 The control plane is rendered node by node (servers are few, and each has its own
-index). A worker pool is rendered once: as the template its machines share where
-the cloud builds pools from templates (they read their index at boot), or as one
-machine with slot tokens, stamped for every machine (:mod:`nixk8s.stamp`).
+index). A worker pool is built either from one template its machines share (they
+read their index at boot) or machine by machine. The compiler renders a pool of the
+second kind once, with slots where its machines differ, and stamps it for each
+machine (:mod:`nixk8s.stamp`); a backend's hook sees a :class:`MachineNode` either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Literal
 
 import msgspec
@@ -21,7 +21,6 @@ from nixk8s.node_index import agent_node_index
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import join_path
 from nixk8s.spec import NodePool
-from nixk8s.stamp import MachineSlots, Slot, fill, filled
 from nixk8s.terraform import Template, Text
 
 
@@ -29,14 +28,60 @@ class RenderedNode(msgspec.Struct, frozen=True):
     """One node's (or one template's) config, its JSON text, and its user_data.
 
     ``name`` is its resource name (:mod:`nixk8s.names`), ``cloud_name`` the name the
-    cloud shows (one DNS label), ``ordinal`` its position in its pool ("0", "1", ...),
-    ``spread_group`` which of its pool's spread groups it is in ("0" where the cloud
-    has none),
-    ``config.node_index`` the index kindling sees. In a stamped pool the one rendered
-    node holds slot tokens in these places (:mod:`nixk8s.stamp`).
+    cloud shows (one DNS label), ``ordinal`` its position in its pool (0 for a
+    template), ``config.node_index`` the index kindling sees (None for a template).
     """
 
     role: Literal["server", "agent"]
+    name: str
+    cloud_name: str
+    ordinal: int
+    config: NodeConfig
+    json: Template
+    user_data: Template
+
+
+class Machine(msgspec.Struct, frozen=True):
+    """What sets one machine of a pool built machine by machine apart from the others:
+    its position in the pool (which names its resources), its node index, the name the
+    cloud shows (a DNS label, hash-shortened when long) and its spread group (where a
+    cloud spreads machines in groups of limited size; 0 elsewhere)."""
+
+    ordinal: int
+    node_index: int
+    cloud_name: str
+    spread_group: int
+
+    def text(self) -> MachineText:
+        """The values as they are written into names, labels and config."""
+        return MachineText(str(self.ordinal), str(self.node_index), self.cloud_name, str(self.spread_group))
+
+
+class MachineText(msgspec.Struct, frozen=True, array_like=True):
+    """A machine's values as text: digits and a DNS label (:meth:`Machine.text`), or
+    the slots that stand for them in a pool rendered once (:mod:`nixk8s.stamp`).
+    Either way letters and digits only, which no escaping layer changes."""
+
+    ordinal: str
+    node_index: str
+    cloud_name: str
+    spread_group: str
+
+    def values(self) -> tuple[str, str, str, str]:
+        """The four texts, in this order (the order slots are filled in)."""
+        return (self.ordinal, self.node_index, self.cloud_name, self.spread_group)
+
+
+class MachineNode(msgspec.Struct, frozen=True):
+    """One machine of a pool built machine by machine, as a backend's hook builds it.
+
+    ``ordinal`` and ``spread_group`` are text to write into names and labels: in the
+    compiler, the slots a pool rendered once holds in their place (and ``name``,
+    ``cloud_name``, ``json`` and ``user_data`` hold slots where the machine's values
+    go). ``config`` is what every machine of the pool shares; its ``node_index`` is
+    None, each machine's own being written into ``json`` at the node index's place.
+    """
+
     name: str
     cloud_name: str
     ordinal: str
@@ -44,54 +89,43 @@ class RenderedNode(msgspec.Struct, frozen=True):
     config: NodeConfig
     json: Template
     user_data: Template
-
-
-def concrete_node(node: RenderedNode, tokens: MachineSlots, machine: MachineSlots) -> RenderedNode:
-    """A stamped pool's rendered node as one machine receives it."""
-    return RenderedNode(
-        role=node.role,
-        name=fill(node.name, tokens, machine),
-        cloud_name=machine.cloud_name,
-        ordinal=machine.ordinal,
-        spread_group=machine.spread_group,
-        config=msgspec.structs.replace(node.config, node_index=int(machine.node_index)),
-        json=Template.of(filled(node.json, tokens, machine)),
-        user_data=Template.of(filled(node.user_data, tokens, machine)),
-    )
+    role: Literal["agent"] = "agent"
 
 
 class WorkerPool(msgspec.Struct, frozen=True):
-    """A worker pool and its rendered nodes.
-
-    Template-built pools (ASG, MIG, VMSS) have one node, the template, and no
-    machines. Pools of one machine per node are rendered once, for the slot
-    ``tokens``, and stamped for each of ``machines`` (:mod:`nixk8s.stamp`).
-    """
+    """A worker pool built from one template, its one rendered node: its machines read
+    their index at boot."""
 
     spec_index: int
     pool: NodePool
     nodes: tuple[RenderedNode, ...]
-    tokens: MachineSlots | None = None
-    machines: tuple[MachineSlots, ...] = ()
 
     @property
     def path(self) -> str:
         return join_path("node_pools", self.spec_index)
 
-    @property
-    def stamped(self) -> bool:
-        return self.tokens is not None
-
     def machine_nodes(self) -> tuple[RenderedNode, ...]:
-        """Every machine's rendered node (the template's one for a template-built pool)."""
-        if self.tokens is None:
-            return self.nodes
-        (node,) = self.nodes
-        return tuple(concrete_node(node, self.tokens, m) for m in self.machines)
+        """What its machines receive: the template."""
+        return self.nodes
+
+
+class MachinePool(msgspec.Struct, frozen=True):
+    """A worker pool built machine by machine, as a backend's hook receives it: the
+    machines to build (in the compiler, one with slots, stamped for each machine) and
+    every spread group its machines are in, each to build once."""
+
+    spec_index: int
+    pool: NodePool
+    nodes: tuple[MachineNode, ...]
+    spread_groups: tuple[int, ...]
+
+    @property
+    def path(self) -> str:
+        return join_path("node_pools", self.spec_index)
 
 
 def render_node(
-    plan: ClusterPlan, name: str, ordinal: str, config: NodeConfig, probe: IndexProbe | None = None
+    plan: ClusterPlan, name: str, ordinal: int, config: NodeConfig, probe: IndexProbe | None = None
 ) -> RenderedNode:
     """One node's config, rendered as JSON and wrapped as user_data in the plan's format."""
     text = config_json(config, plan.expression_prefix)
@@ -100,7 +134,6 @@ def render_node(
         name=name,
         cloud_name=names.dns_name(name),
         ordinal=ordinal,
-        spread_group="0",
         config=config,
         json=text,
         user_data=user_data(plan.user_data_format, text, probe),
@@ -115,71 +148,60 @@ def control_plane_nodes(
         render_node(
             plan,
             names.control_plane_node(plan.name, i),
-            str(i),
+            i,
             server_config(spec, i, join=join, network_id=network_id, api_sans=api_sans),
         )
         for i in range(spec.control_plane_count)
     )
 
 
-def machine_slots(cluster: str, pool: str, count: int, group_size: int | None) -> tuple[MachineSlots, ...]:
-    """The values each machine of a pool fills in: its ordinal, node index, cloud name
-    and spread group (consecutive machines, ``group_size`` to a group: a growing pool
-    never moves a machine to another group).
+def machines(cluster: str, pool: str, count: int, group_size: int | None) -> tuple[Machine, ...]:
+    """The values of each machine of a pool: consecutive machines share a spread group,
+    ``group_size`` to a group, so that a growing pool never moves a machine to another.
 
-    >>> [m.spread_group for m in machine_slots("demo", "workers", 12, 10)][-3:]
-    ['0', '1', '1']
+    >>> [m.spread_group for m in machines("demo", "workers", 12, 10)][-3:]
+    [0, 1, 1]
     """
     block = agent_node_index(pool, 0)
     prefix = names.dns_name(names.worker_node(cluster, pool, 0))[:-1]
     short = len(prefix) + len(str(count)) <= names.DNS_LABEL_LIMIT  # then no name needs a hash
     return tuple(
-        MachineSlots(
-            str(i),
-            str(block + i),
+        Machine(
+            i,
+            block + i,
             f"{prefix}{i}" if short else names.dns_name(names.worker_node(cluster, pool, i)),
-            str(i // group_size) if group_size else "0",
+            i // group_size if group_size else 0,
         )
         for i in range(count)
     )
 
 
-class PoolRendering(msgspec.Struct, frozen=True):
-    """How the cloud builds worker pools: which from one template whose machines read
-    their index at boot through ``probe``, and how many machines go to a spread group."""
+def machine_node(plan: ClusterPlan, join: Text, pool: NodePool, text: MachineText) -> MachineNode:
+    """One machine of ``pool``, rendered with ``text`` where its values go.
 
-    probe: IndexProbe | None
-    templated: Callable[[NodePool], bool]
-    spread_group_size: int | None
-
-
-def worker_pools(plan: ClusterPlan, join: Text, rendering: PoolRendering) -> tuple[WorkerPool, ...]:
-    """Each worker pool rendered once: as the template its machines share, or as one
-    machine with slot tokens, to be stamped for each machine."""
-    spec = plan.spec
-    tokens = plan.slot_tokens
-
-    def template(pool: NodePool) -> RenderedNode:
-        config = agent_config(spec, pool, None, join=join)
-        return render_node(plan, names.worker_template(plan.name, pool.name), "0", config, rendering.probe)
-
-    def symbolic(pool: NodePool) -> RenderedNode:
-        config = agent_config(spec, pool, Slot(tokens.node_index), join=join)
-        node = render_node(plan, names.worker_node(plan.name, pool.name, tokens.ordinal), tokens.ordinal, config)  # type: ignore[arg-type]
-        return msgspec.structs.replace(node, cloud_name=tokens.cloud_name, spread_group=tokens.spread_group)
-
-    def rendered(i: int, pool: NodePool) -> WorkerPool:
-        if rendering.probe is not None and rendering.templated(pool):
-            return WorkerPool(i, pool, (template(pool),))
-        machines = machine_slots(plan.name, pool.name, pool.desired, rendering.spread_group_size)
-        return WorkerPool(i, pool, (symbolic(pool),), tokens, machines)
-
-    return tuple(rendered(i, pool) for i, pool in spec.worker_pools)
+    >>> from nixk8s.spec import ClusterSpec
+    >>> from nixk8s.plan import plan_cluster
+    >>> workers = NodePool(name="workers", instance_types=("cx32",))
+    >>> plan = plan_cluster(ClusterSpec(name="demo", backend="hcloud", region="nbg1",
+    ...     node_pools=(NodePool(name="system", instance_types=("cx32",)), workers)), "shell")
+    >>> node = machine_node(plan, "10.0.0.2", workers, MachineText("SLOTo", "SLOTi", "SLOTc", "SLOTg"))
+    >>> node.name, '"node_index":SLOTi,' in node.json.parts[0]
+    ('demo_workers_SLOTo', True)
+    """
+    config = agent_config(plan.spec, pool, None, join=join)
+    json = config_json(config, plan.expression_prefix, index=text.node_index)
+    return MachineNode(
+        name=names.worker_node(plan.name, pool.name, text.ordinal),
+        cloud_name=text.cloud_name,
+        ordinal=text.ordinal,
+        spread_group=text.spread_group,
+        config=config,
+        json=json,
+        user_data=user_data(plan.user_data_format, json),
+    )
 
 
-def largest_user_data(pool: WorkerPool) -> Iterable[RenderedNode]:
-    """The nodes whose user_data is the pool's largest: for a stamped pool, the machine
-    with the longest node index."""
-    if pool.tokens is None:
-        return pool.nodes
-    return [concrete_node(pool.nodes[0], pool.tokens, pool.machines[-1])] if pool.machines else []
+def template_pool(plan: ClusterPlan, join: Text, spec_index: int, pool: NodePool, probe: IndexProbe) -> WorkerPool:
+    """A pool built from one template whose machines read their index at boot."""
+    config = agent_config(plan.spec, pool, None, join=join)
+    return WorkerPool(spec_index, pool, (render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe),))

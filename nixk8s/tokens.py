@@ -11,7 +11,7 @@ always gives the same output.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from itertools import count
 from typing import Any
 
@@ -40,6 +40,28 @@ def _strings(tree: Any) -> Iterator[str]:
     elif isinstance(tree, (list, tuple)):
         for v in tree:
             yield from _strings(v)
+
+
+def literal_strings(tree: Any) -> list[str]:
+    """Every string in a tree of builtins (mappings, lists, scalars): keys and values,
+    in no particular order (iterative: a spec's tree may be deep).
+
+    >>> sorted(literal_strings({"a": ["b", 1, {"c": "d"}]}))
+    ['a', 'b', 'c', 'd']
+    """
+    out: list[str] = []
+    stack = [tree]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is str:
+            out.append(value)
+        elif kind is dict or isinstance(value, Mapping):
+            for k, v in value.items():
+                stack += (v, k)
+        elif kind is list or kind is tuple:
+            stack.extend(reversed(value))
+    return out
 
 
 def free_prefix(tree: Any) -> str:

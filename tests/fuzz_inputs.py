@@ -12,6 +12,10 @@ benchmark draws a hundred thousand of them from a seed without hypothesis.
 - :func:`junk_document`: a random tree with keys and values of every kind;
 - :func:`hostile_spec`: a ClusterSpec built in code with hostile values put into its
   fields without validation, for ``compile_spec`` on its own;
+- :func:`forged_placeholder`: an example spec whose every node receives text that an
+  escaping layer would complete into one of nixk8s' placeholders (a stamped pool's
+  slots, a node JSON's expression tokens, the document's markers), with
+  :func:`forgery_outcome`, the oracle that reads every node's config back;
 - :data:`NASTY`: fixed inputs, each past one bound (bombs, deep nesting, huge sizes).
 """
 
@@ -24,11 +28,14 @@ import tomllib
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import yaml
 
+from returns.result import Failure
+
+from nixk8s.compiler import compile_spec
 from nixk8s.load import format_of, load
 from nixk8s.spec import ClusterSpec
 
@@ -243,6 +250,89 @@ def _replace_somewhere(struct: msgspec.Struct, rng: random.Random) -> Any:
     else:
         new = rng.choice([hostile_value(rng), junk_tree(rng), nest(hostile_value(rng), rng.choice([5, 70, 500]), rng)])
     return msgspec.structs.replace(struct, **{field: new})
+
+
+# --- placeholder forgery ----------------------------------------------------------------------
+
+# the words nixk8s marks places with: a stamped pool's slots, the probe's, a node JSON's
+# expression tokens, the document's markers, the cloud-config frame's, the heredoc's
+FORGING_WORDS = (
+    "nixk8sslot{salt}q{letter}",
+    "nixk8sprobeq{letter}",
+    '"nixk8sexpr{salt}q{i}q"',
+    '"nixk8swritten{salt}q{i}"',
+    "NIXK8SCONFIGLINE",
+    "PANGEA_CONFIG_EOF",
+)
+# what escaping writes before or after them: JSON writes a newline as "\n", whose "n"
+# completes "ixk8sslot0qi" into a slot
+FORGING_EDGES = ("", "\n", "\\", "\\n", '"', "\t", "\r", "\u2028", "$", "%", "${", "{", "}")
+FORGERY_KEY = "nixk8s-forgery"
+
+
+class Forgery(NamedTuple):
+    """A spec whose every node receives ``text`` as its containerd template and in its
+    kubelet config (under :data:`FORGERY_KEY` and as a key)."""
+
+    document: Document
+    text: str
+
+
+def forging_text(rng: random.Random) -> str:
+    """One to three placeholder words, whole or missing the letter an escape supplies,
+    between what escaping writes."""
+    pieces = []
+    for _ in range(rng.randint(1, 3)):
+        if rng.random() < 0.5:  # the reported shape, most often
+            pieces.append(f"\nixk8sslot{rng.randrange(2)}q{rng.choice('oicg')}")
+            continue
+        word = rng.choice(FORGING_WORDS).format(salt=rng.randrange(3), letter=rng.choice("oicgn"), i=rng.randrange(4))
+        if rng.random() < 0.5:
+            word = word.lstrip('"')[1:]
+        pieces += [rng.choice(FORGING_EDGES), word, rng.choice(FORGING_EDGES)]
+    return "".join(pieces)
+
+
+def forged_placeholder(rng: random.Random) -> Forgery:
+    """An example spec (any cloud) with forging text in node-level fields every node
+    receives, written as YAML or JSON."""
+    # half of them on Hetzner, whose pools are stamped
+    hetzner = [t for t in _example_trees() if t.get("backend") == "hcloud"]
+    tree = copy.deepcopy(rng.choice(hetzner)) if hetzner and rng.random() < 0.5 else example_tree(rng)
+    text = forging_text(rng)
+    distribution = tree.get("distribution", "k3s")
+    options = tree.setdefault("nixos", {}).setdefault(distribution, {})
+    options["containerd_config_template"] = text
+    options["extra_kubelet_config"] = {**options.get("extra_kubelet_config", {}), FORGERY_KEY: text, text: 1}
+    return Forgery(write(tree, rng), text)
+
+
+def forgery_outcome(item: Forgery) -> str:
+    """``compiled`` or ``problems``; raises AssertionError where a node's config, read
+    from main.tf.json as the machine reads it, is not JSON or lost the text."""
+    from support import document_user_data, embedded_json_text  # the tests' own reader
+
+    loaded = load(*item.document)  # type: ignore[arg-type]
+    compiled = loaded.bind(compile_spec) if not isinstance(loaded, Failure) else loaded
+    if isinstance(compiled, Failure):
+        return "problems"
+    document = msgspec.json.decode(compiled.unwrap().to_json())
+    indices: set[tuple[str, int]] = set()
+    for user_data in document_user_data(document):
+        try:
+            config = json.loads(embedded_json_text(user_data))
+        except ValueError as err:
+            raise AssertionError(f"a forged placeholder: a node's config is not JSON ({err})") from None
+        options = config.get(config["distribution"]) or {}
+        kubelet = options.get("extra_kubelet_config", {})
+        if options.get("containerd_config_template") != item.text or kubelet.get(FORGERY_KEY) != item.text or item.text not in kubelet:
+            raise AssertionError(f"a forged placeholder: a node received {options!r} for {item.text!r}")
+        if "node_index" in config:
+            key = (config["role"], config["node_index"])
+            if type(key[1]) is not int or key in indices:
+                raise AssertionError(f"a forged placeholder: node index {key!r}")
+            indices.add(key)
+    return "compiled"
 
 
 # --- fixed inputs, each past one bound ---------------------------------------------------------------------

@@ -17,17 +17,24 @@ Sizes stay small so that one compile takes milliseconds.
 
 from __future__ import annotations
 
+import copy
+import functools
 import ipaddress
+import itertools
 import string
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import msgspec.inspect as mi
 from hypothesis import strategies as st
 from returns.result import Failure
 
-from nixk8s.backends.catalog import backend_for
+from nixk8s.backends.catalog import BACKENDS, backend_for
+from nixk8s.compiler import compile_source
 from nixk8s.load import load
 from nixk8s.node_index import agent_index_block
+from nixk8s.problems import join_path
 from nixk8s.rules import TERRAFORM_RESERVED_VARIABLE_NAMES
 from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS, TOKEN_FORBIDDEN
 from nixk8s.spec import ClusterSpec
@@ -658,3 +665,147 @@ def load_raw(raw: dict[str, Any]) -> ClusterSpec:
 def cluster_specs(backend: str) -> st.SearchStrategy[ClusterSpec]:
     """A valid ClusterSpec for ``backend``, loaded by :func:`nixk8s.load.load`."""
     return raw_cluster_specs(backend).map(load_raw)
+
+
+# --- arbitrary text in every string field -------------------------------------------------
+
+
+def _near_slot(newline: str, n: str, salt: int, letter: str) -> str:
+    return f"{newline}{n}ixk8sslot{salt}q{letter}"
+
+
+near_tokens = st.builds(
+    lambda before, word, after: before + word + after,
+    st.sampled_from(["", "\n", "\\", "\\n", '"', "\t", "\r\n", "$", "%", "\\\\"]),
+    st.one_of(
+        # a stamped pool's slots (nixk8s.stamp), whole or as escapes would complete them
+        st.builds(_near_slot, st.just(""), st.sampled_from(["n", ""]), st.integers(0, 3), st.sampled_from("oicgn")),
+        st.builds(lambda n, letter: f"{n}ixk8sprobeq{letter}", st.sampled_from(["n", ""]), st.sampled_from("oicg")),
+        # the expression tokens of a node's JSON (nixk8s.tokens) and the document's markers
+        st.builds(lambda salt, i: f'"nixk8sexpr{salt}q{i}q"', st.integers(0, 2), st.integers(0, 3)),
+        st.builds(lambda salt, i: f'"nixk8swritten{salt}q{i}"', st.integers(0, 2), st.integers(0, 2)),
+        st.just("NIXK8SCONFIGLINE"),
+    ),
+    st.sampled_from(["", "\n", "\\", '"', "{", "}", "q"]),
+)
+"""Text at or next to the words nixk8s marks places with, as escaping would complete them:
+JSON writes a newline as ``\\n``, so "\\nixk8sslot0qi" escapes to a slot."""
+
+# the reported forgery (issue 21): on Hetzner it turned every worker's config into invalid JSON
+FORGED_SLOT = "\nixk8sslot0qi"
+
+arbitrary_text = st.one_of(
+    st.just(FORGED_SLOT),
+    near_tokens,
+    hostile_text,
+    st.lists(near_tokens | st.sampled_from(HOSTILE_FRAGMENTS) | st.text(max_size=3), min_size=2, max_size=4).map(
+        "".join
+    ),
+)
+"""Any text, weighted towards what escaping layers and placeholders get wrong."""
+
+Path = tuple[str | int, ...]
+
+
+def _unwrapped(kind: Any) -> Any:
+    while isinstance(kind, mi.Metadata):
+        kind = kind.type
+    return kind
+
+
+def _string_edits(text: Callable[[], str], kind: Any, value: Any, path: Path, skip: frozenset[str]) -> list[tuple[Path, Any]]:
+    """(path, text) for every string field under ``path``: each field of type str
+    (or a union holding str), an item added to each list of str, an entry added to
+    each mapping and every entry's value replaced; nested structs are filled in too
+    where the spec has none, lists of structs item by item where it has some."""
+    kind = _unwrapped(kind)
+    if isinstance(kind, mi.UnionType):
+        members = [_unwrapped(m) for m in kind.types]
+        if any(isinstance(m, mi.StrType) for m in members):
+            return [(path, text())]
+        inner = [m for m in members if isinstance(m, (mi.StructType, mi.DictType, mi.VarTupleType, mi.ListType))]
+        return _string_edits(text, inner[0], value, path, skip) if inner else []
+    if isinstance(kind, mi.StrType):
+        return [(path, text())]
+    if isinstance(kind, mi.StructType):
+        fields = value if isinstance(value, dict) else {}
+        edits: list[tuple[Path, Any]] = []
+        for field in kind.fields:
+            if field.encode_name not in skip:
+                edits += _string_edits(text, field.type, fields.get(field.encode_name), (*path, field.encode_name), skip)
+        return edits
+    if isinstance(kind, (mi.VarTupleType, mi.ListType)):
+        item = _unwrapped(kind.item_type)
+        items = value if isinstance(value, list) else []
+        if isinstance(item, mi.StrType):
+            return [(path, [*items, text()])]
+        return [e for i, v in enumerate(items) for e in _string_edits(text, item, v, (*path, i), skip)]
+    if isinstance(kind, mi.DictType):
+        entries = value if isinstance(value, dict) else {}
+        edits = [(p, v) for k, old in entries.items() for p, v in _string_edits(text, kind.value_type, old, (*path, k), skip)]
+        return [*edits, ((*path, text()), text())]
+    return []
+
+
+def _edited(raw: dict[str, Any], edits: list[tuple[Path, Any]]) -> dict[str, Any]:
+    out = copy.deepcopy(raw)
+    for path, value in edits:
+        target: Any = out
+        for key in path[:-1]:
+            if isinstance(key, int):
+                target = target[key]
+            else:
+                if not isinstance(target.get(key), (dict, list)):
+                    target[key] = {}  # a block the spec leaves out
+                target = target[key]
+        target[path[-1]] = value
+    return out
+
+
+def _spec_path(path: Path) -> str:
+    text = ""
+    for key in path:
+        text = join_path(text, key)
+    return text
+
+
+def _related(edit: str, problem: str) -> bool:
+    """Whether a problem at ``problem`` may be the edit's: at it, inside it, or around it
+    (both lowercased: Hetzner's checks name a tag by its label key, lowercased)."""
+    return any(
+        a == b or a.startswith(b + ".") or a.startswith(b + "[") for a, b in ((edit, problem), (problem, edit))
+    )
+
+
+@functools.cache
+def _spec_type() -> Any:
+    return mi.type_info(ClusterSpec)
+
+
+@st.composite
+def arbitrary_text_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
+    """A spec for ``backend`` that compiles, with arbitrary text in every string field
+    that takes it, as raw data.
+
+    A valid spec is drawn, then every string field of ClusterSpec (by its type, not
+    by a list that could fall behind it) gets drawn text; the fields whose text the
+    compiler refuses, by the problems' paths, get their valid value back, until the
+    spec compiles.
+    """
+    raw = draw(raw_cluster_specs(backend))
+    skip = frozenset(BACKENDS) - {backend}
+    # a few texts, dealt out to the fields in turn from a drawn start: drawing one per
+    # field (some hundred) would cost more than everything else the test does
+    texts = draw(st.lists(arbitrary_text, min_size=1, max_size=6))
+    dealt = itertools.count(draw(st.integers(0, 5)))
+    found = _string_edits(lambda: texts[next(dealt) % len(texts)], _spec_type(), raw, (), skip)
+    edits = [(_spec_path(path).lower(), path, text) for path, text in found]
+    for _ in range(12):
+        candidate = _edited(raw, [(path, text) for _, path, text in edits])
+        result = compile_source(msgspec.json.encode(candidate), "json")
+        if not isinstance(result, Failure):
+            return candidate
+        problems = {p.path.lower() for p in result.failure()}
+        kept = [e for e in edits if not any(_related(e[0], p) for p in problems)]
+        edits = kept if len(kept) < len(edits) else []
+    return raw

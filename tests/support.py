@@ -23,11 +23,18 @@ from typing import Any
 import msgspec
 import pytest
 
+from nixk8s import names
+from nixk8s.backends.catalog import BACKENDS
+from nixk8s.backends.base import Backend, Placed, plan_for
 from nixk8s.backends.hcloud.autoscaler import HETZNER_METADATA
 from nixk8s.compiler import Compiled, compile_source, compile_spec
 from nixk8s.index_probe import MetadataFetch
 from nixk8s.load import load, parse
-from nixk8s.spec import ClusterSpec
+from nixk8s.node_config import agent_config
+from nixk8s.node_index import agent_node_index
+from nixk8s.render import MachineNode, MachinePool, WorkerPool, control_plane_nodes, render_node
+from nixk8s.spec import ClusterSpec, NodePool
+from nixk8s.terraform import Fragment, combine, document, to_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -71,6 +78,66 @@ def write_module(compiled: Compiled, directory: Path, tfvars: dict[str, str] | N
     if values:
         (directory / "terraform.tfvars.json").write_text(json.dumps(values))
     return directory
+
+
+# --- the reference rendering: every machine from scratch, no stamping -------------------
+
+
+def reference_machine(plan: Any, join: Any, pool: NodePool, k: int, group_size: int | None) -> MachineNode:
+    """Machine ``k`` rendered from scratch, its node index in its config as an integer."""
+    node = render_node(
+        plan,
+        names.worker_node(plan.name, pool.name, k),
+        k,
+        agent_config(plan.spec, pool, agent_node_index(pool.name, k), join=join),
+    )
+    return MachineNode(
+        name=node.name,
+        cloud_name=node.cloud_name,
+        ordinal=str(k),
+        spread_group=str(k // group_size) if group_size else "0",
+        config=node.config,
+        json=node.json,
+        user_data=node.user_data,
+    )
+
+
+def reference_worker_pools(backend: Backend[Any], plan: Any, infra: Any, join: Any) -> list[Placed]:
+    """Every pool built by its hook: every machine rendered from scratch (or the one
+    template a template-built pool has)."""
+    spec, probe, size = plan.spec, backend.worker_index_probe, backend.spread_group_size
+    placed = []
+    for i, pool in spec.worker_pools:
+        if probe is not None and backend.templated_pool(pool):
+            config = agent_config(spec, pool, None, join=join)
+            nodes = (render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe),)
+            placed.append(backend.worker_pool(plan, infra, WorkerPool(i, pool, nodes)))
+        else:
+            machines = tuple(reference_machine(plan, join, pool, k, size) for k in range(pool.desired))
+            groups = tuple(sorted({k // size if size else 0 for k in range(pool.desired)}))
+            placed.append(backend.machine_pool(plan, infra, MachinePool(i, pool, machines, groups)))
+    return placed
+
+
+def reference_json(spec: ClusterSpec) -> bytes:
+    """main.tf.json as the straightforward pipeline writes it: no stamping, one plain document."""
+    backend = BACKENDS[spec.backend]
+    plan = plan_for(backend, spec)
+    foundation = backend.foundation(plan)
+    infra, join = foundation.infra, foundation.join_host
+    server_join = join if foundation.server_join_host is None else foundation.server_join_host
+    servers = control_plane_nodes(plan, server_join, foundation.network_id, foundation.api_names)
+    placed = [backend.control_plane_node(plan, infra, node) for node in servers]
+    fragment = combine(
+        [
+            Fragment(variables=plan.variables),
+            foundation.fragment,
+            *(combine([p.fragment, backend.post_instance(plan, infra, n)]) for p, n in zip(placed, servers)),
+            *(combine([pool.shared, pool.fragment]) for pool in reference_worker_pools(backend, plan, infra, join)),
+            backend.outputs(plan, infra, tuple(h for p in placed for h in p.handles)),
+        ]
+    )
+    return to_json(document([backend.provider_for(plan)], fragment))
 
 
 # --- tfcheck ---------------------------------------------------------------------------
@@ -140,7 +207,8 @@ def embedded_json_text(user_data: str) -> str:
     if user_data.startswith("#cloud-config"):
         import yaml
 
-        doc = yaml.safe_load(user_data)
+        # libyaml where it is there: the same document, read several times faster
+        doc = yaml.load(user_data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         (entry,) = [f for f in doc["write_files"] if "cluster-config" in f["path"]]
         return str(entry["content"])
     match = _HEREDOC.search(user_data)
@@ -334,6 +402,9 @@ def _interpolation_end(s: str, start: int) -> int:
     raise AssertionError(f"unterminated interpolation at {start} in {s!r}")
 
 
+_SIGIL = re.compile(r"[$%]")
+
+
 def split_template(s: str) -> list[str]:
     """A Terraform template string as literal chunks (unescaped) and ``_Interp`` expression texts.
 
@@ -357,8 +428,11 @@ def split_template(s: str) -> list[str]:
         elif s.startswith("%{", i):
             raise AssertionError(f"unescaped template directive in {s!r}")
         else:
-            literal.append(s[i])
-            i += 1
+            # up to the next "$" or "%" at once (a user_data is kilobytes of literal text)
+            found = _SIGIL.search(s, i + 1)
+            end = found.start() if found else len(s)
+            literal.append(s[i:end])
+            i = end
     if literal:
         parts.append("".join(literal))
     return parts

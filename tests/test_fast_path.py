@@ -1,81 +1,24 @@
 """The fast path against a straightforward reference rendering (the oracle).
 
 The compiler renders a pool of one machine per node once and stamps its resources
-for each machine (nixk8s/stamp.py). The reference below renders every machine from
-scratch, calls the backend's hooks on all of them, and encodes the plain document,
-as nixk8s did before the fast path: the two must give the same bytes for every spec.
+for each machine (nixk8s/stamp.py). The reference (``support.reference_json``)
+renders every machine from scratch (its node index an integer in its config), calls
+the backend's hooks on all of them, and encodes the plain document, as nixk8s did
+before the fast path: the two must give the same bytes for every spec.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import cluster_specs
-from support import SPECS, compile_file, load_spec
+from support import SPECS, compile_file, load_spec, reference_json
 
-from nixk8s import names
 from nixk8s.backends.catalog import BACKENDS
-from nixk8s.backends.base import Backend, plan_for
-from nixk8s.render import WorkerPool, control_plane_nodes, render_node
 from nixk8s.compiler import compile_spec
-from nixk8s.node_config import agent_config
-from nixk8s.node_index import agent_node_index
-from nixk8s.spec import ClusterSpec
-from nixk8s.terraform import Fragment, combine, document, to_json
-
-
-def reference_worker_pools(backend: Backend[Any], plan: Any, join: Any) -> tuple[WorkerPool, ...]:
-    """Every machine rendered from scratch (or the one template a template-built pool has)."""
-    spec, probe, size = plan.spec, backend.worker_index_probe, backend.spread_group_size
-    pools = []
-    for i, pool in spec.worker_pools:
-        if probe is not None and backend.templated_pool(pool):
-            config = agent_config(spec, pool, None, join=join)
-            nodes = (render_node(plan, names.worker_template(plan.name, pool.name), "0", config, probe),)
-        else:
-            nodes = tuple(
-                msgspec.structs.replace(
-                    render_node(
-                        plan,
-                        names.worker_node(plan.name, pool.name, k),
-                        str(k),
-                        agent_config(spec, pool, agent_node_index(pool.name, k), join=join),
-                    ),
-                    spread_group=str(k // size) if size else "0",
-                )
-                for k in range(pool.desired)
-            )
-        pools.append(WorkerPool(i, pool, nodes))
-    return tuple(pools)
-
-
-def reference_json(spec: ClusterSpec) -> bytes:
-    """main.tf.json as the straightforward pipeline writes it: no stamping, one plain document."""
-    backend = BACKENDS[spec.backend]
-    plan = plan_for(backend, spec)
-    foundation = backend.foundation(plan)
-    infra, join = foundation.infra, foundation.join_host
-    server_join = join if foundation.server_join_host is None else foundation.server_join_host
-    servers = control_plane_nodes(plan, server_join, foundation.network_id, foundation.api_names)
-    placed = [backend.control_plane_node(plan, infra, node) for node in servers]
-    fragment = combine(
-        [
-            Fragment(variables=plan.variables),
-            foundation.fragment,
-            *(combine([p.fragment, backend.post_instance(plan, infra, n)]) for p, n in zip(placed, servers)),
-            *(
-                combine([placed.shared, placed.fragment])
-                for placed in (backend.worker_pool(plan, infra, pool) for pool in reference_worker_pools(backend, plan, join))
-            ),
-            backend.outputs(plan, infra, tuple(h for p in placed for h in p.handles)),
-        ]
-    )
-    return to_json(document([backend.provider_for(plan)], fragment))
 
 
 @pytest.mark.parametrize("path", sorted(SPECS.iterdir()), ids=lambda p: p.name)

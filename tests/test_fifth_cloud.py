@@ -38,7 +38,9 @@ SPEC: dict[str, Any] = {
 
 def nixk8s(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The command, with the lab cloud in the catalog."""
-    env = {**os.environ, "NIXK8S_CLOUDS": "fifth_cloud.options", "PYTHONPATH": str(TESTS)}
+    # the caller's path stays after the tests' (a worktree runs its own nixk8s so)
+    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "NIXK8S_CLOUDS": "fifth_cloud.options", "PYTHONPATH": path}
     return subprocess.run(
         [sys.executable, "-m", "nixk8s", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
     )

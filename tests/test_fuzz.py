@@ -2,7 +2,8 @@
 
 ``load``, ``parse`` and ``compile_spec`` promise a Result for any input: a Success,
 or a Failure of :class:`~nixk8s.problems.Problem` values with a string path and
-message. Hypothesis drives the generators of :mod:`fuzz_inputs` (raw bytes, mutated
+message; and text that escapes to one of nixk8s' placeholders reaches every node as
+written. Hypothesis drives the generators of :mod:`fuzz_inputs` (raw bytes, mutated
 example specs, junk trees, ClusterSpecs built in code with hostile fields); a few
 thousand inputs a run. ``benchmarks/fuzz.py`` runs the same generators a hundred
 thousand times, and the fixed inputs past each bound (``fuzz_inputs.NASTY``; the
@@ -82,3 +83,10 @@ def test_junk_trees_never_raise(rng: random.Random) -> None:
 def test_specs_built_in_code_with_hostile_fields_never_raise(rng: random.Random) -> None:
     result = compile_spec(fuzz_inputs.hostile_spec(rng))
     assert_is_a_result(result)
+
+
+@fuzz(200)
+@given(rng=st.randoms(use_true_random=False))
+def test_text_that_escapes_to_a_placeholder_reaches_every_node_as_written(rng: random.Random) -> None:
+    # forgery_outcome raises where a node's config lost the text or is not JSON at all
+    assert fuzz_inputs.forgery_outcome(fuzz_inputs.forged_placeholder(rng)) in ("compiled", "problems")

@@ -15,18 +15,19 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nixk8s.backends.catalog import BACKENDS
-from nixk8s.compiler import Compiled, compile_spec
+from nixk8s.compiler import Compiled, compile_source, compile_spec
 from nixk8s.node_config import join_server
 from nixk8s.load import load
 from nixk8s.secrets import KINDLING_BOOTSTRAP_KEYS, agent_allowlist, secret_variables
 from nixk8s.spec import AGENT_OPTION_FIELDS, ClusterSpec, SecretRef
-from nixk8s.stamp import fill
+from nixk8s.render import WorkerPool
+from nixk8s.stamp import StampedPool, fill
 from nixk8s.terraform import Expr, Template
-from strategies import cluster_specs, load_raw, raw_cluster_specs
+from strategies import arbitrary_text_specs, cluster_specs, load_raw, raw_cluster_specs
 from support import (
     assert_kindling_accepts,
     concrete,
@@ -35,6 +36,7 @@ from support import (
     embedded_json_text,
     interpolations,
     node_config,
+    reference_json,
     rendered_nodes,
 )
 
@@ -182,7 +184,7 @@ def test_node_index_is_an_integer_unless_one_template_serves_many_machines(
     result = compiled(spec)
     indices = Counter()
     servers = [node_config(node) for node in result.built.control_plane]
-    machines = [(pool.tokens is None, node_config(n)) for pool in result.built.workers for n in pool.machine_nodes()]
+    machines = [(isinstance(pool, WorkerPool), node_config(n)) for pool in result.built.workers for n in pool.machine_nodes()]
     for templated, config in [(False, c) for c in servers] + machines:
         if templated:
             assert "node_index" not in config, "a template's JSON must leave node_index to the boot-time probe"
@@ -281,11 +283,11 @@ def test_literal_template_sequences_are_escaped_and_only_nixk8s_interpolations_r
         | set().union(*(_expression_texts(v) for _, v in fragment.locals))
         | {cond for v in fragment.variables for cond, _ in v.validations}
     )
-    for pool, stamped in zip(result.built.workers, result.built.stamped):
-        symbolic = set().union(*(_expression_texts(r.body) for r in stamped.resources))
-        for machine in pool.machines:
-            assert pool.tokens is not None
-            built |= {fill(text, pool.tokens, machine) for text in symbolic}
+    for pool in result.built.workers:
+        if isinstance(pool, StampedPool):
+            symbolic = set().union(*(_expression_texts(r.body) for r in pool.resources))
+            for machine in pool.machines:
+                built |= {fill(text, pool.slots, machine.text()) for text in symbolic}
     document = msgspec.json.decode(result.to_json())
     found = {expr for s in _strings(document) for expr in interpolations(s)}
     # every `${` and `%{` from the spec was escaped (else it would show up here as an
@@ -330,6 +332,31 @@ def test_a_variable_backing_a_second_secret_is_refused(backend: str, data: st.Da
     result = load(msgspec.json.encode({**raw, "bootstrap_secrets": shared}), "json")
     _, later = [k for k in shared if k in (first, second)]  # the problem is on the second use
     assert f"bootstrap_secrets.{later}.var" in [p.path for p in result.failure()]
+
+
+@backends
+# an example compiles its spec a few times (refused text is put back) and the reference
+# once more, and reads every node: a third of the profile's examples
+@settings(max_examples=max(10, settings().max_examples // 3))
+@given(data=st.data())
+def test_arbitrary_text_in_every_string_field_leaves_every_node_a_config_kindling_accepts(
+    backend: str, data: st.DataObject
+) -> None:
+    """No placeholder can be forged (issue 21): whatever the spec's string fields hold
+    (escapes that complete a slot, expression tokens, the document's markers), every
+    node's config in main.tf.json, decoded as the machine reads it, is JSON kindling
+    accepts with the node index the pipeline gave it, and the document is the one a
+    rendering without placeholders writes."""
+    raw = data.draw(arbitrary_text_specs(backend))
+    result = compile_source(msgspec.json.encode(raw), "json").unwrap()
+    document = msgspec.json.decode(result.to_json())
+    found = [embedded_config(user_data) for user_data in document_user_data(document)]
+    nodes = rendered_nodes(result)
+    assert len(found) == len(nodes)
+    for config in found:
+        assert_kindling_accepts(config)
+    assert Counter(c.get("node_index") for c in found) == Counter(n.config.node_index for n in nodes)
+    assert result.to_json() == reference_json(result.plan.spec)
 
 
 # --- determinism ------------------------------------------------------------------------------

@@ -24,15 +24,18 @@ from nixk8s.plan import ClusterPlan, api_balancer, plan_cluster
 from nixk8s.ports import PortRule, rule_sources
 from nixk8s.problems import Problem, Problems, join_path
 from nixk8s.render import (  # the hooks' view of a rendered node and pool
-    PoolRendering,
+    MachineNode as MachineNode,
+    MachinePool as MachinePool,
+    MachineText,
     RenderedNode as RenderedNode,
     WorkerPool as WorkerPool,
     control_plane_nodes,
-    largest_user_data,
-    worker_pools,
+    machine_node,
+    machines,
+    template_pool,
 )
 from nixk8s.spec import BackendName, ClusterSpec, NodePool, UserDataFormat
-from nixk8s.stamp import fill, filled
+from nixk8s.stamp import StampedPool, built_with_free_slots, largest_user_data, written_text
 from nixk8s.terraform import Fragment, ProviderRequirement, Text, combine
 
 I = TypeVar("I")
@@ -94,30 +97,14 @@ class BalancerHandle(msgspec.Struct, frozen=True, kw_only=True):
 class Placed(msgspec.Struct, frozen=True):
     """What a node hook built: its resources, and one handle per rendered node.
 
-    For a pool rendered once and stamped per machine, ``fragment`` is one machine's
-    (stamped for each) and ``shared`` what the pool has once (its spread groups).
+    For a pool built machine by machine, ``fragment`` holds the machines' resources
+    and nothing else (in the compiler: one machine's, stamped for each), and
+    ``shared`` what the pool has once (its spread groups).
     """
 
     fragment: Fragment
     handles: tuple[NodeHandle, ...]
     shared: Fragment = Fragment()
-
-
-def machine_handles(pool: WorkerPool, handles: tuple[NodeHandle, ...]) -> tuple[NodeHandle, ...]:
-    """The pool's handles per machine (as the hook returned them for a template-built pool)."""
-    tokens = pool.tokens
-    if tokens is None:
-        return handles
-    (handle,) = handles
-    return tuple(
-        NodeHandle(
-            resource=fill(handle.resource, tokens, m),
-            private_ip=None if handle.private_ip is None else filled(handle.private_ip, tokens, m),
-            public_ip=None if handle.public_ip is None else filled(handle.public_ip, tokens, m),
-            spread_group=None if handle.spread_group is None else fill(handle.spread_group, tokens, m),
-        )
-        for m in pool.machines
-    )
 
 
 class UserDataLimit(msgspec.Struct, frozen=True):
@@ -133,6 +120,16 @@ def no_fragment(plan: ClusterPlan, infra: object, node: RenderedNode) -> Fragmen
 def every_pool(pool: NodePool) -> bool:
     """Every pool is built from a template."""
     return True
+
+
+def builds_no_machine_pools(plan: ClusterPlan, infra: object, pool: MachinePool) -> Placed:
+    """For a backend that builds every worker pool from a template."""
+    raise NotImplementedError(f"this backend builds no pool machine by machine ({pool.path})")
+
+
+def builds_no_template_pools(plan: ClusterPlan, infra: object, pool: WorkerPool) -> Placed:
+    """For a backend that builds every worker pool machine by machine."""
+    raise NotImplementedError(f"this backend builds no pool from a template ({pool.path})")
 
 
 def sized_by_terraform(pool: NodePool) -> str | None:
@@ -188,10 +185,6 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     """Receives one rendered server (its name, ordinal, config and user_data);
     returns its machine (or group of one) and that node's handle."""
 
-    worker_pool: Callable[[ClusterPlan, I, WorkerPool], Placed]
-    """Receives one worker pool with its rendered nodes (one per machine, or one
-    template); returns its resources and one handle per rendered node."""
-
     outputs: Callable[[ClusterPlan, I, tuple[NodeHandle, ...]], Fragment]
     """Receives the control-plane handles in index order; returns the outputs
     (``api_endpoint``, ``control_plane_addresses``, ``join_server``)."""
@@ -205,6 +198,19 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     templated_pool: Callable[[NodePool], bool] = every_pool
     """Receives a worker pool; returns whether the cloud builds it from one template
     (where :attr:`worker_index_fetch` is set), else machine by machine."""
+
+    worker_pool: Callable[[ClusterPlan, I, WorkerPool], Placed] = builds_no_template_pools
+    """Receives a worker pool built from one template (its one rendered node); returns
+    its resources and the template's handle. A cloud provides this hook, or
+    :attr:`machine_pool`, or both: whichever kinds of pool it builds."""
+
+    machine_pool: Callable[[ClusterPlan, I, MachinePool], Placed] = builds_no_machine_pools
+    """Receives a worker pool built machine by machine, with the machines to build
+    and their spread groups; returns their resources (in ``fragment``, nothing else),
+    one handle per machine, and what the pool has once (``shared``). The compiler
+    gives it one machine whose per-machine values are slots, and stamps the result
+    for each machine (:mod:`nixk8s.stamp`): build every machine alike, and never
+    derive anything from its names (a hash, a length) but the names themselves."""
 
     spread_group_size: int | None = None
     """Where the cloud spreads a pool's machines in groups of limited size (Hetzner's
@@ -268,11 +274,6 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
         """The boot-time probe of template-built workers, or None."""
         fetch = self.worker_index_fetch
         return None if fetch is None else metadata_index_probe(fetch)
-
-    @property
-    def pool_rendering(self) -> PoolRendering:
-        """How the pipeline renders this cloud's worker pools."""
-        return PoolRendering(self.worker_index_probe, self.templated_pool, self.spread_group_size)
 
 
 # --- checks every backend shares ---------------------------------------------------------
@@ -367,16 +368,14 @@ def _size_problems(limit: UserDataLimit, path: str, nodes: Iterable[RenderedNode
 class Built(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     """The pipeline's result: the document's pieces and what ``explain`` needs.
 
-    ``stamped`` holds, per worker pool, the resources of its one rendered machine,
-    to be stamped for each of its machines (empty for template-built pools);
-    ``fragment`` holds everything else.
+    ``fragment`` holds everything but the machines of stamped pools, which the
+    pools in ``workers`` hold (:mod:`nixk8s.assemble` writes the document).
     """
 
     fragment: Fragment
-    stamped: tuple[Fragment, ...]
     foundation: Foundation[I]
     control_plane: tuple[RenderedNode, ...]
-    workers: tuple[WorkerPool, ...]
+    workers: tuple[WorkerPool | StampedPool, ...]
     server_handles: tuple[NodeHandle, ...]
     worker_handles: tuple[tuple[NodeHandle, ...], ...]  # per pool, per rendered node
     notes: tuple[str, ...]
@@ -395,6 +394,36 @@ class Built(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
         )
 
 
+def _handle_texts(handles: Iterable[NodeHandle]) -> Iterator[Text]:
+    """Every text of ``handles`` that slots are filled into."""
+    for handle in handles:
+        yield handle.resource
+        yield from (t for t in (handle.private_ip, handle.public_ip, handle.spread_group) if t is not None)
+
+
+def _stamped_pool(
+    backend: Backend[I], plan: ClusterPlan, infra: I, join: Text, spec_index: int, pool: NodePool
+) -> tuple[StampedPool, Placed]:
+    """A pool built machine by machine: one machine rendered and built with slots that
+    its text holds nowhere else (:func:`nixk8s.stamp.built_with_free_slots`)."""
+    each = machines(plan.name, pool.name, pool.desired, backend.spread_group_size)
+    groups = tuple(sorted({m.spread_group for m in each}))
+
+    def built(slots: MachineText) -> tuple[MachineNode, Placed]:
+        node = machine_node(plan, join, pool, slots)
+        placed = backend.machine_pool(plan, infra, MachinePool(spec_index, pool, (node,), groups))
+        if placed.fragment != Fragment(resources=placed.fragment.resources):
+            raise ValueError(f"{backend.name}.machine_pool put more than resources into a machine's fragment")
+        return node, placed
+
+    def written(result: tuple[MachineNode, Placed]) -> str:
+        node, placed = result
+        return written_text(node, placed.fragment.resources, _handle_texts(placed.handles))
+
+    slots, (node, placed) = built_with_free_slots(built, written)
+    return StampedPool(spec_index, pool, node, slots, each, placed.fragment.resources), placed
+
+
 def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     """Run the shared pipeline: foundation → control plane → workers → outputs."""
     foundation = backend.foundation(plan)
@@ -402,17 +431,23 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     join = foundation.join_host
     server_join = join if foundation.server_join_host is None else foundation.server_join_host
     servers = control_plane_nodes(plan, server_join, foundation.network_id, foundation.api_names)
-    pools = worker_pools(plan, join, backend.pool_rendering)
+    probe = backend.worker_index_probe
+    pools: list[tuple[WorkerPool | StampedPool, Placed]] = []
+    for i, pool in plan.spec.worker_pools:
+        if probe is not None and backend.templated_pool(pool):
+            template = template_pool(plan, join, i, pool, probe)
+            pools.append((template, backend.worker_pool(plan, infra, template)))
+        else:
+            pools.append(_stamped_pool(backend, plan, infra, join, i, pool))
 
     limit = backend.user_data_limit
     problems = _size_problems(limit, join_path("node_pools", plan.spec.system_pool_index), servers)
-    for pool in pools:
-        problems += _size_problems(limit, pool.path, largest_user_data(pool))
+    for built, _ in pools:
+        problems += _size_problems(limit, built.path, largest_user_data(built))
     if problems:
         return Failure(tuple(problems))
 
     placed_servers = [backend.control_plane_node(plan, infra, node) for node in servers]
-    placed_pools = [backend.worker_pool(plan, infra, pool) for pool in pools]
     server_handles = tuple(h for placed in placed_servers for h in placed.handles)
     fragment = combine(
         [
@@ -422,20 +457,19 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
                 combine([placed.fragment, backend.post_instance(plan, infra, node)])
                 for placed, node in zip(placed_servers, servers)
             ),
-            *(placed.shared for placed in placed_pools),
-            *(placed.fragment for placed, pool in zip(placed_pools, pools) if not pool.stamped),
+            *(placed.shared for _, placed in pools),
+            *(placed.fragment for pool, placed in pools if isinstance(pool, WorkerPool)),
             backend.outputs(plan, infra, server_handles),
         ]
     )
     return Success(
         Built(
             fragment=fragment,
-            stamped=tuple(placed.fragment if pool.stamped else Fragment() for placed, pool in zip(placed_pools, pools)),
             foundation=foundation,
             control_plane=servers,
-            workers=pools,
+            workers=tuple(pool for pool, _ in pools),
             server_handles=server_handles,
-            worker_handles=tuple(placed.handles for placed in placed_pools),
+            worker_handles=tuple(placed.handles for _, placed in pools),
             notes=backend.notes(plan, infra),
         )
     )

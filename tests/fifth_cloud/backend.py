@@ -7,7 +7,7 @@ from typing import Any
 from fifth_cloud.options import LabOptions, spec_block
 
 from nixk8s import names
-from nixk8s.backends.base import Backend, Foundation, NodeHandle, Placed, RenderedNode, UserDataLimit, WorkerPool
+from nixk8s.backends.base import Backend, Foundation, MachineNode, MachinePool, NodeHandle, Placed, RenderedNode, UserDataLimit
 from nixk8s.node_config import join_server
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem
@@ -31,7 +31,7 @@ def foundation(plan: ClusterPlan) -> Foundation[LabInfra]:
     return Foundation(fragment=Fragment(), infra=LabInfra(), join_host=_address(names.control_plane_node(plan.name, 0)))
 
 
-def _machine(plan: ClusterPlan, node: RenderedNode, size: str) -> Resource:
+def _machine(plan: ClusterPlan, node: RenderedNode | MachineNode, size: str) -> Resource:
     body: dict[str, Any] = {"name": node.cloud_name, "size": size, "user_data": node.user_data}
     return Resource("lab_machine", node.name, body)
 
@@ -41,7 +41,7 @@ def control_plane_node(plan: ClusterPlan, infra: LabInfra, node: RenderedNode) -
     return Placed(Fragment(resources=(machine,)), (NodeHandle(resource=f"lab_machine.{machine.name}", public_ip=_address(node.name)),))
 
 
-def worker_pool(plan: ClusterPlan, infra: LabInfra, pool: WorkerPool) -> Placed:
+def machine_pool(plan: ClusterPlan, infra: LabInfra, pool: MachinePool) -> Placed:
     placed = [(_machine(plan, node, pool.pool.instance_type), node) for node in pool.nodes]
     return Placed(
         Fragment(resources=tuple(m for m, _ in placed)),
@@ -68,6 +68,6 @@ LAB: Backend[LabInfra] = Backend(
     check=check,
     foundation=foundation,
     control_plane_node=control_plane_node,
-    worker_pool=worker_pool,
+    machine_pool=machine_pool,
     outputs=outputs,
 )

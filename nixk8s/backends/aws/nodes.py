@@ -115,7 +115,7 @@ def control_plane_node(plan: ClusterPlan, infra: AwsInfra, node: RenderedNode) -
     """Server ``i``: its own template and a group of one, behind the API target group."""
     pool = plan.spec.system_pool
     instance_tags = plan.tag_map(
-        Name=names.dns_name(node.name, MAX_TAG_VALUE), Role="control-plane", NodePool=pool.name, NodeIndex=node.ordinal
+        Name=names.dns_name(node.name, MAX_TAG_VALUE), Role="control-plane", NodePool=pool.name, NodeIndex=str(node.ordinal)
     )
     template = _launch_template(plan, infra, node.name, pool, instance_tags)
     size = infra.control_plane_size

@@ -95,7 +95,7 @@ def _server_ignores(infra: AzureInfra) -> dict[str, Any]:
 
 def control_plane_node(plan: ClusterPlan, infra: AzureInfra, node: RenderedNode) -> Placed:
     """Server ``i``: a public IP, a NIC at its fixed address, and the VM in zone ``i mod n``."""
-    i = int(node.ordinal)  # servers are never stamped: their ordinal is a number
+    i = node.ordinal
     pool = plan.spec.system_pool
     zone = infra.zones[i % len(infra.zones)] if infra.zones else None
     placed = {"location": infra.network.location, "resource_group_name": infra.network.resource_group_name}

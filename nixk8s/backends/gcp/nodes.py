@@ -94,7 +94,7 @@ def _machine(
 
 def control_plane_node(plan: ClusterPlan, infra: GcpInfra, node: RenderedNode) -> Placed:
     """Server ``i``: a static internal address and an instance in zone ``i mod len(zones)``."""
-    spec, i = plan.spec, int(node.ordinal)  # servers are never stamped: their ordinal is a number
+    spec, i = plan.spec, node.ordinal
     pool = spec.system_pool
     ip = infra.control_plane_ips[i]
     address = Resource(

@@ -26,7 +26,7 @@ from nixk8s.backends.hcloud import autoscaler as autoscaler
 from nixk8s.backends.hcloud.balancer import refusal
 from nixk8s.backends.hcloud.checks import MAX_SERVERS_PER_PLACEMENT_GROUP, check
 from nixk8s.backends.hcloud.foundation import HcloudInfra, foundation
-from nixk8s.backends.hcloud.nodes import control_plane_node, post_instance, worker_pool
+from nixk8s.backends.hcloud.nodes import control_plane_node, machine_pool, post_instance, worker_pool
 from nixk8s.backends.hcloud.outputs import notes, outputs
 from nixk8s.terraform import ProviderRequirement
 
@@ -45,6 +45,7 @@ HCLOUD: Backend[HcloudInfra] = Backend(
     control_plane_node=control_plane_node,
     post_instance=post_instance,
     worker_pool=worker_pool,
+    machine_pool=machine_pool,
     outputs=outputs,
     notes=notes,
     api_load_balancer_refusal=refusal,

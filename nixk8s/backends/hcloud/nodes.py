@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from nixk8s import names
-from nixk8s.backends.base import NodeHandle, Placed, RenderedNode, WorkerPool
+from nixk8s.backends.base import MachineNode, MachinePool, NodeHandle, Placed, RenderedNode, WorkerPool
 from nixk8s.backends.hcloud import autoscaler as autoscaler
 from nixk8s.backends.hcloud.balancer import target
 from nixk8s.backends.hcloud.foundation import HcloudInfra
@@ -21,7 +21,7 @@ from nixk8s.terraform import Fragment, Resource, Text, ref
 def _server(
     plan: ClusterPlan,
     infra: HcloudInfra,
-    node: RenderedNode,
+    node: RenderedNode | MachineNode,
     pool: NodePool,
     role_labels: dict[str, str],
     *,
@@ -66,8 +66,8 @@ def _handle(name: str, ip: str | None, group: str) -> NodeHandle:
 
 
 def _control_plane_ip(infra: HcloudInfra, node: RenderedNode) -> str | None:
-    """A server's fixed private address (servers are never stamped: their ordinal is a number)."""
-    return infra.control_plane_ips[int(node.ordinal)] if infra.control_plane_ips else None
+    """A server's fixed private address."""
+    return infra.control_plane_ips[node.ordinal] if infra.control_plane_ips else None
 
 
 def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Placed:
@@ -76,7 +76,7 @@ def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode
         infra,
         node,
         plan.spec.system_pool,
-        {"role": "control-plane", "pool": plan.spec.system_pool.name, "node-index": node.ordinal},
+        {"role": "control-plane", "pool": plan.spec.system_pool.name, "node-index": str(node.ordinal)},
         placement_group=infra.placement_group.ref("id"),
     )
     ip = _control_plane_ip(infra, node)
@@ -98,10 +98,12 @@ def spread_group(plan: ClusterPlan, pool: str, group: str) -> str:
 
 
 def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Placed:
-    """A server per machine, spread across placement groups of at most 10; for an
-    autoscaled pool, its entry of the cluster-autoscaler's config instead."""
-    if autoscaler.autoscaled(pool.pool):
-        return Placed(autoscaler.node_config(plan, pool), (NodeHandle(resource="output.hcloud_cluster_config"),))
+    """An autoscaled pool: its entry of the cluster-autoscaler's config."""
+    return Placed(autoscaler.node_config(plan, pool), (NodeHandle(resource="output.hcloud_cluster_config"),))
+
+
+def machine_pool(plan: ClusterPlan, infra: HcloudInfra, pool: MachinePool) -> Placed:
+    """A server per machine, spread across placement groups of at most 10."""
     # workers attach after the control plane and the balancer, so that Hetzner never
     # hands a worker an address one of them is about to claim
     after = [
@@ -121,14 +123,13 @@ def worker_pool(plan: ClusterPlan, infra: HcloudInfra, pool: WorkerPool) -> Plac
         )
         attachment = _attachment(infra, server.name, None, after)
         resources += [server] + ([attachment] if attachment else [])
-    groups = sorted({int(m.spread_group) for m in pool.machines}) if pool.stamped else sorted({int(n.spread_group) for n in pool.nodes})
     shared = tuple(
         Resource(
             "hcloud_placement_group",
             spread_group(plan, pool.pool.name, str(k)),
             {"name": names.dns_name(spread_group(plan, pool.pool.name, str(k))), "type": "spread", "labels": infra.labels},
         )
-        for k in groups
+        for k in pool.spread_groups
     )
     handles = tuple(
         _handle(n.name, None, f"hcloud_placement_group.{spread_group(plan, pool.pool.name, n.spread_group)}")
