@@ -135,7 +135,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from nixk8s.schema import schema_json  # only schema needs it
+    from nixk8s.json_schema import schema_json  # only schema needs it
 
     sys.stdout.write(schema_json().decode())
     return EXIT_OK
@@ -155,7 +155,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render_mermaid(data))
     else:
-        from nixk8s.explain import render_text
+        from nixk8s.explain_text import render_text
 
         sys.stdout.write(render_text(data))
     return EXIT_OK
@@ -219,7 +219,7 @@ def _looks_compiled(path: str, data: bytes) -> bool:
 def _document(path: str, spec_format: SpecFormat | None) -> dict[str, object] | None:
     """The Terraform document of one diff input (a spec is compiled), or None once its
     problems are printed."""
-    from nixk8s.diff import document_problems  # only diff needs it
+    from nixk8s.document_diff import document_problems  # only diff needs it
 
     data = _read(path)
     if not _looks_compiled(path, data):
@@ -241,7 +241,7 @@ def _document(path: str, spec_format: SpecFormat | None) -> dict[str, object] | 
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from nixk8s.diff import diff_documents
+    from nixk8s.document_diff import diff_documents
     from nixk8s.diff_report import render_json, render_text
 
     if args.old == "-" and args.new == "-":

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from nixk8s.diff import AttributeChange, ConfigChange, Diff, DocumentChange, ResourceChange
+from nixk8s.document_diff import AttributeChange, ConfigChange, Diff, DocumentChange, ResourceChange
 
 INDENT = "    "
 _EXIT_MEANING = {

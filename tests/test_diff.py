@@ -27,7 +27,7 @@ from nixk8s.backends.catalog import BACKENDS
 from nixk8s.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 from nixk8s.compiler import compile_spec
 
-from nixk8s.diff import (
+from nixk8s.document_diff import (
     EXIT_IN_PLACE,
     EXIT_NO_CHANGES,
     EXIT_REPLACES_MACHINES,
