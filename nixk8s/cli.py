@@ -244,7 +244,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _init_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _init_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser(
         "init",
         help="write a commented starter spec for a backend (it compiles as written)",
@@ -408,8 +408,38 @@ def _warning_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _terminal_width() -> int:
+    """The terminal's columns as ``shutil.get_terminal_size`` finds them, without importing
+    shutil (and the compression modules it imports) on every start."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, its width from :func:`_terminal_width` (argparse builds one per argument)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width if width is not None else _terminal_width() - 2)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser (and its subcommands' parsers) with :class:`_HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="nixk8s",
         description="Compile a ClusterSpec (YAML, TOML or JSON) into Terraform JSON for NixOS Kubernetes nodes.",
         epilog="exit codes: 0 success, 1 invalid spec, 2 usage or I/O error, 3/4 diff found changes "
