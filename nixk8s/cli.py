@@ -8,9 +8,15 @@ environment variable ``NIXK8S_DEBUG`` is set. No input makes the command print a
 traceback or exit 1 for anything but an invalid spec.
 
 The spec's format comes from its file name (``.toml``, ``.json``, else YAML) or from
-``--spec-format`` (``--format`` for compile and validate), which stdin (``-``) needs
-for anything but YAML. argparse (standard library) is enough for these subcommands,
-so the command adds no dependency.
+``--spec-format`` on every command that reads a spec, which stdin (``-``) needs for
+anything but YAML. ``--output text|json|sarif`` (validate, compile, diff) chooses how
+the findings (problems and warnings) are written: text lines on stderr, or one JSON or
+SARIF 2.1.0 document on stdout (:mod:`nixk8s.findings`, :mod:`nixk8s.sarif`).
+
+Parsing the arguments imports nothing of the compiler (:mod:`nixk8s.choices` holds
+what the parser offers), so ``--version`` and a usage error cost Python's start and
+argparse; each command imports what it needs. argparse (standard library) is enough
+for these subcommands, so the command adds no dependency.
 """
 
 from __future__ import annotations
@@ -19,25 +25,23 @@ import argparse
 import gc
 import os
 import sys
-import traceback
 from collections.abc import Sequence
-from pathlib import Path
-
-import msgspec
-from returns.result import Failure, Result
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nixk8s import __version__
-from nixk8s.compiler import Compiled, compile_source
-from nixk8s.load import SpecFormat, format_of
-from nixk8s.problems import Problems, format_problems
-from nixk8s.backends.catalog import NAMES as CLOUD_NAMES
-from nixk8s.warnings import format_warnings, without
+from nixk8s.choices import OUTPUT_FORMATS, SPEC_FORMATS, WARNING_CODES, SpecFormat, format_of
+
+if TYPE_CHECKING:
+    from returns.result import Result
+
+    from nixk8s.compiler import Compiled
+    from nixk8s.findings import Finding
+    from nixk8s.problems import Problems
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 EXIT_CHANGES_IN_PLACE, EXIT_REPLACES_MACHINES = 3, 4
 EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in nixk8s, never a verdict on the spec
 DEBUG_VARIABLE = "NIXK8S_DEBUG"
-FORMATS: tuple[SpecFormat, ...] = ("yaml", "toml", "json")
 
 
 class _Usage(Exception):
@@ -46,79 +50,134 @@ class _Usage(Exception):
 
 def _read(path: str) -> bytes:
     try:
-        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        if path == "-":
+            return sys.stdin.buffer.read()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError as err:
         raise _Usage(f"cannot read {path}: {err.strerror or err}") from err
 
 
-def _compile_file(args: argparse.Namespace) -> Result[Compiled, Problems]:
-    fmt: SpecFormat = args.spec_format or format_of(args.spec)
-    return compile_source(_read(args.spec), fmt)
+class _Input(NamedTuple):
+    """A file the command read: its name as given, its bytes, the format they are read in."""
+
+    name: str
+    data: bytes
+    format: SpecFormat
 
 
-def write_atomically(target: Path, data: bytes) -> None:
+def _spec_input(path: str, spec_format: SpecFormat | None) -> _Input:
+    return _Input(path, _read(path), spec_format or format_of(path))
+
+
+def _compiled(source: _Input) -> Result[Compiled, Problems]:
+    from nixk8s.compiler import compile_source
+
+    return compile_source(source.data, source.format)
+
+
+def write_atomically(target: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``target`` so that readers see the old file or the new one, never half."""
-    import tempfile  # only compile writes a file
+    import tempfile  # only compile and init write a file
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    path = os.fspath(target)
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
 
 
-def _report(result: Result[Compiled, Problems], source: str) -> Compiled | None:
-    if isinstance(result, Failure):
-        problems = result.failure()
-        sys.stderr.write(format_problems(problems, source))
-        sys.stderr.write(f"{source}: {len(problems)} problem{'s' if len(problems) != 1 else ''}\n")
-        return None
-    return result.unwrap()
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
-def _refused_for_warnings(compiled: Compiled, args: argparse.Namespace) -> bool:
-    """Print the spec's warnings (those not ignored) to stderr; True where ``--strict``
-    turns them into a refusal, which the caller treats as an invalid spec."""
-    shown = without(compiled.warnings, args.ignore_warning)
-    sys.stderr.write(format_warnings(shown, args.spec))
-    if shown and args.strict:
-        sys.stderr.write(f"{args.spec}: {len(shown)} warning{'s' if len(shown) != 1 else ''}, refused by --strict\n")
-        return True
-    return False
+def _write_text_findings(findings: Sequence[Finding], refused_by_strict: bool) -> None:
+    """The findings as ``FILE: PATH: MESSAGE`` lines on stderr, each file's count after its problems."""
+    from nixk8s.problems import Problem, format_problems
+    from nixk8s.warnings import SpecWarning, format_warnings
+
+    files = list(dict.fromkeys(f.file for f in findings))
+    for file in files:
+        problems = [Problem(f.path, f.message) for f in findings if f.file == file and f.code is None]
+        warnings = [SpecWarning(f.code, f.path, f.message) for f in findings if f.file == file and f.code is not None]
+        sys.stderr.write(format_problems(problems, file) + format_warnings(warnings, file))
+        if problems:
+            sys.stderr.write(f"{file}: {_plural(len(problems), 'problem')}\n")
+        if warnings and refused_by_strict:
+            sys.stderr.write(f"{file}: {_plural(len(warnings), 'warning')}, refused by --strict\n")
+
+
+def _write_findings(
+    args: argparse.Namespace, sources: Sequence[_Input], findings: Sequence[Finding], *, refused_by_strict: bool = False
+) -> None:
+    """The findings in the form ``--output`` asks for: text on stderr, JSON or SARIF on stdout."""
+    if args.output == "json":
+        from nixk8s.findings import findings_json
+
+        sys.stdout.buffer.write(findings_json(findings))
+    elif args.output == "sarif":
+        from nixk8s.sarif import sarif_log
+
+        sys.stdout.buffer.write(sarif_log(findings, {s.name: (s.data, s.format) for s in sources}))
+    else:
+        _write_text_findings(findings, refused_by_strict)
+    sys.stdout.flush()
 
 
 def _checked(args: argparse.Namespace) -> Compiled | None:
-    """The compiled spec, its problems or (under ``--strict``) its warnings printed; None if refused."""
-    compiled = _report(_compile_file(args), args.spec)
-    if compiled is None or _refused_for_warnings(compiled, args):
+    """The compiled spec, with its findings written; None if it is refused: for its
+    problems, or (under ``--strict``) for the warnings it was not told to ignore."""
+    from returns.result import Failure
+
+    from nixk8s.findings import problem_findings, warning_findings
+    from nixk8s.warnings import without
+
+    source = _spec_input(args.spec, args.spec_format)
+    result = _compiled(source)
+    if isinstance(result, Failure):
+        _write_findings(args, [source], problem_findings(source.name, result.failure()))
         return None
-    return compiled
+    compiled = result.unwrap()
+    shown = without(compiled.warnings, args.ignore_warning)
+    refused = bool(shown) and args.strict
+    _write_findings(args, [source], warning_findings(source.name, shown), refused_by_strict=refused)
+    return None if refused else compiled
+
+
+def _say(line: str, args: argparse.Namespace) -> None:
+    """A line for the person at the terminal: stdout, or stderr where stdout carries a document."""
+    (sys.stdout if args.output == "text" else sys.stderr).write(line + "\n")
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
     compiled = _checked(args)
     if compiled is None:
         return EXIT_INVALID
-    target = Path(args.output) / "main.tf.json"
+    target = os.path.join(args.directory, "main.tf.json")
     try:
         write_atomically(target, compiled.to_json())
     except OSError as err:
         raise _Usage(f"cannot write {target}: {err.strerror or err}") from err
-    print(f"wrote {target}")
-    print(next_steps(Path(args.output), [v.name for v in compiled.plan.variables]))
+    _say(f"wrote {target}", args)
+    _say(next_steps(args.directory, [v.name for v in compiled.plan.variables]), args)
     return EXIT_OK
 
 
-def next_steps(directory: Path, variables: Sequence[str]) -> str:
+def next_steps(directory: str, variables: Sequence[str]) -> str:
     """One line saying what to run after a compile.
 
-    >>> next_steps(Path("out"), ["k3s_token"])
+    >>> next_steps("out", ["k3s_token"])
     'next: cd out && terraform init && terraform apply (set TF_VAR_k3s_token first, or pass -var-file)'
     """
     settings = ", ".join(f"TF_VAR_{name}" for name in variables)
@@ -130,12 +189,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     compiled = _checked(args)
     if compiled is None:
         return EXIT_INVALID
-    print(f"{args.spec}: valid")
+    if args.output == "text":
+        print(f"{args.spec}: valid")
     return EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from nixk8s.schema import schema_json  # only schema needs it
+    from nixk8s.json_schema import schema_json  # only schema needs it
 
     sys.stdout.write(schema_json().decode())
     return EXIT_OK
@@ -155,22 +215,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render_mermaid(data))
     else:
-        from nixk8s.explain import render_text
+        from nixk8s.explain_text import render_text
 
         sys.stdout.write(render_text(data))
     return EXIT_OK
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from nixk8s.backends.catalog import NAMES
     from nixk8s.starter import starter  # only init needs it
 
+    if args.backend not in NAMES:
+        raise _Usage(f"init: no cloud is called {args.backend!r}; the clouds are {', '.join(NAMES)}")
     text = starter(args.backend, args.distribution)
     if args.output is None or args.output == "-":
         sys.stdout.write(text)
         return EXIT_OK
-    target = Path(args.output)
+    target = args.output
     # a starter is cheap to regenerate, an edited spec is not: never overwrite one unasked
-    if (target.exists() or target.is_symlink()) and not args.force:
+    if os.path.lexists(target) and not args.force:
         raise _Usage(f"{target} exists; pass --force to overwrite it")
     try:
         write_atomically(target, text.encode())
@@ -181,14 +244,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _init_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _init_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser(
         "init",
         help="write a commented starter spec for a backend (it compiles as written)",
         description="Write a commented starter ClusterSpec (YAML) for BACKEND, to stdout or to FILE. "
         "It compiles as written; replace the values marked CHANGE before applying.",
     )
-    p.add_argument("backend", metavar="BACKEND", choices=CLOUD_NAMES, help=", ".join(CLOUD_NAMES))
+    # the catalog's names are checked when init runs: parsing stays clear of the catalog (it
+    # imports every cloud's options), so that --version and usage errors stay fast
+    p.add_argument("backend", metavar="BACKEND", help="the cloud: a backend name of the spec (nixk8s schema lists them)")
     p.add_argument(
         "--kubernetes",
         "--distribution",
@@ -205,6 +270,8 @@ def _init_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def _looks_compiled(path: str, data: bytes) -> bool:
     """Whether an input is a compiled ``main.tf.json`` rather than a spec: by its name,
     or (for other JSON) by its top-level blocks, which no ClusterSpec has."""
+    import msgspec
+
     if path.lower().endswith(".tf.json"):
         return True
     if not (path == "-" or path.lower().endswith(".json")) or not data.lstrip().startswith(b"{"):
@@ -216,52 +283,114 @@ def _looks_compiled(path: str, data: bytes) -> bool:
     return isinstance(decoded, dict) and any(k in decoded for k in ("resource", "terraform", "provider"))
 
 
-def _document(path: str, spec_format: SpecFormat | None) -> dict[str, object] | None:
-    """The Terraform document of one diff input (a spec is compiled), or None once its
-    problems are printed."""
-    from nixk8s.diff import document_problems  # only diff needs it
+class _Side(NamedTuple):
+    """One diff input: what was read, its Terraform document (None where it is invalid),
+    and its problems."""
 
-    data = _read(path)
-    if not _looks_compiled(path, data):
-        compiled = _report(compile_source(data, spec_format or format_of(path)), path)
-        return None if compiled is None else compiled.document
+    source: _Input
+    document: dict[str, Any] | None
+    problems: Problems
+
+
+def _side(path: str, spec_format: SpecFormat | None) -> _Side:
+    """One diff input read: a spec is compiled, a compiled document is checked."""
+    import msgspec
+    from returns.result import Failure
+
+    from nixk8s.document_diff import document_problems
+    from nixk8s.problems import Problem
+
+    source = _spec_input(path, spec_format)
+    if not _looks_compiled(path, source.data):
+        result = _compiled(source)
+        if isinstance(result, Failure):
+            return _Side(source, None, result.failure())
+        return _Side(source, result.unwrap().document, ())
     try:
-        decoded = msgspec.json.decode(data)
+        decoded = msgspec.json.decode(source.data)
     except msgspec.DecodeError as err:
-        sys.stderr.write(f"{path}: not valid JSON: {err}\n")
-        return None
+        return _Side(source, None, (Problem("", f"not valid JSON: {err}"),))
     except RecursionError:
-        sys.stderr.write(f"{path}: not a Terraform JSON document: it nests too deeply\n")
-        return None
+        return _Side(source, None, (Problem("", "not a Terraform JSON document: it nests too deeply"),))
     problems = document_problems(decoded)
-    if problems:
-        sys.stderr.write(format_problems(problems, path))
-        return None
-    return decoded  # type: ignore[no-any-return]
+    return _Side(source, None if problems else decoded, problems)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from nixk8s.diff import diff_documents
     from nixk8s.diff_report import render_json, render_text
+    from nixk8s.document_diff import diff_documents
+    from nixk8s.findings import findings_data, problem_findings
 
     if args.old == "-" and args.new == "-":
         raise _Usage("diff: only one of OLD and NEW can be - (stdin)")
-    old, new = _document(args.old, args.spec_format), _document(args.new, args.spec_format)
+    sides = [_side(args.old, args.spec_format), _side(args.new, args.spec_format)]
+    findings = [f for side in sides for f in problem_findings(side.source.name, side.problems)]
+    old, new = sides[0].document, sides[1].document
     if old is None or new is None:
+        if args.output == "json":  # the report's shape, with the problems that stopped it
+            import msgspec
+
+            report = {"exit_code": EXIT_INVALID, **findings_data(findings)}
+            sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
+        else:
+            _write_findings(args, [side.source for side in sides], findings)
         return EXIT_INVALID
     diff = diff_documents(old, new)
-    sys.stdout.write(render_json(diff).decode() if args.format == "json" else render_text(diff))
+    if args.output == "json":
+        import msgspec
+
+        report = {**msgspec.json.decode(render_json(diff)), **findings_data(())}
+        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
+    elif args.output == "sarif":  # stdout is the log; the report stays readable in the job's log
+        _write_findings(args, [side.source for side in sides], ())
+        sys.stderr.write(render_text(diff))
+    else:
+        sys.stdout.write(render_text(diff))
     sys.stdout.flush()
     return diff.exit_code
 
 
-def _spec_arguments(p: argparse.ArgumentParser, *format_flags: str) -> None:
+class _DeprecatedAlias(argparse.Action):
+    """An old spelling that still works, with a note on stderr naming the new one."""
+
+    def __init__(self, *args: Any, instead: str, **kwargs: Any) -> None:
+        self.instead = instead
+        super().__init__(*args, **kwargs)
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None
+    ) -> None:
+        sys.stderr.write(f"nixk8s: {parser.prog.split()[-1]} {option_string} is deprecated: use {self.instead}\n")
+        setattr(namespace, self.dest, values)
+
+
+def _spec_format_argument(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--spec-format", dest="spec_format", choices=SPEC_FORMATS, help=help)
+
+
+def _spec_arguments(p: argparse.ArgumentParser, *, deprecated_format: bool = False) -> None:
     p.add_argument("spec", metavar="SPEC", help="the ClusterSpec file (- for stdin)")
+    _spec_format_argument(p, "the spec's format (default: from the file name, .toml or .json, else yaml; stdin: yaml)")
+    if deprecated_format:  # --format named the spec's format here before --spec-format did everywhere
+        p.add_argument(
+            "--format", dest="spec_format", choices=SPEC_FORMATS, action=_DeprecatedAlias, instead="--spec-format",
+            help=argparse.SUPPRESS,
+        )
+
+
+def _output_argument(p: argparse.ArgumentParser, directory_hint: str = "") -> None:
+    def output_format(value: str) -> str:
+        if value in OUTPUT_FORMATS:
+            return value
+        raise argparse.ArgumentTypeError(f"{value!r} is not one of text, json, sarif{directory_hint}")
+
     p.add_argument(
-        *format_flags,
-        dest="spec_format",
-        choices=FORMATS,
-        help="the spec's format (default: from the file name, .toml or .json, else yaml; stdin: yaml)",
+        "--output",
+        type=output_format,
+        default="text",
+        metavar="{text,json,sarif}",
+        help="how to write the findings (problems and warnings): text lines on stderr (default), or one JSON "
+        "or SARIF 2.1.0 document on stdout (for CI code scanning)",
     )
 
 
@@ -273,13 +402,44 @@ def _warning_arguments(p: argparse.ArgumentParser) -> None:
         "--ignore-warning",
         metavar="CODE",
         action="append",
+        choices=WARNING_CODES,  # a typo would silence nothing, silently: a usage error names the codes
         default=[],
         help="do not print (or, with --strict, count) warnings with this code; repeatable (docs/warnings.md)",
     )
 
 
+def _terminal_width() -> int:
+    """The terminal's columns as ``shutil.get_terminal_size`` finds them, without importing
+    shutil (and the compression modules it imports) on every start."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, its width from :func:`_terminal_width` (argparse builds one per argument)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width if width is not None else _terminal_width() - 2)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser (and its subcommands' parsers) with :class:`_HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="nixk8s",
         description="Compile a ClusterSpec (YAML, TOML or JSON) into Terraform JSON for NixOS Kubernetes nodes.",
         epilog="exit codes: 0 success, 1 invalid spec, 2 usage or I/O error, 3/4 diff found changes "
@@ -288,19 +448,23 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"nixk8s {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("compile", help="write DIR/main.tf.json (atomically)")
-    _spec_arguments(p, "--format", "--spec-format")
-    p.add_argument("-o", "--output", metavar="DIR", default="out", help="output directory (default: ./out)")
+    _spec_arguments(p, deprecated_format=True)
+    p.add_argument(
+        "-o", "--output-dir", dest="directory", metavar="DIR", default="out", help="output directory (default: ./out)"
+    )
+    _output_argument(p, "; the output directory is -o DIR")
     _warning_arguments(p)
     p.set_defaults(run=cmd_compile)
     p = sub.add_parser("validate", help="check only; print every problem with its path")
-    _spec_arguments(p, "--format", "--spec-format")
+    _spec_arguments(p, deprecated_format=True)
+    _output_argument(p)
     _warning_arguments(p)
     p.set_defaults(run=cmd_validate)
     p = sub.add_parser("schema", help="print the JSON Schema of the ClusterSpec")
     p.set_defaults(run=cmd_schema)
     p = sub.add_parser("explain", help="nodes, roles, addresses, open ports, which secrets go where")
-    # DESIGN §6 keeps ``explain --format`` for the output; the spec's is --spec-format
-    _spec_arguments(p, "--spec-format")
+    _spec_arguments(p)
+    # DESIGN §6 keeps ``explain --format`` for what explain prints; its findings are text on stderr
     p.add_argument(
         "--format",
         choices=("text", "json", "mermaid"),
@@ -308,7 +472,7 @@ def parser() -> argparse.ArgumentParser:
         help="text (default), JSON for tools (keys sorted), or a mermaid flowchart (renders on GitHub)",
     )
     _warning_arguments(p)
-    p.set_defaults(run=cmd_explain)
+    p.set_defaults(run=cmd_explain, output="text")
     p = sub.add_parser(
         "diff",
         help="what changes between two specs (or compiled main.tf.json), and which changes replace machines",
@@ -318,9 +482,17 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("old", metavar="OLD", help="the deployed spec or main.tf.json (- for stdin)")
     p.add_argument("new", metavar="NEW", help="the proposed spec or main.tf.json (- for stdin)")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON for tools")
+    _spec_format_argument(p, "the format of both specs (default: from each file name, .toml or .json, else yaml; stdin: yaml)")
     p.add_argument(
-        "--spec-format", choices=FORMATS, help="the format of a spec given as - (stdin); default: from the file name"
+        "--output",
+        choices=OUTPUT_FORMATS,
+        default="text",
+        help="text (default): the report on stdout, problems on stderr; json: the report and the problems as "
+        "one JSON document; sarif: the inputs' problems as SARIF 2.1.0 on stdout, the report on stderr",
+    )
+    p.add_argument(  # --format was the report's before --output
+        "--format", dest="output", choices=("text", "json"), action=_DeprecatedAlias, instead="--output",
+        help=argparse.SUPPRESS,
     )
     p.set_defaults(run=cmd_diff)
     _init_parser(sub)
@@ -330,6 +502,8 @@ def parser() -> argparse.ArgumentParser:
 def _internal_error(err: BaseException) -> int:
     """One line for a bug in nixk8s (and the traceback when NIXK8S_DEBUG is set)."""
     if os.environ.get(DEBUG_VARIABLE):
+        import traceback  # only a bug pays for it
+
         traceback.print_exception(err)
     detail = (str(err).splitlines() or [""])[0][:200]
     sys.stderr.write(

@@ -25,7 +25,17 @@ from returns.result import Failure, Result
 from nixk8s.assemble import main_tf_json
 from nixk8s.backends.catalog import backend_for
 from nixk8s.backends.base import Backend, Built, backend_problems, build, plan_for
-from nixk8s.load import Examined, SpecFormat, beside, check, decode_source, examine, format_hint, neutral_problems
+from nixk8s.load import (
+    Examined,
+    SpecFormat,
+    beside,
+    check,
+    decode_data,
+    decode_source,
+    examine,
+    format_hint,
+    neutral_problems,
+)
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.spec import ClusterSpec
@@ -101,6 +111,12 @@ def compile_source(data: bytes, fmt: SpecFormat = "yaml") -> Result[Compiled, Pr
     spec once its broken values are dropped. The spec is checked once.
     """
     return decode_source(data, fmt).map(examine).bind(_compile_examined).lash(format_hint(data, fmt))
+
+
+def compile_data(raw: Any) -> Result[Compiled, Problems]:
+    """A spec given as plain data (a mapping as a caller writes it, before any typing)
+    to a compiled cluster, or every problem at once, as :func:`compile_source` reports them."""
+    return decode_data(raw).map(examine).bind(_compile_examined)
 
 
 def compile_to_json(spec: ClusterSpec) -> Result[bytes, Problems]:

@@ -8,11 +8,15 @@ outside the resources, a summary and the exit code.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
-from nixk8s.diff import AttributeChange, ConfigChange, Diff, DocumentChange, ResourceChange
+from nixk8s.compiler import Compiled
+from nixk8s.document_diff import AttributeChange, ConfigChange, Diff, DocumentChange, ResourceChange
+from nixk8s.problems import Problem
+
+Side = Literal["old", "new"]
 
 INDENT = "    "
 _EXIT_MEANING = {
@@ -126,3 +130,45 @@ def render_json(diff: Diff) -> bytes:
         "document": msgspec.to_builtins(diff.document),
     }
     return msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n"
+
+
+class InputProblem(Problem, frozen=True):
+    """A problem of one of the two specs compared: ``side`` says which (``old`` or ``new``).
+
+    It is a :class:`~nixk8s.problems.Problem`, so code that reads problems reads these.
+
+    >>> str(InputProblem("node_pools", "required field is missing", "new"))
+    'new: node_pools: required field is missing'
+    """
+
+    side: Side
+
+    def __str__(self) -> str:
+        return f"{self.side}: {Problem.__str__(self)}"
+
+
+class DiffReport(msgspec.Struct, frozen=True):
+    """What changes from one spec to another (:func:`nixk8s.diff`): the changes, and
+    both compiled sides (``new.to_json()`` is what applying the change writes)."""
+
+    changes: Diff
+    old: Compiled
+    new: Compiled
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit code for it: 0 no changes, 3 changes in place, 4 machines replaced or destroyed."""
+        return self.changes.exit_code
+
+    @property
+    def replaces_machines(self) -> bool:
+        """Whether applying it replaces or destroys a machine."""
+        return any(r.replaces_machines for r in self.changes.resources)
+
+    def to_text(self) -> str:
+        """The report as ``nixk8s diff`` prints it."""
+        return render_text(self.changes)
+
+    def to_json(self) -> bytes:
+        """The report as ``nixk8s diff --output json`` prints it (without the findings)."""
+        return render_json(self.changes)

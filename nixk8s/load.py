@@ -10,29 +10,18 @@ Problem(path='node_pools', message='required field is missing')
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from returns.result import Failure, Result, Success
 
+from nixk8s.choices import SpecFormat as SpecFormat, format_of as format_of  # their home before choices
 from nixk8s.limits import LimitExceeded, data_problem, scan_problem, size_problem
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.rules import spec_problems
 from nixk8s.shape import INVALID, describe, repaired, shape_problems, writable
 from nixk8s.backends.catalog import ALIASES, NAMES, cloud_named
 from nixk8s.spec import ClusterSpec, fields_of
-
-SpecFormat = Literal["yaml", "toml", "json"]
-
-
-def format_of(filename: str) -> SpecFormat:
-    """The format a file name implies; YAML unless it ends in .toml or .json."""
-    lower = filename.lower()
-    if lower.endswith(".toml"):
-        return "toml"
-    if lower.endswith(".json"):
-        return "json"
-    return "yaml"
 
 
 class _NotYaml(Exception):
@@ -106,6 +95,17 @@ def _typed(raw: Any) -> Result[ClusterSpec, Problems]:
 def decode_source(data: bytes, fmt: SpecFormat = "yaml") -> Result[Any, Problems]:
     """Spec bytes as plain data (mappings, lists, scalars), backend aliases resolved."""
     return _decode(data, fmt).map(_normalise)
+
+
+def decode_data(raw: Any) -> Result[Any, Problems]:
+    """A spec given as plain data (a mapping as a caller writes it), bounded like a
+    decoded file and backend aliases resolved.
+
+    >>> decode_data({"backend": "hcloud_k3s"}).unwrap()
+    {'backend': 'hcloud'}
+    """
+    too_large = data_problem(raw)
+    return Failure((too_large,)) if too_large is not None else Success(_normalise(raw))
 
 
 _TOML_HINT = " (this looks like TOML: name the file .toml, or pass --spec-format toml)"

@@ -6,8 +6,6 @@ every problem found, each with its path in the spec, so that one run reports the
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from collections.abc import Iterable, Sequence
 
@@ -80,6 +78,8 @@ def join_path(base: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{base}[{key}]"
     if LONE_SURROGATE.search(key):
+        import json  # only for such a key: the command's start-up does not pay for it
+
         return f"{base}[{json.dumps(key)}]"  # escaped, so that the path can be printed
     if not _PLAIN_KEY.match(key):
         return f"{base}[{msgspec.json.encode(key).decode()}]"
@@ -94,6 +94,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     >>> did_you_mean("zzz", ["min_size"])
     ''
     """
+    import difflib  # only for a misspelling: the command's start-up does not pay for it
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
 

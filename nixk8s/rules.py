@@ -9,9 +9,9 @@ a cloud.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
-
-from toolz import concat, frequencies
+from itertools import chain
 
 from nixk8s import netaddr
 from nixk8s.node_index import AGENT_BLOCK, agent_index_block
@@ -41,7 +41,7 @@ def node_pool_sizes(spec: ClusterSpec) -> Iterator[Problem]:
 
 
 def node_pool_names(spec: ClusterSpec) -> Iterator[Problem]:
-    counts = frequencies(p.name for p in spec.node_pools)
+    counts = Counter(p.name for p in spec.node_pools)
     seen: set[str] = set()
     for i, pool in enumerate(spec.node_pools):
         if counts[pool.name] > 1 and pool.name in seen:
@@ -333,7 +333,7 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
                     yield Problem(join_path(join_path(path, "firewall"), "trust_interface"), f"must be false for profile {link.profile}")
                 if not (fw.allowed_tcp_ports or fw.allowed_udp_ports):
                     yield Problem(join_path(path, "firewall"), f"profile {link.profile} needs allowed_tcp_ports or allowed_udp_ports")
-        keys = frequencies(peer.public_key for peer in link.peers)
+        keys = Counter(peer.public_key for peer in link.peers)
         for key, n in keys.items():
             if n > 1:
                 yield Problem(join_path(path, "peers"), f"public key {key} is used by {n} peers; the node refuses a link with duplicates")
@@ -357,7 +357,7 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
                 yield Problem(join_path(ppath, "endpoint"), "port must be 1-65535")
     for field in ("name", "listen_port", "address"):
         values = [getattr(l, field) for l in links if getattr(l, field)]
-        for value, n in frequencies(values).items():
+        for value, n in Counter(values).items():
             if n > 1:
                 yield Problem("vpn.links", f"{field} {value!r} is used by {n} links; each link needs its own")
 
@@ -384,4 +384,4 @@ RULES: tuple[Rule, ...] = (
 
 def spec_problems(spec: ClusterSpec) -> list[Problem]:
     """Every semantic problem of a well-typed spec."""
-    return list(concat(rule(spec) for rule in RULES))
+    return list(chain.from_iterable(rule(spec) for rule in RULES))

@@ -874,9 +874,11 @@ class _ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True
         ApiLoadBalancer,
         doc(
             "API load balancer",
-            "A load balancer in front of the control plane that nodes join through. auto: a private one for "
-            "2 or more servers where the backend offers one (hcloud) and always on AWS; GCP and Azure build "
-            "none yet",
+            "A load balancer in front of the control plane that nodes join through. auto: a private one "
+            "always on AWS, and for 2 or more servers on GCP, Azure and Hetzner (Hetzner: with a network); "
+            "private: one even for a single server; public: a private one and one for kubectl (Hetzner: one "
+            "with a public interface, which cannot filter access.api_sources); none: nodes join server 0 "
+            "(refused on AWS)",
         ),
     ] = "auto"
     gitops_operator: Annotated[

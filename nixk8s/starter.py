@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import get_args
 
 from nixk8s.backends.catalog import NAMES, cloud_named
-from nixk8s.schema import YAML_MODELINE
+from nixk8s.json_schema import YAML_MODELINE
 from nixk8s.spec import BackendName, Distribution
 
 #: the starters, one per cloud in the catalog

@@ -22,6 +22,7 @@ import msgspec
 
 from nixk8s import netaddr
 from nixk8s.backends.base import Backend
+from nixk8s.choices import WarningCode
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import join_path
 from nixk8s.secrets import JOIN_CREDENTIAL
@@ -32,7 +33,7 @@ class SpecWarning(msgspec.Struct, frozen=True):
     """One risky or ineffective setting. ``code`` names the rule (for ``--ignore-warning``
     and ``docs/warnings.md``); ``path`` is the spec path, as a :class:`Problem`'s is."""
 
-    code: str
+    code: WarningCode
     path: str
     message: str
 
@@ -343,13 +344,30 @@ RULES: tuple[WarningRule, ...] = (
 )
 
 
+# One line per code, for tools that list the rules (SARIF's rules[].shortDescription);
+# docs/warnings.md says why and how to silence each.
+SUMMARIES: dict[WarningCode, str] = {
+    "ssh-open-to-world": "SSH is open to the whole internet",
+    "api-open-to-world": "The Kubernetes API is open to the whole internet",
+    "literal-secret": "A secret is written in the spec as a literal",
+    "ignored-by-node-agent": "A setting the node agent parses but never applies",
+    "join-token-path-unread": "A join token path the node agent never reads",
+    "unused-setting": "A setting nixk8s passes to no node and no resource",
+    "legacy-bootstrap-needed": "Machines that need the node agent's legacyBootstrap mode",
+    "single-server": "One control-plane server: losing it loses the API and etcd",
+    "even-servers": "An even number of servers tolerates no more failures than one fewer",
+    "no-api-load-balancer": "Several servers but no API load balancer: every node joins server 0",
+    "size-owned-by-autoscaler": "desired_size of a pool whose size an autoscaler owns",
+}
+
+
 def spec_warnings(plan: ClusterPlan, backend: Backend[Any]) -> Warnings:
     """Every warning for a valid spec, in a stable order (by path, then code)."""
     found = {w for rule in RULES for w in rule(plan, backend)}
     return tuple(sorted(found, key=lambda w: (w.path, w.code, w.message)))
 
 
-def without(warnings: Warnings, codes: Iterable[str]) -> Warnings:
+def without(warnings: Warnings, codes: Iterable[WarningCode]) -> Warnings:
     """The warnings whose code is not among ``codes`` (what ``--ignore-warning`` silences)."""
     silenced = set(codes)
     return tuple(w for w in warnings if w.code not in silenced)

@@ -191,3 +191,14 @@ _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:set", _no_sets)
 def load_yaml(text: str) -> Any:
     """The plain data of a YAML document; raises YAMLError or LimitExceeded."""
     return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+
+
+def compose_yaml(text: str) -> yaml.Node | None:
+    """The node graph of a YAML document (None for an empty one), bounded as :func:`load_yaml`
+    is, without constructing values: each node keeps its line and column. Raises YAMLError
+    or LimitExceeded."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()

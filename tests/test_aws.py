@@ -541,7 +541,7 @@ def test_compilation_is_deterministic() -> None:
 
 
 def test_explain_shows_private_ports_open_to_the_vpc_and_workers_indexed_at_boot() -> None:
-    from nixk8s.explain import explain
+    from nixk8s.explain_text import explain
 
     text = explain(compiled(aws_spec(network={"vpc_cidr": "10.8.0.0/16"})))
     assert "kubelet                  from 10.8.0.0/16" in text

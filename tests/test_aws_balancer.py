@@ -12,7 +12,7 @@ from test_aws import aws_spec, compiled, problems, resources
 
 from nixk8s.backends.aws.autoscaler import cluster_autoscaler_tags
 from nixk8s.compiler import Compiled
-from nixk8s.explain import explain
+from nixk8s.explain_text import explain
 
 
 def public(**overrides: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from support import compile_raw, document_user_data, embedded_config, node_confi
 
 from nixk8s.backends.azure.nodes import COMPUTER_NAME_PREFIX_LIMIT, IMDS, VM_NAME_LIMIT
 from nixk8s.compiler import Compiled
-from nixk8s.explain import explain
+from nixk8s.explain_text import explain
 from nixk8s.index_probe import metadata_index_probe
 
 RULE_FIELDS = {

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nixk8s import cli
+from nixk8s import cli, compiler
 from nixk8s import __version__
 from nixk8s.cli import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 
@@ -308,7 +308,7 @@ def test_an_internal_error_exits_70_with_one_line_and_no_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("NIXK8S_DEBUG", raising=False)
-    monkeypatch.setattr(cli, "compile_source", explode)
+    monkeypatch.setattr(compiler, "compile_source", explode)  # the command imports it when it runs
     assert main(["validate", str(EXAMPLE)]) == EXIT_INTERNAL
     err = capsys.readouterr().err
     assert err.count("\n") == 1
@@ -320,7 +320,7 @@ def test_an_internal_error_shows_its_traceback_when_nixk8s_debug_is_set(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("NIXK8S_DEBUG", "1")
-    monkeypatch.setattr(cli, "compile_source", explode)
+    monkeypatch.setattr(compiler, "compile_source", explode)  # the command imports it when it runs
     assert main(["validate", str(EXAMPLE)]) == EXIT_INTERNAL
     err = capsys.readouterr().err
     assert "Traceback" in err

@@ -27,7 +27,7 @@ from nixk8s.backends.catalog import BACKENDS
 from nixk8s.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 from nixk8s.compiler import compile_spec
 
-from nixk8s.diff import (
+from nixk8s.document_diff import (
     EXIT_IN_PLACE,
     EXIT_NO_CHANGES,
     EXIT_REPLACES_MACHINES,
@@ -666,10 +666,10 @@ def test_the_command_exits_4_when_machines_are_replaced(tmp_path: Path, capsys: 
 
 def test_the_json_report_carries_the_exit_code_and_every_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old, new = spec_file(tmp_path, "a.yaml", hcloud(workers=1)), spec_file(tmp_path, "b.yaml", hcloud(workers=2))
-    code, out, _ = run(capsys, old, new, "--format", "json")
+    code, out, _ = run(capsys, old, new, "--output", "json")
     report = json.loads(out)
     assert (code, report["exit_code"]) == (EXIT_IN_PLACE, EXIT_IN_PLACE)
-    assert list(report) == ["exit_code", "summary", "resources", "document"]
+    assert list(report) == ["exit_code", "summary", "resources", "document", "problems", "warnings"]
     assert [(r["address"], r["action"], r["role"]) for r in report["resources"]] == [
         ("hcloud_server.demo_workers_1", "added", "machine"),
         ("hcloud_server_network.demo_workers_1_network", "added", "other"),

@@ -16,7 +16,7 @@ from nixk8s.backends.gcp.checks import REGION_ZONES
 from nixk8s.backends.gcp.labels import gcp_label_key_error, gcp_label_value_error
 from nixk8s.backends.gcp.nodes import METADATA_SERVER, NAME_PREFIX_LIMIT, template_name_prefix
 from nixk8s.compiler import Compiled, compile_spec
-from nixk8s.explain import explain
+from nixk8s.explain_text import explain
 from nixk8s.index_probe import metadata_index_probe
 
 KEY = "ops:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly ops@example"

@@ -14,7 +14,7 @@ import yaml
 from support import compile_text, is_catalog_module, tfcheck, write_module
 
 from nixk8s.cli import EXIT_OK, EXIT_USAGE, main
-from nixk8s.schema import YAML_MODELINE, cluster_spec_schema
+from nixk8s.json_schema import YAML_MODELINE, cluster_spec_schema
 from nixk8s.starter import BACKENDS, DISTRIBUTIONS, starter
 
 COMBINATIONS = [(b, d) for b in BACKENDS for d in DISTRIBUTIONS]

@@ -14,7 +14,7 @@ import yaml
 from support import ROOT, SPECS
 
 from nixk8s.cli import EXIT_OK, main
-from nixk8s.schema import SCHEMA_URL, TOML_MODELINE, YAML_MODELINE
+from nixk8s.json_schema import SCHEMA_URL, TOML_MODELINE, YAML_MODELINE
 
 jsonschema = pytest.importorskip("jsonschema")
 
