@@ -1,13 +1,16 @@
 """Shared test support: compiling specs, the real checkers, and decoding applied state.
 
-Every external checker (tfcheck, cloud-init, shellcheck, bash) is found here once;
-tests that need one call the ``require_*`` helper, which skips with a clear reason
-where it is missing (a clone without ``../shared``, a machine without the package).
+Every external checker (tfcheck, cloud-init, shellcheck, bash, unshare, the consumer
+schema, the jsonschema and mypy packages) is found here once; tests that need one call
+the ``require_*`` helper, which skips with a clear reason where it is missing (a clone
+without ``../shared``, a machine without the package). With ``NIXK8S_REQUIRE_TOOLS=1``
+(set by ``.ci/run``) a missing tool fails the test instead: CI checks everything or fails.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import os
 import re
@@ -18,7 +21,8 @@ import sys
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, NoReturn
 
 import msgspec
 import pytest
@@ -41,6 +45,35 @@ SPECS = ROOT / "specs"
 SHARED = ROOT.parent / "shared"
 CONSUMER_SCHEMA = SHARED / "consumer" / "cluster-config.schema.json"
 CONFIG_PATH = "/etc/pangea/cluster-config.json"
+
+
+# --- a missing tool: a skip here, a failure in CI -------------------------------------------
+
+REQUIRE_TOOLS = "NIXK8S_REQUIRE_TOOLS"
+
+
+def tools_required() -> bool:
+    """Whether a missing external tool must fail the test ($NIXK8S_REQUIRE_TOOLS=1, as in CI)."""
+    return os.environ.get(REQUIRE_TOOLS) == "1"
+
+
+def missing_tool(reason: str) -> NoReturn:
+    """Skip (or, where tools are required, fail) because an external tool is missing.
+
+    Every skip for a missing tool goes through here, so that CI, which sets the switch,
+    never passes with a check that did not run. (Also usable at module level.)
+    """
+    if tools_required():
+        pytest.fail(f"{reason} [{REQUIRE_TOOLS}=1: every external tool must be present]", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_module(name: str) -> ModuleType:
+    """The Python package ``name`` of the test extra, imported (else :func:`missing_tool`)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing_tool(f"Python package {name} not installed: it is in the test extra (pip install -e '.[test]')")
 
 
 # --- compiling -------------------------------------------------------------------------
@@ -154,7 +187,7 @@ def tfcheck_path() -> Path | None:
 def require_tfcheck() -> Path:
     path = tfcheck_path()
     if path is None:
-        pytest.skip("tfcheck not found: set $TFCHECK or put ../shared/tfcheck beside the repo")
+        missing_tool("tfcheck not found: set $TFCHECK or put ../shared/tfcheck beside the repo")
     return path
 
 
@@ -223,9 +256,9 @@ def embedded_config(user_data: str) -> dict[str, Any]:
 
 @cache
 def consumer_validator() -> Any:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require_module("jsonschema")
     if not CONSUMER_SCHEMA.is_file():
-        pytest.skip(f"consumer schema not found at {CONSUMER_SCHEMA}")
+        missing_tool(f"consumer schema not found at {CONSUMER_SCHEMA}: put ../shared/consumer beside the repo")
     schema = json.loads(CONSUMER_SCHEMA.read_text())
     return jsonschema.Draft202012Validator(schema)
 
@@ -243,7 +276,7 @@ def assert_kindling_accepts(config: dict[str, Any]) -> None:
 def require_tool(name: str, package: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} not installed (Debian package {package})")
+        missing_tool(f"{name} not installed (Debian package {package})")
     return path
 
 
@@ -681,9 +714,11 @@ exec "$@"
 
 @cache
 def namespace_problem() -> str | None:
-    """Why a private mount namespace with an /etc overlay cannot be had here, or None."""
-    if shutil.which("unshare") is None:
-        return "unshare not installed (Debian package util-linux)"
+    """Why a private mount namespace with an /etc overlay is not allowed here, or None.
+
+    Not a missing tool (those are required first, see :func:`boot_in_namespace`): the
+    machine does not let this process mount, so the test skips even in CI.
+    """
     if os.geteuid() != 0:
         return "needs root to mount /etc as an overlay in a private mount namespace"
     with tempfile.TemporaryDirectory() as tmp:
@@ -708,8 +743,11 @@ def boot_in_namespace(user_data: str, routes: list[dict[str, Any]], tmp: Path) -
     scratch directory, never on the host) and /run a fresh tmpfs, with ``curl`` a
     stand-in metadata service answering ``routes``. A shell script is run by ``sh``; a
     ``#cloud-config`` document by cloud_config_runner.py (write_files, then runcmd).
-    Skips with the reason where such a namespace is not allowed.
+    A missing ``unshare``, ``mount`` or ``sh`` is a missing tool; where such a namespace
+    is not allowed (not root, no permission to mount) the test skips with the reason.
     """
+    for tool, package in (("unshare", "util-linux"), ("mount", "mount"), ("sh", "dash")):
+        require_tool(tool, package)
     problem = namespace_problem()
     if problem is not None:
         pytest.skip(problem)

@@ -3,7 +3,7 @@ compiler or waived, with its reason, in docs/checkov-waivers.toml.
 
 checkov lives in its own venv (its pins would hold back the test tools); .ci/run
 creates it and sets $CHECKOV. Elsewhere the test skips with the reason, unless
-NIXK8S_REQUIRE_CHECKOV is set (as in CI), where a missing checkov fails.
+NIXK8S_REQUIRE_TOOLS=1 (as in CI), where a missing checkov fails.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, SPECS, compile_file, compile_text
+from support import ROOT, SPECS, compile_file, compile_text, missing_tool
 
 from nixk8s.starter import BACKENDS, DISTRIBUTIONS, starter
 
@@ -36,10 +36,7 @@ def checkov_path() -> str | None:
 def require_checkov() -> str:
     path = checkov_path()
     if path is None:
-        message = "checkov not installed: run .ci/run, or set $CHECKOV to its executable"
-        if os.environ.get("NIXK8S_REQUIRE_CHECKOV"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool("checkov not installed: run .ci/run, or set $CHECKOV to its executable")
     return path
 
 

@@ -17,7 +17,7 @@ from nixk8s import cli, compiler
 from nixk8s import __version__
 from nixk8s.cli import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 
-from support import SPECS, minimal_spec, worker_pool
+from support import SPECS, minimal_spec, require_module, worker_pool
 
 EXAMPLE = SPECS / "hcloud-k3s.yaml"
 
@@ -463,7 +463,7 @@ def test_spec_from_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
 
 
 def schema_validator(capsys: pytest.CaptureFixture[str]) -> Any:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require_module("jsonschema")
     assert main(["schema"]) == EXIT_OK
     schema = json.loads(capsys.readouterr().out)
     jsonschema.Draft202012Validator.check_schema(schema)
