@@ -54,7 +54,7 @@ def regenerate() -> list[str]:
         if not path.is_file() or path.read_bytes() != actual:
             report.append(f"{'updated' if path.is_file() else 'created'} tests/golden/{name} ({example.name})")
             path.write_bytes(actual)
-    for orphan in sorted(set(p.name for p in GOLDEN.glob("*.tf.json")) - set(wanted)):
+    for orphan in sorted({p.name for p in GOLDEN.glob("*.tf.json")} - set(wanted)):
         (GOLDEN / orphan).unlink()
         report.append(f"removed tests/golden/{orphan} (no example {Path(orphan).stem}.* in specs/)")
     return report

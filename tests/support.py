@@ -10,6 +10,8 @@ without ``../shared``, a machine without the package). With ``NIXK8S_REQUIRE_TOO
 from __future__ import annotations
 
 import base64
+import fcntl
+import hashlib
 import importlib
 import json
 import os
@@ -92,6 +94,14 @@ def compile_file(path: Path) -> Compiled:
     from nixk8s.load import format_of
 
     return parse(path.read_bytes(), format_of(path.name)).bind(compile_spec).unwrap()
+
+
+@cache
+def compiled_example(path: Path) -> Compiled:
+    """The compiled example spec at ``path``, compiled once per test session (a worker's):
+    a Compiled is frozen, so the tests share it. (A test of determinism compiles twice
+    with :func:`compile_file`.)"""
+    return compile_file(path)
 
 
 def dummy_tfvars(compiled: Compiled) -> dict[str, str]:
@@ -192,13 +202,75 @@ def require_tfcheck() -> Path:
 
 
 def tfcheck(directory: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    """Run tfcheck; the test fails with terraform's diagnostics when it does."""
+    """Run tfcheck; the test fails with terraform's diagnostics when it does.
+
+    Within a test session, a run is made once per module content and flags: tfcheck
+    is deterministic, so a second test asking the same (an example applied by two test
+    modules, or by two xdist workers) reads the first run's result (see
+    :func:`_cached_tfcheck`).
+    """
     tool = require_tfcheck()
-    result = subprocess.run(
-        [str(tool), *flags, str(directory)], capture_output=True, text=True, timeout=600
-    )
+    result = _cached_tfcheck(tool, directory, flags)
     assert result.returncode == 0, f"tfcheck {' '.join(flags)} failed:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+# the session's cache of tfcheck runs: a directory shared by the xdist workers, made
+# (and removed) by conftest.py; unset, every call runs tfcheck
+TFCHECK_CACHE = "NIXK8S_TFCHECK_CACHE"
+_STATE_WRITTEN = "tfcheck: state JSON written to {}\n"
+
+
+def _module_digest(directory: Path) -> str:
+    """A digest of every file tfcheck copies from ``directory`` (names and bytes)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(directory)}\0{path.stat().st_size}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _run_tfcheck(tool: Path, directory: Path, flags: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    command = [str(tool), *flags, str(directory)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+
+def _cached_tfcheck(tool: Path, directory: Path, flags: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    """tfcheck's result for ``directory`` with ``flags``, run at most once per session.
+
+    The key is the module's content and the flags without ``--state-out``: an apply
+    always writes its state into the cache, and a caller asking for ``--state-out FILE``
+    gets a copy at FILE and the line tfcheck prints for it, exactly as a run of its own
+    would give. A lock file makes a second worker wait for a run in progress.
+    """
+    cache = os.environ.get(TFCHECK_CACHE)
+    state_out = flags[flags.index("--state-out") + 1] if "--state-out" in flags else None
+    uncachable = state_out == "-" or (state_out is not None and not Path(state_out).resolve().parent.is_dir())
+    if not cache or uncachable or any(f.startswith("--state-out=") or f == "--keep" for f in flags):
+        return _run_tfcheck(tool, directory, flags)
+    rest = tuple(f for f in flags if f not in ("--state-out", state_out))
+    key = hashlib.sha256(json.dumps([str(tool), rest, _module_digest(directory)]).encode()).hexdigest()[:32]
+    entry = Path(cache) / key
+    state = entry.with_suffix(".state.json")
+    with open(entry.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not entry.is_file():
+            run_flags = (*rest, "--state-out", str(state)) if "--apply" in rest else rest
+            ran = _run_tfcheck(tool, directory, run_flags)
+            record = {"returncode": ran.returncode, "stdout": ran.stdout, "stderr": ran.stderr}
+            entry.with_suffix(".tmp").write_text(json.dumps(record))
+            entry.with_suffix(".tmp").replace(entry)
+    record = json.loads(entry.read_text())
+    stdout = str(record["stdout"])
+    if "--apply" in rest:
+        written = _STATE_WRITTEN.format(state)
+        if state_out is not None and state.is_file():
+            target = Path(state_out) if Path(state_out).is_absolute() else Path.cwd() / state_out
+            shutil.copyfile(state, target)
+            stdout = stdout.replace(written, _STATE_WRITTEN.format(target))
+        else:
+            stdout = stdout.replace(written, "")
+    return subprocess.CompletedProcess([str(tool), *flags, str(directory)], record["returncode"], stdout, record["stderr"])
 
 
 def apply_state(compiled: Compiled, tmp: Path, tfvars: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:

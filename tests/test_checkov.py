@@ -19,9 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, SPECS, compile_file, compile_text, missing_tool
+from support import ROOT, SPECS, compile_text, compiled_example, missing_tool
 
 from nixk8s.starter import BACKENDS, DISTRIBUTIONS, starter
+
+# the tests share one checkov scan of every example (a module fixture): one xdist worker
+# runs them all (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("checkov")
 
 WAIVERS = ROOT / "docs" / "checkov-waivers.toml"
 EXAMPLES = sorted(p for p in SPECS.iterdir() if p.suffix in (".yaml", ".toml", ".json"))
@@ -80,7 +84,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("checkov")
     for spec in EXAMPLES:
         (root / spec.stem).mkdir()
-        (root / spec.stem / "main.tf.json").write_bytes(compile_file(spec).to_json())
+        (root / spec.stem / "main.tf.json").write_bytes(compiled_example(spec).to_json())
     for name in STARTERS:
         _, backend, distribution = name.split("-")
         (root / name).mkdir()
