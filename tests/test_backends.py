@@ -1,6 +1,6 @@
-"""What every cloud does alike, run once per row of tests/clouds.py: its examples exist
-and plan and apply, every node of every example gets a config kindling accepts, and a small spec
-compiles with one server holding cluster_init.
+"""What every cloud does alike, run once per row of tests/clouds.py: its examples exist,
+plan and apply, every node of every example gets a config kindling accepts, and a small
+spec compiles with one server holding cluster_init.
 """
 
 from __future__ import annotations

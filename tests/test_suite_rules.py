@@ -38,11 +38,11 @@ def skip_calls(path: Path) -> list[tuple[int, str, str]]:
 
 def test_every_skip_for_a_missing_tool_goes_through_support() -> None:
     unexpected = [
-        f"{path.name}:{line}: {what}({reason!r})"
-        for path in sorted(TESTS.glob("*.py"))
-        if path.name != "support.py"
+        f"{path.relative_to(TESTS)}:{line}: {what}({reason!r})"
+        for path in sorted(TESTS.rglob("*.py"))
+        if path != TESTS / "support.py"
         for line, what, reason in skip_calls(path)
-        if (path.name, reason) not in SKIPS_NOT_ABOUT_A_TOOL
+        if (str(path.relative_to(TESTS)), reason) not in SKIPS_NOT_ABOUT_A_TOOL
     ]
     assert unexpected == [], (
         "skip for a missing tool with support.missing_tool / require_tool / require_module "
