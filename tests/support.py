@@ -1,13 +1,18 @@
 """Shared test support: compiling specs, the real checkers, and decoding applied state.
 
-Every external checker (tfcheck, cloud-init, shellcheck, bash) is found here once;
-tests that need one call the ``require_*`` helper, which skips with a clear reason
-where it is missing (a clone without ``../shared``, a machine without the package).
+Every external checker (tfcheck, cloud-init, shellcheck, bash, unshare, the consumer
+schema, the jsonschema and mypy packages) is found here once; tests that need one call
+the ``require_*`` helper, which skips with a clear reason where it is missing (a clone
+without ``../shared``, a machine without the package). With ``NIXK8S_REQUIRE_TOOLS=1``
+(set by ``.ci/run``) a missing tool fails the test instead: CI checks everything or fails.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
+import hashlib
+import importlib
 import json
 import os
 import re
@@ -18,7 +23,8 @@ import sys
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, NoReturn
 
 import msgspec
 import pytest
@@ -43,6 +49,35 @@ CONSUMER_SCHEMA = SHARED / "consumer" / "cluster-config.schema.json"
 CONFIG_PATH = "/etc/pangea/cluster-config.json"
 
 
+# --- a missing tool: a skip here, a failure in CI -------------------------------------------
+
+REQUIRE_TOOLS = "NIXK8S_REQUIRE_TOOLS"
+
+
+def tools_required() -> bool:
+    """Whether a missing external tool must fail the test ($NIXK8S_REQUIRE_TOOLS=1, as in CI)."""
+    return os.environ.get(REQUIRE_TOOLS) == "1"
+
+
+def missing_tool(reason: str) -> NoReturn:
+    """Skip (or, where tools are required, fail) because an external tool is missing.
+
+    Every skip for a missing tool goes through here, so that CI, which sets the switch,
+    never passes with a check that did not run. (Also usable at module level.)
+    """
+    if tools_required():
+        pytest.fail(f"{reason} [{REQUIRE_TOOLS}=1: every external tool must be present]", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_module(name: str) -> ModuleType:
+    """The Python package ``name`` of the test extra, imported (else :func:`missing_tool`)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing_tool(f"Python package {name} not installed: it is in the test extra (pip install -e '.[test]')")
+
+
 # --- compiling -------------------------------------------------------------------------
 
 
@@ -59,6 +94,14 @@ def compile_file(path: Path) -> Compiled:
     from nixk8s.load import format_of
 
     return parse(path.read_bytes(), format_of(path.name)).bind(compile_spec).unwrap()
+
+
+@cache
+def compiled_example(path: Path) -> Compiled:
+    """The compiled example spec at ``path``, compiled once per test session (a worker's):
+    a Compiled is frozen, so the tests share it. (A test of determinism compiles twice
+    with :func:`compile_file`.)"""
+    return compile_file(path)
 
 
 def dummy_tfvars(compiled: Compiled) -> dict[str, str]:
@@ -154,18 +197,80 @@ def tfcheck_path() -> Path | None:
 def require_tfcheck() -> Path:
     path = tfcheck_path()
     if path is None:
-        pytest.skip("tfcheck not found: set $TFCHECK or put ../shared/tfcheck beside the repo")
+        missing_tool("tfcheck not found: set $TFCHECK or put ../shared/tfcheck beside the repo")
     return path
 
 
 def tfcheck(directory: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    """Run tfcheck; the test fails with terraform's diagnostics when it does."""
+    """Run tfcheck; the test fails with terraform's diagnostics when it does.
+
+    Within a test session, a run is made once per module content and flags: tfcheck
+    is deterministic, so a second test asking the same (an example applied by two test
+    modules, or by two xdist workers) reads the first run's result (see
+    :func:`_cached_tfcheck`).
+    """
     tool = require_tfcheck()
-    result = subprocess.run(
-        [str(tool), *flags, str(directory)], capture_output=True, text=True, timeout=600
-    )
+    result = _cached_tfcheck(tool, directory, flags)
     assert result.returncode == 0, f"tfcheck {' '.join(flags)} failed:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+# the session's cache of tfcheck runs: a directory shared by the xdist workers, made
+# (and removed) by conftest.py; unset, every call runs tfcheck
+TFCHECK_CACHE = "NIXK8S_TFCHECK_CACHE"
+_STATE_WRITTEN = "tfcheck: state JSON written to {}\n"
+
+
+def _module_digest(directory: Path) -> str:
+    """A digest of every file tfcheck copies from ``directory`` (names and bytes)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(directory)}\0{path.stat().st_size}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _run_tfcheck(tool: Path, directory: Path, flags: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    command = [str(tool), *flags, str(directory)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+
+def _cached_tfcheck(tool: Path, directory: Path, flags: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    """tfcheck's result for ``directory`` with ``flags``, run at most once per session.
+
+    The key is the module's content and the flags without ``--state-out``: an apply
+    always writes its state into the cache, and a caller asking for ``--state-out FILE``
+    gets a copy at FILE and the line tfcheck prints for it, exactly as a run of its own
+    would give. A lock file makes a second worker wait for a run in progress.
+    """
+    cache = os.environ.get(TFCHECK_CACHE)
+    state_out = flags[flags.index("--state-out") + 1] if "--state-out" in flags else None
+    uncachable = state_out == "-" or (state_out is not None and not Path(state_out).resolve().parent.is_dir())
+    if not cache or uncachable or any(f.startswith("--state-out=") or f == "--keep" for f in flags):
+        return _run_tfcheck(tool, directory, flags)
+    rest = tuple(f for f in flags if f not in ("--state-out", state_out))
+    key = hashlib.sha256(json.dumps([str(tool), rest, _module_digest(directory)]).encode()).hexdigest()[:32]
+    entry = Path(cache) / key
+    state = entry.with_suffix(".state.json")
+    with open(entry.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not entry.is_file():
+            run_flags = (*rest, "--state-out", str(state)) if "--apply" in rest else rest
+            ran = _run_tfcheck(tool, directory, run_flags)
+            record = {"returncode": ran.returncode, "stdout": ran.stdout, "stderr": ran.stderr}
+            entry.with_suffix(".tmp").write_text(json.dumps(record))
+            entry.with_suffix(".tmp").replace(entry)
+    record = json.loads(entry.read_text())
+    stdout = str(record["stdout"])
+    if "--apply" in rest:
+        written = _STATE_WRITTEN.format(state)
+        if state_out is not None and state.is_file():
+            target = Path(state_out) if Path(state_out).is_absolute() else Path.cwd() / state_out
+            shutil.copyfile(state, target)
+            stdout = stdout.replace(written, _STATE_WRITTEN.format(target))
+        else:
+            stdout = stdout.replace(written, "")
+    return subprocess.CompletedProcess([str(tool), *flags, str(directory)], record["returncode"], stdout, record["stderr"])
 
 
 def apply_state(compiled: Compiled, tmp: Path, tfvars: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
@@ -223,9 +328,9 @@ def embedded_config(user_data: str) -> dict[str, Any]:
 
 @cache
 def consumer_validator() -> Any:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require_module("jsonschema")
     if not CONSUMER_SCHEMA.is_file():
-        pytest.skip(f"consumer schema not found at {CONSUMER_SCHEMA}")
+        missing_tool(f"consumer schema not found at {CONSUMER_SCHEMA}: put ../shared/consumer beside the repo")
     schema = json.loads(CONSUMER_SCHEMA.read_text())
     return jsonschema.Draft202012Validator(schema)
 
@@ -243,7 +348,7 @@ def assert_kindling_accepts(config: dict[str, Any]) -> None:
 def require_tool(name: str, package: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} not installed (Debian package {package})")
+        missing_tool(f"{name} not installed (Debian package {package})")
     return path
 
 
@@ -681,9 +786,11 @@ exec "$@"
 
 @cache
 def namespace_problem() -> str | None:
-    """Why a private mount namespace with an /etc overlay cannot be had here, or None."""
-    if shutil.which("unshare") is None:
-        return "unshare not installed (Debian package util-linux)"
+    """Why a private mount namespace with an /etc overlay is not allowed here, or None.
+
+    Not a missing tool (those are required first, see :func:`boot_in_namespace`): the
+    machine does not let this process mount, so the test skips even in CI.
+    """
     if os.geteuid() != 0:
         return "needs root to mount /etc as an overlay in a private mount namespace"
     with tempfile.TemporaryDirectory() as tmp:
@@ -708,8 +815,11 @@ def boot_in_namespace(user_data: str, routes: list[dict[str, Any]], tmp: Path) -
     scratch directory, never on the host) and /run a fresh tmpfs, with ``curl`` a
     stand-in metadata service answering ``routes``. A shell script is run by ``sh``; a
     ``#cloud-config`` document by cloud_config_runner.py (write_files, then runcmd).
-    Skips with the reason where such a namespace is not allowed.
+    A missing ``unshare``, ``mount`` or ``sh`` is a missing tool; where such a namespace
+    is not allowed (not root, no permission to mount) the test skips with the reason.
     """
+    for tool, package in (("unshare", "util-linux"), ("mount", "mount"), ("sh", "dash")):
+        require_tool(tool, package)
     problem = namespace_problem()
     if problem is not None:
         pytest.skip(problem)

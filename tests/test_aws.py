@@ -15,6 +15,7 @@ from support import (
     boot_in_namespace,
     cloud_init_schema,
     compile_file,
+    compiled_example,
     decode_user_data,
     document_user_data,
     embedded_config,
@@ -31,6 +32,9 @@ from nixk8s.compiler import Compiled, compile_spec
 from nixk8s.index_probe import metadata_index_probe
 from nixk8s.load import load, parse
 from nixk8s.problems import Problem
+
+# the tests share applied clusters (module fixtures): one xdist worker runs them all (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("aws-applied")
 
 AWS_SPECS = sorted(SPECS.glob("aws-*.yaml"))
 
@@ -59,7 +63,7 @@ class Applied:
     """An example spec after a simulated apply: the state, and each template's decoded script."""
 
     def __init__(self, spec_file: str, tmp: Path) -> None:
-        self.compiled = compile_file(SPECS / spec_file)
+        self.compiled = compiled_example(SPECS / spec_file)
         self.name = self.compiled.plan.name
         self.state = apply_state(self.compiled, tmp)
         self.scripts = {

@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import SPECS, apply_state, assert_kindling_accepts, compile_file, decode_user_data, embedded_config
+from support import SPECS, apply_state, assert_kindling_accepts, compiled_example, decode_user_data, embedded_config
 from test_aws import aws_spec, compiled, problems, resources
 
 from nixk8s.backends.aws.autoscaler import cluster_autoscaler_tags
 from nixk8s.compiler import Compiled
 from nixk8s.explain_text import explain
+
+# the tests share applied clusters (module fixtures): one xdist worker runs them all (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("aws-applied")
 
 
 def public(**overrides: Any) -> dict[str, Any]:
@@ -83,7 +86,7 @@ class AppliedExample:
     """The aws-k3s-ha example (public balancer, autoscaled pools) after a simulated apply."""
 
     def __init__(self, tmp: Path) -> None:
-        self.compiled = compile_file(SPECS / "aws-k3s-ha.yaml")
+        self.compiled = compiled_example(SPECS / "aws-k3s-ha.yaml")
         self.state = apply_state(self.compiled, tmp)
         self.internal = self.state["aws_lb.demo_cp_nlb"]["dns_name"]
         self.public = self.state["aws_lb.demo_api_nlb"]["dns_name"]

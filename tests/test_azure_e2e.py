@@ -23,7 +23,7 @@ from support import (
     assert_kindling_accepts,
     boot_in_namespace,
     cloud_init_schema,
-    compile_file,
+    compiled_example,
     compile_text,
     decode_user_data,
     document_user_data,
@@ -39,6 +39,9 @@ from test_azure_backend import azure_spec
 from nixk8s.backends.azure.nodes import IMDS
 from nixk8s.compiler import Compiled
 from nixk8s.load import format_of
+
+# the tests share applied clusters (module fixtures): one xdist worker runs them all (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("azure-applied")
 
 EXAMPLE = SPECS / "azure-k3s.yaml"
 MACHINES = ("azurerm_linux_virtual_machine.", "azurerm_linux_virtual_machine_scale_set.")
@@ -118,7 +121,7 @@ class Applied:
 
 @pytest.fixture(scope="module")
 def k3s(tmp_path_factory: pytest.TempPathFactory) -> Applied:
-    return Applied(compile_file(EXAMPLE), tmp_path_factory.mktemp("azure-k3s"))
+    return Applied(compiled_example(EXAMPLE), tmp_path_factory.mktemp("azure-k3s"))
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""What every cloud does alike, run once per row of tests/clouds.py: its examples exist
-and plan, every node of every example gets a config kindling accepts, and a small spec
-compiles with one server holding cluster_init.
+"""What every cloud does alike, run once per row of tests/clouds.py: its examples exist,
+plan and apply, every node of every example gets a config kindling accepts, and a small
+spec compiles with one server holding cluster_init.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from clouds import CLOUDS, CloudCase
 from support import (
     assert_kindling_accepts,
-    compile_file,
     compile_raw,
+    compiled_example,
     node_config,
     problem_paths,
     rendered_nodes,
@@ -34,13 +34,15 @@ def test_every_cloud_has_its_example_specs(cloud: CloudCase) -> None:
 
 @pytest.mark.tfcheck
 @pytest.mark.parametrize("case", EXAMPLES, ids=example_id)
-def test_every_example_spec_passes_terraform_plan(case: tuple[CloudCase, Path], tmp_path: Path) -> None:
-    tfcheck(write_module(compile_file(case[1]), tmp_path), "--plan")
+def test_every_example_spec_passes_terraform_plan_and_apply(case: tuple[CloudCase, Path], tmp_path: Path) -> None:
+    # an apply plans first; most examples are applied by their cloud's end-to-end tests
+    # too, and support.tfcheck runs each document once a session: one run for both
+    tfcheck(write_module(compiled_example(case[1]), tmp_path), "--apply")
 
 
 @pytest.mark.parametrize("case", EXAMPLES, ids=example_id)
 def test_every_node_of_every_example_gets_a_config_kindling_accepts(case: tuple[CloudCase, Path]) -> None:
-    nodes = rendered_nodes(compile_file(case[1]))
+    nodes = rendered_nodes(compiled_example(case[1]))
     assert nodes
     for node in nodes:
         assert_kindling_accepts(node_config(node))

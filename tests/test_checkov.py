@@ -3,7 +3,7 @@ compiler or waived, with its reason, in docs/checkov-waivers.toml.
 
 checkov lives in its own venv (its pins would hold back the test tools); .ci/run
 creates it and sets $CHECKOV. Elsewhere the test skips with the reason, unless
-NIXK8S_REQUIRE_CHECKOV is set (as in CI), where a missing checkov fails.
+NIXK8S_REQUIRE_TOOLS=1 (as in CI), where a missing checkov fails.
 """
 
 from __future__ import annotations
@@ -19,9 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, SPECS, compile_file, compile_text
+from support import ROOT, SPECS, compile_text, compiled_example, missing_tool
 
 from nixk8s.starter import BACKENDS, DISTRIBUTIONS, starter
+
+# the tests share one checkov scan of every example (a module fixture): one xdist worker
+# runs them all (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("checkov")
 
 WAIVERS = ROOT / "docs" / "checkov-waivers.toml"
 EXAMPLES = sorted(p for p in SPECS.iterdir() if p.suffix in (".yaml", ".toml", ".json"))
@@ -36,10 +40,7 @@ def checkov_path() -> str | None:
 def require_checkov() -> str:
     path = checkov_path()
     if path is None:
-        message = "checkov not installed: run .ci/run, or set $CHECKOV to its executable"
-        if os.environ.get("NIXK8S_REQUIRE_CHECKOV"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool("checkov not installed: run .ci/run, or set $CHECKOV to its executable")
     return path
 
 
@@ -83,7 +84,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("checkov")
     for spec in EXAMPLES:
         (root / spec.stem).mkdir()
-        (root / spec.stem / "main.tf.json").write_bytes(compile_file(spec).to_json())
+        (root / spec.stem / "main.tf.json").write_bytes(compiled_example(spec).to_json())
     for name in STARTERS:
         _, backend, distribution = name.split("-")
         (root / name).mkdir()

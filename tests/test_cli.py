@@ -17,7 +17,7 @@ from nixk8s import cli, compiler
 from nixk8s import __version__
 from nixk8s.cli import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 
-from support import SPECS, minimal_spec, worker_pool
+from support import SPECS, minimal_spec, require_module, worker_pool
 
 EXAMPLE = SPECS / "hcloud-k3s.yaml"
 
@@ -331,8 +331,10 @@ def test_an_internal_error_through_the_installed_command_exits_70(tmp_path: Path
     # a bug stand-in, planted before the command starts
     hook = tmp_path / "sitecustomize.py"
     hook.write_text("import nixk8s.explanation\nnixk8s.explanation.explanation = lambda compiled: 1 / 0\n")
+    # before any PYTHONPATH of the caller's (which may name the tree under test)
+    path = os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])
     result = subprocess.run([sys.executable, "-m", "nixk8s", "explain", str(EXAMPLE)], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(tmp_path), "NIXK8S_DEBUG": ""})
+                            env={**os.environ, "PYTHONPATH": path, "NIXK8S_DEBUG": ""})
     assert result.returncode == EXIT_INTERNAL
     # the spec's warnings come first; the error is the last line
     assert result.stderr.splitlines()[-1].startswith("nixk8s: internal error (ZeroDivisionError: division by zero)")
@@ -463,7 +465,7 @@ def test_spec_from_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
 
 
 def schema_validator(capsys: pytest.CaptureFixture[str]) -> Any:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require_module("jsonschema")
     assert main(["schema"]) == EXIT_OK
     schema = json.loads(capsys.readouterr().out)
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -571,10 +573,10 @@ def test_installed_command_compiles_and_validates(tmp_path: Path) -> None:
 
 
 def test_cli_output_matches_the_library(tmp_path: Path) -> None:
-    from support import compile_file
+    from support import compiled_example
 
     assert main(["compile", str(EXAMPLE), "-o", str(tmp_path)]) == EXIT_OK
-    assert (tmp_path / "main.tf.json").read_bytes() == compile_file(EXAMPLE).to_json()
+    assert (tmp_path / "main.tf.json").read_bytes() == compiled_example(EXAMPLE).to_json()
 
 
 def test_spec_with_workers_compiles_through_the_command(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from nixk8s.document_diff import (
 from nixk8s.diff_report import render_json, render_text
 from nixk8s.replacement import PROVIDERS, RULES, matches, provider_of
 from strategies import AZURE_ADMIN_KEY, AZURE_IMAGES, load_raw, raw_cluster_specs
-from support import ROOT, SHARED, SPECS, compile_raw, minimal_spec, worker_pool
+from support import ROOT, SHARED, SPECS, compile_raw, minimal_spec, missing_tool, worker_pool
 
 TOKEN = {"k3s_server_token": "a-token"}
 
@@ -136,7 +136,7 @@ def _schema_document(provider: str) -> dict[str, Any] | None:
 def _resource_schemas(provider: str) -> dict[str, Any]:
     document = _schema_document(provider)
     if document is None:
-        pytest.skip(f"{SCHEMAS}/{provider}.json.gz is missing: the table cannot be checked against the provider's schema")
+        missing_tool(f"{SCHEMAS}/{provider}.json.gz is missing: the table cannot be checked against the provider's schema")
     (schema,) = document["provider_schemas"].values()
     return schema["resource_schemas"]  # type: ignore[no-any-return]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import SPECS, compile_file, minimal_spec, worker_pool
+from support import SPECS, compiled_example, minimal_spec, worker_pool
 
 from nixk8s.cli import EXIT_OK, main
 from nixk8s.compiler import compile_source
@@ -41,7 +41,7 @@ TOP_KEYS = [
 
 
 def explained(path: Path) -> Explanation:
-    return explanation(compile_file(path))
+    return explanation(compiled_example(path))
 
 
 def as_json(path: Path) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def test_json_parses_with_stable_sorted_keys(path: Path) -> None:
 
 @pytest.mark.parametrize("backend", sorted(BY_BACKEND))
 def test_json_nodes_match_the_spec(backend: str) -> None:
-    compiled = compile_file(BY_BACKEND[backend])
+    compiled = compiled_example(BY_BACKEND[backend])
     spec = compiled.plan.spec
     data = json.loads(to_json(explanation(compiled)))
     servers = [n for n in data["nodes"] if n["role"] == "server"]
@@ -92,7 +92,7 @@ def test_json_nodes_match_the_spec(backend: str) -> None:
 
 @pytest.mark.parametrize("backend", sorted(BY_BACKEND))
 def test_json_agents_never_receive_flux_sops_or_vpn_secrets(backend: str) -> None:
-    compiled = compile_file(BY_BACKEND[backend])
+    compiled = compiled_example(BY_BACKEND[backend])
     data = json.loads(to_json(explanation(compiled)))
     allowed = agent_allowlist(compiled.plan.spec.distribution)
     agents = [n for n in data["nodes"] if n["role"] == "agent"]
@@ -107,7 +107,7 @@ def test_json_agents_never_receive_flux_sops_or_vpn_secrets(backend: str) -> Non
 
 @pytest.mark.parametrize("backend", sorted(BY_BACKEND))
 def test_json_variables_are_the_sensitive_terraform_variables(backend: str) -> None:
-    compiled = compile_file(BY_BACKEND[backend])
+    compiled = compiled_example(BY_BACKEND[backend])
     data = json.loads(to_json(explanation(compiled)))
     variables = compiled.document["variable"]
     assert {v["name"] for v in data["variables"]} == set(variables)
@@ -196,7 +196,7 @@ def test_json_autoscaled_pools_and_who_owns_their_size() -> None:
 
 
 def test_json_carries_the_notes_and_warnings() -> None:
-    compiled = compile_file(BY_BACKEND["hcloud"])
+    compiled = compiled_example(BY_BACKEND["hcloud"])
     data = json.loads(to_json(explanation(compiled)))
     assert data["notes"] == list(compiled.built.notes)
     assert {(w["code"], w["path"]) for w in data["warnings"]} == {(w.code, w.path) for w in compiled.warnings}

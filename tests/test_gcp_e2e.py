@@ -20,7 +20,7 @@ from support import (
     assert_kindling_accepts,
     boot_in_namespace,
     cloud_init_schema,
-    compile_file,
+    compiled_example,
     compile_text,
     dummy_tfvars,
     embedded_config,
@@ -34,6 +34,9 @@ from support import (
 
 from nixk8s.backends.gcp.nodes import METADATA_SERVER
 from nixk8s.compiler import Compiled
+
+# the tests share applied clusters (module fixtures): one xdist worker runs them all (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("gcp-applied")
 
 GCP_SPECS = sorted(SPECS.glob("gcp-*.yaml"))
 MACHINES = ("google_compute_instance.", "google_compute_instance_template.")
@@ -86,7 +89,7 @@ def k3s_public_spec() -> str:
 
 @pytest.fixture(scope="module")
 def k3s_ha(tmp_path_factory: pytest.TempPathFactory) -> Applied:
-    return Applied(compile_file(SPECS / "gcp-k3s.yaml"), tmp_path_factory.mktemp("gcp-k3s"))
+    return Applied(compiled_example(SPECS / "gcp-k3s.yaml"), tmp_path_factory.mktemp("gcp-k3s"))
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +99,12 @@ def k3s_public(tmp_path_factory: pytest.TempPathFactory) -> Applied:
 
 @pytest.fixture(scope="module")
 def kubernetes(tmp_path_factory: pytest.TempPathFactory) -> Applied:
-    return Applied(compile_file(SPECS / "gcp-kubernetes.yaml"), tmp_path_factory.mktemp("gcp-kubernetes"))
+    return Applied(compiled_example(SPECS / "gcp-kubernetes.yaml"), tmp_path_factory.mktemp("gcp-kubernetes"))
 
 
 @pytest.fixture(scope="module")
 def kubernetes_ha(tmp_path_factory: pytest.TempPathFactory) -> Applied:
-    return Applied(compile_file(SPECS / "gcp-kubernetes-ha.yaml"), tmp_path_factory.mktemp("gcp-kubernetes-ha"))
+    return Applied(compiled_example(SPECS / "gcp-kubernetes-ha.yaml"), tmp_path_factory.mktemp("gcp-kubernetes-ha"))
 
 
 EXAMPLES = ["k3s_ha", "k3s_public", "kubernetes", "kubernetes_ha"]

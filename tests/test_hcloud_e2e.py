@@ -20,7 +20,7 @@ from support import (
     apply_state,
     assert_kindling_accepts,
     cloud_init_schema,
-    compile_file,
+    compiled_example,
     compile_text,
     decode_user_data,
     document_user_data,
@@ -37,6 +37,9 @@ from nixk8s.compiler import Compiled
 from nixk8s.load import format_of, load
 from nixk8s.ports import cluster_ports
 from nixk8s.rules import TERRAFORM_RESERVED_VARIABLE_NAMES
+
+# the tests share applied clusters (module fixtures): one xdist worker runs them all (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("hcloud-applied")
 
 HOSTILE_SECRETS = {
     # the join token may hold anything but ", \ and YAML's line breaks (kindling pastes it into YAML)
@@ -308,7 +311,7 @@ def _hcloud_servers(compiled: Compiled) -> dict[str, dict[str, Any]]:
 
 
 def test_servers_ignore_user_data_image_and_ssh_key_changes_by_default() -> None:
-    found = _hcloud_servers(compile_file(SPECS / "hcloud-k3s.yaml"))
+    found = _hcloud_servers(compiled_example(SPECS / "hcloud-k3s.yaml"))
     assert len(found) == 3 + 3 + 1
     for body in found.values():
         assert body["lifecycle"] == {"ignore_changes": ["user_data", "image", "ssh_keys"]}

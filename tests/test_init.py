@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import compile_text, is_catalog_module, tfcheck, write_module
+from support import compile_text, is_catalog_module, require_module, tfcheck, write_module
 
 from nixk8s.cli import EXIT_OK, EXIT_USAGE, main
 from nixk8s.json_schema import YAML_MODELINE, cluster_spec_schema
@@ -43,7 +43,7 @@ def test_a_starter_plans_with_its_variables_set(tmp_path: Path, backend: str) ->
 
 @pytest.mark.parametrize(("backend", "distribution"), COMBINATIONS)
 def test_a_starter_validates_against_the_schema(backend: str, distribution: str) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require_module("jsonschema")
     data = yaml.safe_load(starter(backend, distribution))  # type: ignore[arg-type]
     errors = [e.message for e in jsonschema.Draft202012Validator(cluster_spec_schema()).iter_errors(data)]
     assert errors == []

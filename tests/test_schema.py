@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
-from support import ROOT, SPECS
+from support import ROOT, SPECS, require_module
 
 from nixk8s.cli import EXIT_OK, main
 from nixk8s.json_schema import SCHEMA_URL, TOML_MODELINE, YAML_MODELINE
 
-jsonschema = pytest.importorskip("jsonschema")
+jsonschema = require_module("jsonschema")
 
 COMMITTED = ROOT / "schema" / "cluster-spec.schema.json"
 EXAMPLES = sorted(SPECS.glob("*.*"))

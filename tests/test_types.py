@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT, require_module
 
 
 def test_the_package_type_checks_under_mypy_strict() -> None:
-    pytest.importorskip("mypy", reason="mypy is in the test extra: pip install -e '.[test]'")
+    require_module("mypy")
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-incremental", "--config-file", str(ROOT / "pyproject.toml")],
         cwd=ROOT,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import SPECS, compile_file, minimal_spec, worker_pool
+from support import SPECS, compiled_example, minimal_spec, worker_pool
 
 from nixk8s.cli import EXIT_INVALID, EXIT_OK, main
 from nixk8s.compiler import Compiled, compile_source
@@ -159,7 +159,7 @@ AWS_HA = SPECS / "aws-k3s-ha.yaml"
 
 
 def test_template_workers_that_need_legacy_bootstrap_on_aws() -> None:
-    warnings = compile_file(AWS_HA).warnings
+    warnings = compiled_example(AWS_HA).warnings
     legacy = [w for w in warnings if w.code == "legacy-bootstrap-needed"]
     assert [w.path for w in legacy] == ["node_pools[1]", "node_pools[2]"]
     assert "legacyBootstrap" in legacy[0].message and "EC2 init" in legacy[0].message
@@ -172,7 +172,7 @@ def test_cloud_config_on_aws_needs_legacy_bootstrap_everywhere() -> None:
 
 
 def test_hetzner_pools_of_servers_need_no_legacy_bootstrap() -> None:
-    assert not any(w.code == "legacy-bootstrap-needed" for w in compile_file(SPECS / "hcloud-k3s.yaml").warnings)
+    assert not any(w.code == "legacy-bootstrap-needed" for w in compiled_example(SPECS / "hcloud-k3s.yaml").warnings)
 
 
 def test_warnings_print_as_file_path_warning_message() -> None:
@@ -182,7 +182,7 @@ def test_warnings_print_as_file_path_warning_message() -> None:
 
 @pytest.mark.parametrize("path", sorted(SPECS.iterdir()), ids=lambda p: p.name)
 def test_warnings_are_sorted_unique_and_documented(path: Path) -> None:
-    warnings = compile_file(path).warnings
+    warnings = compiled_example(path).warnings
     assert list(warnings) == sorted(set(warnings), key=lambda w: (w.path, w.code, w.message))
     documented = (Path(__file__).parent.parent / "docs" / "warnings.md").read_text()
     assert all(f"`{w.code}`" in documented for w in warnings)

@@ -24,7 +24,11 @@ from typing import NamedTuple
 
 import pytest
 
-from support import ROOT
+from support import ROOT, missing_tool
+
+# the tests share one wheel and one venv (module fixtures): one xdist worker runs them all
+# (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("wheel")
 
 DEPENDENCIES = ("msgspec", "returns", "toolz", "PyYAML")
 
@@ -106,7 +110,7 @@ def _build_wheel(tmp: Path) -> Path:
             capture_output=True, text=True,
         )
         if build.returncode != 0:
-            pytest.skip(
+            missing_tool(
                 "cannot build the wheel: this environment's setuptools has no bdist_wheel (install the test "
                 f"extra: setuptools>=70.1) and pip could not fetch a build backend:\n{build.stderr[-500:]}"
             )
