@@ -1,9 +1,10 @@
 """The replacement engine: which argument changes replace a resource, following
 replacements through references.
 
-Each provider's replacement table is data (:mod:`nixk8s.document_diff.rules`) that lives with its
-cloud; the engine reads a table through one function, :func:`rules_for`, and knows no
-cloud. Given a changed argument it says whether the change replaces the resource
+Each provider's replacement table is data (written in :mod:`nixk8s.document_diff.rules`) that
+lives in its cloud's package, ``nixk8s/backends/<cloud>/replacement_rules.py``, named by
+the cloud's catalog entry; the engine reads a table through one function,
+:func:`rules_for`, and knows no cloud. Given a changed argument it says whether the change replaces the resource
 (:func:`forcing_reason`), whether Terraform keeps the value (:func:`keeps_value`) and
 what an in-place change does to machines (:func:`disruptions`); given a provider block
 that changes, which resources it moves (:func:`inherited_changes`); and given what
@@ -29,28 +30,27 @@ from typing import Any
 
 import msgspec
 
+from nixk8s.backends import catalog
 from nixk8s.document_diff.records import Action
 from nixk8s.document_diff.rules import Body, Path, ProviderRules, ResourceRule, Role, matches
 from nixk8s.document_diff.tfdoc import MISSING, Ignored, RawPath, Reading, Reference, has_interpolation
-
-# The providers' tables, until the catalog of clouds holds them.
-_TABLES = (
-    "nixk8s.document_diff.tables.hcloud",
-    "nixk8s.document_diff.tables.aws",
-    "nixk8s.document_diff.tables.gcp",
-    "nixk8s.document_diff.tables.azure",
-)
-
 
 def provider_of(resource_type: str) -> str:
     """The provider's local name: the type's first word, as Terraform reads it (``hcloud_server`` → ``hcloud``)."""
     return resource_type.split("_", 1)[0]
 
 
+def _imported(reference: str) -> ProviderRules:
+    module, _, name = reference.partition(":")
+    table: ProviderRules = getattr(importlib.import_module(module), name)
+    return table
+
+
 @cache
 def tables() -> tuple[ProviderRules, ...]:
-    """Every provider's replacement table, as the clouds provide them."""
-    return tuple(importlib.import_module(module).TABLE for module in _TABLES)
+    """Every provider's replacement table: each cloud in the catalog gives its own
+    (imported the first time a diff asks)."""
+    return tuple(_imported(cloud.replacement_rules) for cloud in catalog.CLOUDS if cloud.replacement_rules)
 
 
 @cache

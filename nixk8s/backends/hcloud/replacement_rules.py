@@ -9,7 +9,7 @@ from __future__ import annotations
 from nixk8s.document_diff.rules import Body, Conditional, Disruption, IndexedPath, ProviderRules, ResourceRule
 
 
-def _hcloud_attachment_ip(old: Body, new: Body, path: IndexedPath) -> str | None:
+def _attachment_ip(old: Body, new: Body, path: IndexedPath) -> str | None:
     if old.get("ip") is None:
         return "ip set where Hetzner chose the address: replaced unless it already has that address"
     return "ip changes"
@@ -39,7 +39,7 @@ RULES: dict[str, ResourceRule] = {
     "hcloud_server_network": ResourceRule(
         source=_HCLOUD + "server/resource_network.go",
         replacing=("server_id", "network_id", "subnet_id"),
-        conditional=(Conditional("ip", _hcloud_attachment_ip),),
+        conditional=(Conditional("ip", _attachment_ip),),
         kept_when_removed=("ip", "network_id"),
         replaced_note="the server is detached from the network and attached again: its private IP may change",
     ),
@@ -59,7 +59,7 @@ RULES: dict[str, ResourceRule] = {
     "hcloud_load_balancer_network": ResourceRule(
         source=_HCLOUD + "loadbalancer/resource_network.go",
         replacing=("load_balancer_id", "network_id", "subnet_id"),
-        conditional=(Conditional("ip", _hcloud_attachment_ip),),
+        conditional=(Conditional("ip", _attachment_ip),),
         kept_when_removed=("ip", "network_id"),
     ),
     "hcloud_load_balancer_target": ResourceRule(

@@ -11,7 +11,7 @@ import ipaddress
 from nixk8s.document_diff.rules import Body, Conditional, Disruption, IndexedPath, ProviderRules, ResourceRule, block, value_at
 
 
-def _gcp_network_ip(old: Body, new: Body, path: IndexedPath) -> str | None:
+def _network_ip(old: Body, new: Body, path: IndexedPath) -> str | None:
     interface = path[:-1]
     if not value_at(new, path):
         return None
@@ -21,7 +21,7 @@ def _gcp_network_ip(old: Body, new: Body, path: IndexedPath) -> str | None:
     return "network_ip changes while the interface stays on its subnetwork: GCP cannot change it in place"
 
 
-def _gcp_subnet_shrinks(old: Body, new: Body, path: IndexedPath) -> str | None:
+def _subnet_shrinks(old: Body, new: Body, path: IndexedPath) -> str | None:
     try:
         before = ipaddress.ip_network(str(old.get("ip_cidr_range")), strict=False)
         after = ipaddress.ip_network(str(new.get("ip_cidr_range")), strict=False)
@@ -86,7 +86,7 @@ RULES: dict[str, ResourceRule] = {
             "confidential_instance_config.#", "advanced_machine_features.enable_uefi_networking",
             "network_performance_config", "reservation_affinity", "instance_encryption_key", "attached_disk.force_attach",
         ),
-        conditional=(Conditional("network_interface.network_ip", _gcp_network_ip),),
+        conditional=(Conditional("network_interface.network_ip", _network_ip),),
         kept_when_removed=("network_interface.network_ip",),
         disruptive=(
             *(
@@ -150,7 +150,7 @@ RULES: dict[str, ResourceRule] = {
             "name", "network", "region", "description", "external_ipv6_prefix", "ip_collection",
             "reserved_internal_range", "params", "project", "enable_flow_logs",
         ),
-        conditional=(Conditional("ip_cidr_range", _gcp_subnet_shrinks),),
+        conditional=(Conditional("ip_cidr_range", _subnet_shrinks),),
     ),
     "google_compute_firewall": ResourceRule(
         source=_GOOGLE + "resource_compute_firewall.go", replacing=("name", "direction", "project", "params")

@@ -10,14 +10,14 @@ from __future__ import annotations
 from nixk8s.document_diff.rules import Body, Conditional, Disruption, IndexedPath, ProviderRules, ResourceRule
 
 
-def _aws_nlb_subnets(old: Body, new: Body, path: IndexedPath) -> str | None:
+def _nlb_subnets(old: Body, new: Body, path: IndexedPath) -> str | None:
     if new.get("load_balancer_type") != "network":
         return None
     gone = set(map(str, old.get("subnets") or [])) - set(map(str, new.get("subnets") or []))
     return "subnets removed from a network load balancer" if gone else None
 
 
-def _aws_nlb_security_groups(old: Body, new: Body, path: IndexedPath) -> str | None:
+def _nlb_security_groups(old: Body, new: Body, path: IndexedPath) -> str | None:
     if new.get("load_balancer_type") != "network":
         return None
     if bool(old.get("security_groups")) != bool(new.get("security_groups")):
@@ -90,8 +90,8 @@ RULES: dict[str, ResourceRule] = {
         source=_AWS + "elbv2/load_balancer.go",
         replacing=(_REGION, "name", "name_prefix", "internal", "load_balancer_type", "customer_owned_ipv4_pool"),
         conditional=(
-            Conditional("subnets", _aws_nlb_subnets),
-            Conditional("security_groups", _aws_nlb_security_groups),
+            Conditional("subnets", _nlb_subnets),
+            Conditional("security_groups", _nlb_security_groups),
         ),
         replaced_note="its DNS name changes: nodes that join through it must learn the new one",
     ),
