@@ -37,22 +37,20 @@ from nixk8s.document_diff.records import (
 from nixk8s.document_diff.replacement import Caused, Standing, normalised
 from nixk8s.document_diff.rules import ResourceRule
 from nixk8s.document_diff.tfdoc import (
-    MISSING,
     META_ARGUMENTS,
+    MISSING,
     Body,
     Ignored,
     LocalText,
     RawPath,
     TfDocument,
     creates_before_destroying,
-    embedded_config,
     ignore_patterns,
     is_blocks,
-    machine_view,
     mapping,
     read_document,
-    user_data_format,
 )
+from nixk8s.document_diff.user_data import embedded_config, machine_view, user_data_format
 from nixk8s.problems import join_path
 
 USER_DATA_KEYS = frozenset({"user_data", "custom_data", "user-data"})

@@ -33,7 +33,9 @@ import msgspec
 from nixk8s.backends import catalog
 from nixk8s.document_diff.records import Action
 from nixk8s.document_diff.rules import Body, Path, ProviderRules, ResourceRule, Role, matches
-from nixk8s.document_diff.tfdoc import MISSING, Ignored, RawPath, Reading, Reference, has_interpolation
+from nixk8s.document_diff.templates import Reference, has_interpolation
+from nixk8s.document_diff.tfdoc import MISSING, Ignored, RawPath, Reading
+
 
 def provider_of(resource_type: str) -> str:
     """The provider's local name: the type's first word, as Terraform reads it (``hcloud_server`` → ``hcloud``)."""

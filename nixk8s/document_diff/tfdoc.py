@@ -1,45 +1,40 @@
-"""Reading a Terraform JSON document: templates, references, locals, and user_data as the machine sees it.
+"""Reading a Terraform JSON document for ``nixk8s diff``: once, within bounds.
 
 ``nixk8s diff`` compares two documents, which may be files it did not compile, so a
-document is hostile input until read. Every string in one is a Terraform template:
-literal text (``$${`` and ``%%{`` escape the template syntax) and ``${EXPR}``
-interpolations. This module splits those strings, finds the resources, variables and
-locals an expression refers to (through locals too), and reads a machine's user_data
-the way the machine receives it: ``base64encode(local.X)`` is undone by reading the
-local, and the embedded cluster-config JSON is taken out of the shell script or
-cloud-config around it, with each interpolation Terraform has yet to evaluate kept as
-its source text (``${var.k3s_token}``).
-
-:func:`read_document` reads a whole document once, into a :class:`TfDocument`, or
-refuses it with the path of what passes a bound. Every walk here is iterative or bounded
-by a depth checked first, and what locals read is worked out once per group of locals
-that read one another (memoised, in one pass over them), so that a document costs time
-about linear in its size:
+document is hostile input until read. :func:`read_document` reads one into a
+:class:`TfDocument` (its resources by address, data sources, locals, variables, and
+what each local and each resource argument refers to, through locals too), or refuses
+it with the path of what passes a bound. Every walk here is iterative or bounded by a
+depth checked first, and what locals read is worked out once per group of locals that
+read one another (memoised, in one pass over them), so that a document costs time about
+linear in its size:
 
 - JSON nesting: at most ``MAX_DEPTH`` levels (compiled documents nest about a dozen);
-- templates inside templates (``${"${"…``): at most ``MAX_TEMPLATE_DEPTH``;
+- templates inside templates (``${"${"…``): at most ``MAX_TEMPLATE_DEPTH`` (nixk8s writes 3);
 - locals that read locals: chains at most ``MAX_LOCAL_DEPTH`` long (nixk8s writes one);
 - references followed through locals, over the document: at most ``MAX_REFERENCES``.
 
->>> split_template('echo $${HOME} ${var.x}')
-('echo ${HOME} ', Interpolation(source='var.x'))
->>> sorted(str(r) for r in references("${jsonencode(aws_lb.demo_cp_nlb.dns_name)}"))
-['aws_lb.demo_cp_nlb.dns_name']
+The template language is :mod:`nixk8s.document_diff.templates`; a user_data as the machine
+sees it, :mod:`nixk8s.document_diff.user_data`.
+
+>>> doc = {"resource": {"random_id": {"a": {"keepers": "${local.l}"}}}, "locals": {"l": "${var.v}"}}
+>>> [str(r) for r in read_document(doc).unwrap().references("${local.l}")]
+['var.v']
+>>> document_problems({"resource": {"random_id": {"a": {"keepers": "${" + '"${' * 20 + "}"}}}})[0].path
+'resource.random_id.a.keepers'
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from typing import Any, Literal, Union
 
 import msgspec
 from returns.result import Failure, Result, Success
 
-from nixk8s.limits import scan_problem
+from nixk8s.document_diff.templates import Reference, references, template_depth
 from nixk8s.problems import Problem, Problems, join_path
 
 Body = Mapping[str, Any]
@@ -53,38 +48,7 @@ MAX_REFERENCES = 1_000_000
 META_ARGUMENTS = frozenset({"lifecycle", "depends_on", "provider", "count", "for_each", "provisioner", "connection"})
 
 
-class Interpolation(msgspec.Struct, frozen=True):
-    """The source text of one ``${...}`` interpolation, without the braces."""
-
-    source: str
-
-
-Part = Union[str, Interpolation]
-
-
-class Reference(msgspec.Struct, frozen=True):
-    """What an expression refers to: ``target`` is ``TYPE.NAME``, ``data.TYPE.NAME``,
-    ``var.NAME`` or ``local.NAME``; ``attribute`` the first attribute read from it."""
-
-    target: str
-    attribute: str | None = None
-
-    def __str__(self) -> str:
-        return self.target if self.attribute is None else f"{self.target}.{self.attribute}"
-
-
-class EmbeddedConfig(msgspec.Struct, frozen=True):
-    """A user_data's cluster-config and the script (or cloud-config) around it.
-
-    ``config`` is None when the text holds no cluster-config JSON; ``frame`` is the
-    text with the config's line replaced by ``<cluster-config>``.
-    """
-
-    config: dict[str, Any] | None
-    frame: str
-
-
-CONFIG_MARKER = "<cluster-config>"
+# --- values of a document ----------------------------------------------------------------------
 
 
 class _Missing:
@@ -95,155 +59,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-
-
-# --- templates -------------------------------------------------------------------------
-
-
-# what can open or close something, in a quoted string and in an expression
-_IN_STRING = re.compile(r'[\\"$%]')
-_IN_EXPRESSION = re.compile(r'["{}]')
-
-
-def _scan(s: str, i: int) -> tuple[int, int]:
-    """From ``s[i]``, a ``"`` that opens an HCL quoted string or the ``${`` (or ``%{``) of
-    an interpolation: the index just past where it closes (-1 when it does not), and how
-    deeply templates nest in it (itself counts 1).
-
-    Strings hold interpolations and interpolations hold strings, to any depth: a stack
-    of what is open, not recursion, so that the depth costs nothing but the stack; each
-    step jumps to the next character that can open or close something.
-    """
-    # what is open, innermost last: None for a quoted string, else the braces open in an expression
-    stack: list[int | None] = [None] if s[i] == '"' else [0]
-    i += 1 if s[i] == '"' else 2
-    deepest = 1
-    while True:
-        top = stack[-1]
-        found = (_IN_STRING if top is None else _IN_EXPRESSION).search(s, i)
-        if found is None:
-            return -1, deepest
-        i, c = found.start(), found.group()
-        if top is None:  # in a quoted string
-            if c == "\\":
-                i += 2
-                continue
-            if s.startswith(("$${", "%%{"), i):
-                i += 3
-                continue
-            if s.startswith(("${", "%{"), i):
-                stack.append(0)
-                deepest = max(deepest, len(stack))
-                i += 2
-                continue
-            if c == '"':
-                stack.pop()
-        elif c == '"':
-            stack.append(None)
-            deepest = max(deepest, len(stack))
-        elif c == "{":
-            stack[-1] = top + 1
-        elif top:  # a "}" closing a brace of the expression
-            stack[-1] = top - 1
-        else:  # the "}" that closes the interpolation
-            stack.pop()
-        i += 1
-        if not stack:
-            return i, deepest
-
-
-def _string_end(s: str, i: int) -> int:
-    """Index after the HCL quoted string that opens at ``s[i] == '"'`` (or len(s))."""
-    end, _ = _scan(s, i)
-    return end if end >= 0 else len(s)
-
-
-_TEMPLATE_SYNTAX = re.compile(r"\$\$\{|%%\{|\$\{")
-
-
-@lru_cache(maxsize=4096)
-def _template(text: str) -> tuple[tuple[Part, ...], int]:
-    """A template's parts, and how deeply templates nest in its interpolations (0: none)."""
-    parts: list[Part] = []
-    literal: list[str] = []
-    deepest = i = 0
-    while True:
-        found = _TEMPLATE_SYNTAX.search(text, i)
-        if found is None:
-            literal.append(text[i:])
-            break
-        literal.append(text[i : found.start()])
-        if found.group() != "${":  # an escape: the template syntax as literal text
-            literal.append(found.group()[0] + "{")
-            i = found.end()
-            continue
-        end, depth = _scan(text, found.start())
-        deepest = max(deepest, depth)
-        close = end - 1 if end >= 0 else len(text)
-        if any(literal):
-            parts.append("".join(literal))
-        literal = []
-        parts.append(Interpolation(text[found.start() + 2 : close].strip()))
-        i = close + 1
-        if i > len(text):
-            break
-    if any(literal):
-        parts.append("".join(literal))
-    return tuple(parts), deepest
-
-
-def split_template(text: str) -> tuple[Part, ...]:
-    """A template string as literal text (escapes undone) and interpolations, in order.
-
-    >>> split_template('a %%{b} ${ local.c } d')
-    ('a %{b} ', Interpolation(source='local.c'), ' d')
-    """
-    return _template(text)[0]
-
-
-def template_depth(text: str) -> int:
-    """How deeply templates nest in a string's interpolations: 0 for none, 1 for ``${x}``.
-
-    >>> template_depth('${jsonencode("https://${aws_lb.a.dns_name}:6443")}')
-    3
-    """
-    return _template(text)[1] if "${" in text else 0
-
-
-def has_interpolation(text: str) -> bool:
-    return "${" in text and any(isinstance(p, Interpolation) for p in split_template(text))
-
-
-# A reference: a resource (its type has an underscore), a data source, a variable or a
-# local, then an attribute. Quoted text inside an expression can look like one too;
-# callers keep only the references whose target the document declares.
-_REFERENCE = re.compile(
-    r"(?<![\w.\-])(data\.[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][\w-]*|[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][\w-]*"
-    r"|var\.[A-Za-z_][\w-]*|local\.[A-Za-z_][\w-]*)(?:\.([A-Za-z_][\w-]*))?"
-)
-
-
-def expression_references(source: str) -> frozenset[Reference]:
-    """The references in one expression's source text."""
-    found = set()
-    for match in _REFERENCE.finditer(source):
-        target, attribute = match.group(1), match.group(2)
-        if target.startswith(("var.", "local.")):
-            found.add(Reference(target))
-        else:
-            found.add(Reference(target, attribute))
-    return frozenset(found)
-
-
-def references(text: str) -> frozenset[Reference]:
-    """Every reference in the interpolations of a template string."""
-    if "${" not in text:
-        return frozenset()
-    found: set[Reference] = set()
-    for part in split_template(text):
-        if isinstance(part, Interpolation):
-            found |= expression_references(part.source)
-    return frozenset(found)
 
 
 class LocalText(msgspec.Struct, frozen=True):
@@ -278,161 +93,6 @@ def value_references(value: Any) -> frozenset[Reference]:
     for text in _strings(value):
         found |= references(text)
     return frozenset(found)
-
-
-# --- what a machine's user_data says -----------------------------------------------------
-
-_CALL = re.compile(r"^([a-z0-9_]+)\((.*)\)$", re.S)
-_LOCAL = re.compile(r"^local\.([A-Za-z_][\w-]*)$")
-_HCL_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
-# how many locals a user_data may pass through to its text (nixk8s writes one)
-_USER_DATA_HOPS = 8
-
-
-def _hcl_string(source: str) -> str | None:
-    """The template text of an HCL quoted string literal (``"..."``), or None if it is not one."""
-    if len(source) < 2 or source[0] != '"' or _string_end(source, 0) != len(source):
-        return None
-    out: list[str] = []
-    i = 1
-    while i < len(source) - 1:
-        c = source[i]
-        if c == "\\":
-            nxt = source[i + 1]
-            if nxt == "u":
-                digits = source[i + 2 : i + 6]
-                if len(digits) != 4 or not all(c in "0123456789abcdefABCDEF" for c in digits):
-                    return None  # not a string nixk8s wrote: read the template as it stands
-                out.append(chr(int(digits, 16)))
-                i += 6
-                continue
-            out.append(_HCL_ESCAPES.get(nxt, nxt))
-            i += 2
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def machine_view(text: str, locals_: Mapping[str, Any]) -> tuple[Part, ...]:
-    """A user_data value as the machine receives it, as template parts.
-
-    ``${base64encode(X)}`` is the value of X (the cloud decodes it); ``${local.X}`` is
-    that local's template. Anything else is the template itself, whose interpolations
-    Terraform evaluates at apply time.
-    """
-    parts = split_template(text)
-    for _ in range(_USER_DATA_HOPS + 1):
-        if len(parts) != 1 or not isinstance(parts[0], Interpolation):
-            return parts
-        source = parts[0].source
-        call = _CALL.match(source)
-        inner = call.group(2).strip() if call and call.group(1) == "base64encode" else source
-        local = _LOCAL.match(inner)
-        if local and isinstance(locals_.get(local.group(1)), str):
-            parts = split_template(locals_[local.group(1)])
-            continue
-        literal = _hcl_string(inner) if call else None
-        return split_template(literal) if literal is not None else parts
-    return parts
-
-
-def placeholder(interpolation: Interpolation) -> str:
-    """How an interpolation Terraform has yet to evaluate is shown: ``${var.k3s_token}``.
-
-    ``jsonencode(X)`` shows as X: nixk8s wraps every value it interpolates into JSON so.
-
-    >>> placeholder(Interpolation('jsonencode("https://${aws_lb.a.dns_name}:6443")'))
-    'https://${aws_lb.a.dns_name}:6443'
-    """
-    call = _CALL.match(interpolation.source)
-    if not (call and call.group(1) == "jsonencode"):
-        return "${" + interpolation.source + "}"
-    inner = call.group(2).strip()
-    literal = _hcl_string(inner)
-    # a quoted template (``"https://${aws_lb.x.dns_name}:6443"``) shows as its text
-    return literal if literal is not None else "${" + inner + "}"
-
-
-def _json_line(parts: tuple[Part, ...]) -> str:
-    """Parts as JSON text: an interpolation where a value goes becomes a JSON string of
-    its placeholder; inside a JSON string, the placeholder's escaped text."""
-    out: list[str] = []
-    in_string = escaped = False
-    for part in parts:
-        if isinstance(part, Interpolation):
-            shown = placeholder(part)
-            out.append(json.dumps(shown)[1:-1] if in_string else json.dumps(shown))
-            continue
-        for c in part:
-            if in_string:
-                if escaped:
-                    escaped = False
-                elif c == "\\":
-                    escaped = True
-                elif c == '"':
-                    in_string = False
-            elif c == '"':
-                in_string = True
-        out.append(part)
-    return "".join(out)
-
-
-def _lines(parts: tuple[Part, ...]) -> list[tuple[Part, ...]]:
-    """Template parts split at the newlines of their literal text."""
-    lines: list[list[Part]] = [[]]
-    for part in parts:
-        if isinstance(part, Interpolation):
-            lines[-1].append(part)
-            continue
-        pieces = part.split("\n")
-        for n, piece in enumerate(pieces):
-            if n:
-                lines.append([])
-            if piece:
-                lines[-1].append(piece)
-    return [tuple(line) for line in lines]
-
-
-def _shown(parts: tuple[Part, ...]) -> str:
-    return "".join(placeholder(p) if isinstance(p, Interpolation) else p for p in parts)
-
-
-def embedded_config(parts: tuple[Part, ...]) -> EmbeddedConfig:
-    """The cluster-config JSON that a user_data writes, and the text around it.
-
-    The config is the first line that is a JSON object (nixk8s writes it as one line,
-    in a shell heredoc or a cloud-config literal block, both indented or not) nested at
-    most ``MAX_DEPTH`` deep, as every value of a document is.
-    """
-    lines = _lines(parts)
-    for n, line in enumerate(lines):
-        head = line[0] if line else ""
-        if not isinstance(head, str) or not head.lstrip().startswith("{"):
-            continue
-        stripped = (head.lstrip(), *line[1:])
-        text = _json_line(stripped)
-        if scan_problem(text, "json") is not None:
-            continue
-        try:
-            config = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(config, dict):
-            indent = head[: len(head) - len(head.lstrip())]
-            frame = [_shown(other) for other in lines]
-            frame[n] = indent + CONFIG_MARKER
-            return EmbeddedConfig(config, "\n".join(frame))
-    return EmbeddedConfig(None, _shown(parts))
-
-
-def user_data_format(frame: str) -> str:
-    """What kind of user_data a text is: ``shell``, ``cloud-config`` or ``other``."""
-    if frame.startswith("#cloud-config"):
-        return "cloud-config"
-    if frame.startswith("#!"):
-        return "shell"
-    return "other"
 
 
 # --- lifecycle ------------------------------------------------------------------------------
