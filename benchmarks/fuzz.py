@@ -6,12 +6,15 @@
 
 The generators are tests/fuzz_inputs.py's, the ones tests/test_fuzz.py runs under
 hypothesis: example specs mutated as data and as text, junk trees, random bytes,
-ClusterSpecs built in code with hostile fields and placeholder forgeries (text that
+ClusterSpecs built in code with hostile fields, placeholder forgeries (text that
 escaping would complete into one of nixk8s' placeholders, each node's config read
-back from main.tf.json), drawn from one seeded Random; then
-every fixed input past a bound (``fuzz_inputs.NASTY``). Each input goes through
+back from main.tf.json), and pairs of Terraform documents for ``nixk8s diff``
+(compiled examples mutated, hand-made ones hostile to its reader), drawn from one
+seeded Random; then every fixed input past a bound (``fuzz_inputs.NASTY``,
+``fuzz_inputs.NASTY_DOCUMENTS``). Each spec goes through
 ``load`` and, when it loads, ``compile_spec`` and ``to_json`` (a ClusterSpec through
-``compile_spec`` alone).
+``compile_spec`` alone); each pair of documents through the diff command's path
+(``fuzz_inputs.run_diff``: decode, read, compare, both reports).
 
 Reported: escapes (any exception out of the public API, by type, with the first
 input of each kind written to ``--escapes``), inputs over 1 s and over 2 s, the
@@ -55,6 +58,7 @@ GENERATORS: tuple[tuple[str, float, Callable[[random.Random], Any]], ...] = (
     ("random bytes", 0.25, fuzz_inputs.random_bytes),
     ("ClusterSpec built in code", 0.08, fuzz_inputs.hostile_spec),
     ("placeholder forgery", 0.02, fuzz_inputs.forged_placeholder),
+    ("diff documents", 0.10, fuzz_inputs.diff_input),
 )
 
 
@@ -63,6 +67,8 @@ def run_one(item: Any) -> str:
     (for a placeholder forgery, a node whose config lost its text counts as one)."""
     if isinstance(item, fuzz_inputs.Forgery):
         return fuzz_inputs.forgery_outcome(item)
+    if isinstance(item, fuzz_inputs.DiffInput):
+        return f"diff: {fuzz_inputs.run_diff(item)}"
     if isinstance(item, tuple):
         result = load(*item)
         if isinstance(result, Success):
@@ -97,6 +103,8 @@ def traced_peak_mib(item: Any) -> float:
 def describe(item: Any) -> str:
     if isinstance(item, fuzz_inputs.Forgery):
         return f"forgery {item.text!r}: " + describe(item.document)
+    if isinstance(item, fuzz_inputs.DiffInput):
+        return f"diff, {len(item.old):,} and {len(item.new):,} bytes: {item.old[:120]!r}"
     if isinstance(item, tuple):
         data, fmt = item
         return f"{fmt}, {len(data):,} bytes: {data[:120]!r}"
@@ -145,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         timed(source, makers[source](rng))
         if (i + 1) % 10_000 == 0:
             print(f"  {i + 1:,} inputs, {time.perf_counter() - started:,.0f} s", file=sys.stderr)
-    nasty = {name: make() for name, make in fuzz_inputs.NASTY.items()}
+    fixed: dict[str, Callable[[], Any]] = {**fuzz_inputs.NASTY, **fuzz_inputs.NASTY_DOCUMENTS}
+    nasty = {name: make() for name, make in fixed.items()}
     for name, item in nasty.items():
         timed(f"fixed: {name}", item)
     generated_seconds = time.perf_counter() - started

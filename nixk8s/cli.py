@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from returns.result import Result
 
     from nixk8s.compiler import Compiled
+    from nixk8s.document_diff.tfdoc import TfDocument
     from nixk8s.findings import Finding
     from nixk8s.problems import Problems
 
@@ -288,16 +289,16 @@ class _Side(NamedTuple):
     and its problems."""
 
     source: _Input
-    document: dict[str, Any] | None
+    document: TfDocument | None
     problems: Problems
 
 
 def _side(path: str, spec_format: SpecFormat | None) -> _Side:
-    """One diff input read: a spec is compiled, a compiled document is checked."""
+    """One diff input read: a spec is compiled, a compiled document decoded, and either
+    document read for the diff (:func:`~nixk8s.document_diff.tfdoc.read_document`)."""
     import msgspec
     from returns.result import Failure
 
-    from nixk8s.document_diff import document_problems
     from nixk8s.problems import Problem
 
     source = _spec_input(path, spec_format)
@@ -305,20 +306,30 @@ def _side(path: str, spec_format: SpecFormat | None) -> _Side:
         result = _compiled(source)
         if isinstance(result, Failure):
             return _Side(source, None, result.failure())
-        return _Side(source, result.unwrap().document, ())
+        return _read_side(source, result.unwrap().document)
     try:
         decoded = msgspec.json.decode(source.data)
     except msgspec.DecodeError as err:
         return _Side(source, None, (Problem("", f"not valid JSON: {err}"),))
     except RecursionError:
         return _Side(source, None, (Problem("", "not a Terraform JSON document: it nests too deeply"),))
-    problems = document_problems(decoded)
-    return _Side(source, None if problems else decoded, problems)
+    return _read_side(source, decoded)
+
+
+def _read_side(source: _Input, decoded: object) -> _Side:
+    from returns.result import Failure
+
+    from nixk8s.document_diff.tfdoc import read_document
+
+    read = read_document(decoded)
+    if isinstance(read, Failure):
+        return _Side(source, None, read.failure())
+    return _Side(source, read.unwrap(), ())
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from nixk8s.diff_report import render_json, render_text
-    from nixk8s.document_diff import diff_documents
+    from nixk8s.document_diff import compare
     from nixk8s.findings import findings_data, problem_findings
 
     if args.old == "-" and args.new == "-":
@@ -335,7 +346,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         else:
             _write_findings(args, [side.source for side in sides], findings)
         return EXIT_INVALID
-    diff = diff_documents(old, new)
+    diff = compare(old, new)
     if args.output == "json":
         import msgspec
 

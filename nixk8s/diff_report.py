@@ -4,6 +4,12 @@ One block per changed resource, sorted by address, in Terraform's symbols (``+``
 ``-`` destroy, ``~`` in place, ``-/+`` replace, ``+/-`` replace creating first), with a
 ``=`` block for a resource whose every change Terraform ignores; then the changes
 outside the resources, a summary and the exit code.
+
+Every sentence about a resource's action and what it does to machines is worded here,
+once: the text's label and the JSON's first note say the same words.
+
+>>> _label(ResourceChange("hcloud_server.a", "replaced", "machine", True))
+'replaced: replaces the machine'
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import Any, Literal
 import msgspec
 
 from nixk8s.compiler import Compiled
-from nixk8s.document_diff import AttributeChange, ConfigChange, Diff, DocumentChange, ResourceChange
+from nixk8s.document_diff.records import AttributeChange, ConfigChange, Diff, DocumentChange, MachineEffect, ResourceChange
 from nixk8s.problems import Problem
 
 Side = Literal["old", "new"]
@@ -32,20 +38,37 @@ def _symbol(change: ResourceChange) -> str:
     return {"added": "+", "removed": "-", "in-place": "~", "ignored": "="}[change.action]
 
 
+EFFECT_WORDS: dict[MachineEffect, str] = {
+    MachineEffect.NEW_MACHINE: "a new machine",
+    MachineEffect.DESTROYS_MACHINE: "destroys the machine",
+    MachineEffect.REPLACES_MACHINE: "replaces the machine",
+    MachineEffect.NEW_GROUP: "a new group of machines",
+    MachineEffect.DESTROYS_GROUP: "destroys the machines it runs",
+    MachineEffect.REPLACES_GROUP: "replaces the machines it runs",
+}
+ACTION_WORDS = {
+    "added": "added",
+    "removed": "destroyed",
+    "replaced": "replaced",
+    "in-place": "in place",
+    "ignored": "no change applied: Terraform ignores every change",
+}
+
+
 def _label(change: ResourceChange) -> str:
     """What happens to the resource, and to machines."""
-    if change.role == "machine":
-        effect = {"added": "a new machine", "removed": "destroys the machine", "replaced": "replaced: replaces the machine"}
-    elif change.role == "owns-machines":
-        effect = {
-            "added": "a new group of machines",
-            "removed": "destroys the machines it runs",
-            "replaced": "replaced: replaces the machines it runs",
-        }
-    else:
-        effect = {"added": "added", "removed": "destroyed", "replaced": "replaced"}
-    effect |= {"in-place": "in place", "ignored": "no change applied: Terraform ignores every change"}
-    return effect[change.action]
+    effect = change.effect
+    if effect is None:
+        return ACTION_WORDS[change.action]
+    if change.action == "replaced":
+        return f"{ACTION_WORDS['replaced']}: {EFFECT_WORDS[effect]}"
+    return EFFECT_WORDS[effect]
+
+
+def _notes(change: ResourceChange) -> tuple[str, ...]:
+    """Every note on a resource, what its action does to machines first (the JSON's notes)."""
+    effect = change.effect
+    return change.notes if effect is None else (EFFECT_WORDS[effect], *change.notes)
 
 
 def _value(change: AttributeChange | ConfigChange) -> str:
@@ -74,8 +97,7 @@ def _resource_lines(change: ResourceChange) -> list[str]:
     lines = [f"{_symbol(change)} {change.address} ({_label(change)})"]
     for attribute in change.attributes:
         lines += _attribute_lines(attribute)
-    # the machine effect is in the label already
-    lines += [f"{INDENT}# {note}" for note in change.notes if note not in _label(change)]
+    lines += [f"{INDENT}# {note}" for note in change.notes]
     return lines
 
 
@@ -126,7 +148,7 @@ def render_json(diff: Diff) -> bytes:
     report = {
         "exit_code": diff.exit_code,
         "summary": summary(diff),
-        "resources": msgspec.to_builtins(diff.resources),
+        "resources": [msgspec.to_builtins(r) | {"notes": list(_notes(r))} for r in diff.resources],
         "document": msgspec.to_builtins(diff.document),
     }
     return msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n"

@@ -16,12 +16,18 @@ benchmark draws a hundred thousand of them from a seed without hypothesis.
   escaping layer would complete into one of nixk8s' placeholders (a stamped pool's
   slots, a node JSON's expression tokens, the document's markers), with
   :func:`forgery_outcome`, the oracle that reads every node's config back;
-- :data:`NASTY`: fixed inputs, each past one bound (bombs, deep nesting, huge sizes).
+- :data:`NASTY`: fixed inputs, each past one bound (bombs, deep nesting, huge sizes);
+- :func:`diff_input`: two Terraform JSON documents for ``nixk8s diff``, compiled examples
+  mutated or documents made by hand, with hostile templates (quotes nested in
+  interpolations, unterminated ones), chains and cliques of locals, long reference
+  chains, thousands of blocks and user_data configs nested deep; :func:`run_diff` is the
+  target, the command's path in-process, and :data:`NASTY_DOCUMENTS` the fixed ones.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import random
 import tomllib
@@ -32,11 +38,13 @@ from typing import Any, NamedTuple
 
 import msgspec
 import yaml
-
 from returns.result import Failure
 
-from nixk8s.compiler import compile_spec
+from nixk8s.compiler import compile_source, compile_spec
+from nixk8s.diff_report import render_json, render_text
+from nixk8s.document_diff import compare, read_document
 from nixk8s.load import format_of, load
+from nixk8s.problems import Problem
 from nixk8s.spec import ClusterSpec
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -397,3 +405,235 @@ NASTY: dict[str, Callable[[], Document]] = {
     "hcloud 10,000 workers with a network": lambda: (_hcloud(10_000, network=True), "json"),
     "random 1 MiB": lambda: (random.Random(1).randbytes(1 << 20), "yaml"),
 }
+
+
+# --- Terraform documents for diff -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffInput:
+    """Two ``.tf.json`` files for ``nixk8s diff``, as their bytes."""
+
+    old: bytes
+    new: bytes
+
+
+TEMPLATE_SNIPPETS = [
+    "${", "}", '"', '\\"', "$${", "%{", "%%{", "${local.a}", "${local.b}", "${var.s}", "${var.t}",
+    "${aws_vpc.a.id}", "${random_id.a.hex}", "${hcloud_network_subnet.r0.id}", "${data.aws_vpc.a.id}",
+    "${base64encode(local.a)}", '${jsonencode("', '")}', '{"a":', "[", "]", "\n", "#cloud-config\n", "#!/bin/sh\n",
+    "PANGEA_CONFIG_EOF", "\\u00", "local.", "var.", "${self.x}", "${x", "%{ if true }", "%{ endif }",
+]
+RESOURCE_TYPES = [
+    "random_id", "hcloud_server", "hcloud_network_subnet", "hcloud_server_network", "aws_lb", "aws_launch_template",
+    "aws_autoscaling_group", "google_compute_instance", "azurerm_linux_virtual_machine_scale_set",
+]
+ARGUMENTS = ["name", "user_data", "custom_data", "network_id", "subnets", "ip", "image", "labels", "rule", "metadata"]
+
+
+def _decodable(value: Any) -> bool:
+    """Whether a scalar survives JSON both ways (a document that does not is refused before diff reads it)."""
+    try:
+        return msgspec.json.decode(json.dumps(value, allow_nan=False).encode("utf-8", "surrogatepass")) == value
+    except (ValueError, msgspec.DecodeError):
+        return False
+
+
+JSON_SCALARS = [s for s in SCALARS if _decodable(s)]
+
+
+def nested_quotes(depth: int, closed: bool = True) -> str:
+    """``${"${"…x…}"}``: a quoted template inside an interpolation, ``depth`` times."""
+    return "${" + '"${' * depth + "x" + ('}"' * depth + "}" if closed else "")
+
+
+def _json_line(depth: int, rng: random.Random) -> str:
+    """A one-line JSON object nested ``depth`` deep, with interpolations where values go."""
+    value = rng.choice(['"${var.s}"', "${jsonencode(var.t)}", '"x"', "1"])
+    for _ in range(depth):
+        value = '{"k":' + value + "}" if rng.random() < 0.7 else "[" + value + "]"
+    return '{"bootstrap_secrets":{"t":"${var.s}"},"a":' + value + "}"
+
+
+def hostile_template(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.25:  # within the bound (31 deep): past_bounds puts the ones past it
+        return nested_quotes(rng.choice([1, 2, 7, 15]), closed=rng.random() < 0.8)
+    if roll < 0.5:
+        return "".join(rng.choice(TEMPLATE_SNIPPETS) for _ in range(rng.randint(1, 12)))
+    if roll < 0.7:
+        frame = rng.choice(["#!/bin/sh\ncat <<'PANGEA_CONFIG_EOF'\n{}\nPANGEA_CONFIG_EOF\n", "#cloud-config\n  content: |\n    {}\n"])
+        return frame.replace("{}", _json_line(rng.choice([0, 3, 63, 64, 65, 400]), rng))
+    return str(rng.choice(JSON_SCALARS))
+
+
+def hostile_locals(rng: random.Random) -> dict[str, Any]:
+    """Locals that read one another: a chain, a clique, a random graph, or objects that read locals."""
+    kind = rng.choice(["chain", "clique", "graph", "objects"])
+    if kind == "chain":
+        n = rng.choice([2, 10, 30, 31])
+        chain: dict[str, Any] = {f"c{i}": f"${{local.c{i + 1}}}-${{var.s}}" for i in range(n)}
+        return {**chain, f"c{n}": "end", "a": "${local.c0}", "b": "x"}
+    if kind == "clique":
+        names = [f"q{i}" for i in range(rng.choice([2, 7, 12, 40]))]
+        every = "".join(f"${{local.{n}}}" for n in names)
+        return {**{n: every + rng.choice(["", "${var.s}", "${aws_vpc.a.id}"]) for n in names}, "a": "${local.q0}", "b": every}
+    names = ["a", "b", *(f"g{i}" for i in range(rng.randint(0, 60)))]
+    if kind == "graph":
+        return {
+            n: "".join(rng.choice([f"${{local.{rng.choice(names)}}}", "${var.s}", "${random_id.a.hex}", "x"]) for _ in range(rng.randint(0, 6)))
+            for n in names
+        }
+    return {n: {"k": f"${{local.{rng.choice(names)}}}", "v": [hostile_template(rng)]} for n in names}
+
+
+def _body(rng: random.Random, addresses: list[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for _ in range(rng.randint(0, 5)):
+        roll = rng.random()
+        if roll < 0.4:
+            value: Any = hostile_template(rng)
+        elif roll < 0.6 and addresses:
+            value = f"${{{rng.choice(addresses)}.id}}"
+        elif roll < 0.75:
+            count = rng.choice([0, 1, 3, 100]) if rng.random() < 0.9 else 2000
+            value = [{"port": str(i), "x": hostile_template(rng)} for i in range(count)]
+        elif roll < 0.85:
+            value = nest(hostile_template(rng), rng.choice([1, 10, 40]), rng)
+        else:
+            value = {"user-data": hostile_template(rng), "x": rng.choice(JSON_SCALARS)}
+        body[rng.choice(ARGUMENTS)] = value
+    if rng.random() < 0.2:
+        body["lifecycle"] = {"ignore_changes": rng.choice([["user_data"], "all", ["${metadata[\"user-data\"]}"], [1], "x"])}
+    return body
+
+
+def reference_chain(n: int, head_range: str) -> dict[str, Any]:
+    """``n`` + 1 subnets, each reading the next by id, the head last in address order."""
+    subnets = {f"r{i:05}": {"network_id": f"${{hcloud_network_subnet.r{i + 1:05}.id}}"} for i in range(n)}
+    return {**subnets, f"r{n:05}": {"network_id": "1", "ip_range": head_range}}
+
+
+@cache
+def example_terraform_documents() -> tuple[bytes, ...]:
+    """The compiled document of every example spec, as JSON."""
+    return tuple(compile_source(data, fmt).unwrap().to_json() for data, fmt in example_documents())  # type: ignore[arg-type]
+
+
+def _strings_in(tree: Any) -> list[tuple[Any, Any]]:
+    return [(node, key) for node, key in _places(tree) if isinstance(node[key], str)]
+
+
+def terraform_document(rng: random.Random) -> dict[str, Any]:
+    """A compiled example with hostile parts put in, or a document made by hand."""
+    if rng.random() < 0.4:
+        doc: dict[str, Any] = json.loads(rng.choice(example_terraform_documents()))
+        strings = _strings_in(doc)
+        for _ in range(rng.randint(1, 4)):
+            node, key = rng.choice(strings)
+            node[key] = rng.choice([hostile_template(rng), node[key] + hostile_template(rng), "${local.a}"])
+    else:
+        types = rng.sample(RESOURCE_TYPES, rng.randint(1, 4))
+        addresses = [f"{kind}.{name}" for kind in types for name in ("a", "b")]
+        doc = {"resource": {kind: {name: _body(rng, addresses) for name in ("a", "b")} for kind in types}}
+        if rng.random() < 0.2:
+            doc["resource"]["hcloud_network_subnet"] = reference_chain(rng.choice([2, 50, 400]), rng.choice(["10.0.0.0/24", "10.0.1.0/24"]))
+    if rng.random() < 0.6:
+        doc["locals"] = {**doc.get("locals", {}), **hostile_locals(rng)}
+    doc["variable"] = {**doc.get("variable", {}), "s": {"type": "string", "sensitive": True}}
+    if rng.random() < 0.2:
+        doc["provider"] = {"aws": {"region": rng.choice(["a", "b"])}}
+    return doc
+
+
+def past_bounds(doc: dict[str, Any], rng: random.Random) -> None:
+    """Put one thing past a bound of the reader into a document: templates nested past
+    32, a chain of locals past 32, JSON nested past 64 (each refused with its path)."""
+    kind = rng.choice(["templates", "chain", "nesting"])
+    if kind == "templates":
+        node, key = rng.choice(_strings_in(doc) or [(doc.setdefault("locals", {}), "x")])
+        node[key] = nested_quotes(rng.choice([16, 100, 600, 5000]), closed=rng.random() < 0.8)
+    elif kind == "chain":
+        n = rng.choice([32, 33, 1000, 1500])
+        doc["locals"] = {**doc.get("locals", {}), **{f"p{i}": f"${{local.p{i + 1}}}" for i in range(n)}, f"p{n}": "x"}
+    else:
+        node, key = rng.choice(_places(doc))
+        node[key] = nest(node[key], rng.choice([64, 65, 200]), rng)
+
+
+def _changed(doc: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    new = copy.deepcopy(doc)
+    for _ in range(rng.randint(1, 4)):
+        strings = _strings_in(new)
+        if not strings:
+            break
+        node, key = rng.choice(strings)
+        node[key] = rng.choice([hostile_template(rng), node[key] + "x", "${local.b}"])
+    return new
+
+
+def diff_input(rng: random.Random) -> DiffInput:
+    """Two documents: the same one, one and a changed copy, or two unrelated ones."""
+    old = terraform_document(rng)
+    roll = rng.random()
+    new = old if roll < 0.2 else _changed(old, rng) if roll < 0.8 else terraform_document(rng)
+    if rng.random() < 0.1:
+        past_bounds(rng.choice([old, new]), rng)
+    data = [json.dumps(d, ensure_ascii=rng.random() < 0.5).encode("utf-8", "surrogatepass") for d in (old, new)]
+    if rng.random() < 0.1:
+        data[1] = _mutate_text(data[1], rng)
+    return DiffInput(data[0], data[1])
+
+
+def run_diff(item: DiffInput) -> str:
+    """``nixk8s diff`` of two documents, as the command runs it; the outcome's name.
+
+    Raises what escapes, and AssertionError for a refusal that is not Problems.
+    """
+    read = []
+    for data in (item.old, item.new):
+        try:
+            decoded = msgspec.json.decode(data)
+        except (msgspec.DecodeError, RecursionError):  # the command says so, exit 1
+            return "not json"
+        result = read_document(decoded)
+        if isinstance(result, Failure):
+            problems = result.failure()
+            if not problems or not all(isinstance(p, Problem) and isinstance(p.path, str) and p.message for p in problems):
+                raise AssertionError(f"a refusal that is not Problems: {problems!r}")
+            return "refused"
+        read.append(result.unwrap())
+    diff = compare(read[0], read[1])
+    if not render_text(diff).endswith(".\n") or json.loads(render_json(diff))["exit_code"] != diff.exit_code:
+        raise AssertionError("a report that does not end with its exit code")
+    return f"exit {diff.exit_code}"
+
+
+def _doc(**blocks: Any) -> bytes:
+    return json.dumps({"resource": {"random_id": {"a": {"keepers": "${local.a}"}}}, **blocks}).encode()
+
+
+def _same(data: bytes) -> DiffInput:
+    return DiffInput(data, data)
+
+
+NASTY_DOCUMENTS: dict[str, Callable[[], DiffInput]] = {
+    "tf.json quotes nested 500 deep": lambda: _same(_doc(locals={"a": nested_quotes(500)})),
+    "tf.json quotes nested 5,000 deep, unterminated": lambda: _same(_doc(locals={"a": nested_quotes(5000, closed=False)})),
+    "tf.json chain of 1,000 locals": lambda: _same(_doc(locals={f"c{i}": f"${{local.c{i + 1}}}" for i in range(1000)} | {"a": "${local.c0}"})),
+    "tf.json 7 locals reading one another (681 bytes)": lambda: DiffInput(
+        _doc(locals={f"q{i}": "".join(f"${{local.q{j}}}" for j in range(7)) for i in range(7)} | {"a": "${local.q0}"}),
+        _doc(locals={f"q{i}": "".join(f"${{local.q{j}}}" for j in range(7)) + str(i) for i in range(7)} | {"a": "${local.q0}"}),
+    ),
+    "tf.json 300 locals reading one another": lambda: _same(_doc(locals={f"q{i}": "".join(f"${{local.q{j}}}" for j in range(300)) for i in range(300)} | {"a": "${local.q0}"})),
+    "tf.json 5,000-subnet reference chain, head changed": lambda: DiffInput(
+        json.dumps({"resource": {"hcloud_network_subnet": reference_chain(5000, "10.0.0.0/24")}}).encode(),
+        json.dumps({"resource": {"hcloud_network_subnet": reference_chain(5000, "10.0.1.0/24")}}).encode(),
+    ),
+    "tf.json 20,000 firewall rules, one added": lambda: DiffInput(
+        json.dumps({"resource": {"hcloud_firewall": {"f": {"rule": [{"port": str(i)} for i in range(20_000)]}}}}).encode(),
+        json.dumps({"resource": {"hcloud_firewall": {"f": {"rule": [{"port": "x"}] + [{"port": str(i)} for i in range(20_000)]}}}}).encode(),
+    ),
+    "tf.json user_data config nested 100,000 deep": lambda: _same(_doc(locals={"a": "#!/bin/sh\n" + "[" * 100_000 + "\n"})),
+}
+

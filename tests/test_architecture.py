@@ -156,8 +156,8 @@ def test_compiling_for_one_cloud_imports_no_other_backend_and_no_yaml_for_json(t
 # A cloud's name, an alias's stem, or a provider's resource-type prefix, as a word or a
 # prefix of an identifier (``aws``, ``hcloud_server``, ``AzureOptions``, ``GCP``).
 CLOUD_WORDS = re.compile(r"(?i)(?<![a-z])(aws|gcp|azure|hcloud|hetzner|google|azurerm|amazon|ec2)(?![a-z])")
-# diff's replacement rules move to their clouds' packages with the diff split (issue 16.3)
-NOT_YET_MOVED = {"document_diff.py", "replacement.py"}
+# the core: every module of nixk8s outside backends/
+CORE = sorted(p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] != "backends")
 
 
 def _documentation(tree: ast.AST) -> set[int]:
@@ -195,9 +195,7 @@ def cloud_names_in_code(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "path", sorted(p for p in PACKAGE.glob("*.py") if p.name not in NOT_YET_MOVED), ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_core_module_names_a_cloud_in_code(path: Path) -> None:
     assert cloud_names_in_code(path) == []
 
@@ -210,6 +208,6 @@ def test_the_scan_finds_a_cloud_named_in_code(tmp_path: Path) -> None:
 
 def test_every_cloud_package_has_the_same_layout() -> None:
     shared = {"__init__.py", "backend.py", "options.py", "foundation.py", "network.py", "nodes.py",
-              "balancer.py", "checks.py", "outputs.py"}  # fmt: skip
+              "balancer.py", "checks.py", "outputs.py", "replacement_rules.py"}  # fmt: skip
     for name in BACKENDS:
         assert shared <= {p.name for p in (PACKAGE / "backends" / name).glob("*.py")}, name

@@ -36,8 +36,10 @@ from nixk8s.document_diff import (
     diff_documents,
     document_problems,
 )
+from nixk8s.document_diff import tfdoc
+from nixk8s.document_diff.replacement import provider_of, rules_for, tables
 from nixk8s.diff_report import render_json, render_text
-from nixk8s.replacement import PROVIDERS, RULES, matches, provider_of
+from nixk8s.document_diff.rules import matches
 from strategies import AZURE_ADMIN_KEY, AZURE_IMAGES, load_raw, raw_cluster_specs
 from support import ROOT, SHARED, SPECS, compile_raw, minimal_spec, missing_tool, worker_pool
 
@@ -124,6 +126,8 @@ def test_a_value_pattern_covers_everything_inside_it() -> None:
 
 # --- the table against the providers' schemas --------------------------------------------------
 
+RULES = {resource_type: rule for table in tables() for resource_type, rule in table.rules.items()}
+
 SCHEMAS = SHARED / "tfcheck" / "schemas"
 
 
@@ -167,7 +171,8 @@ def _path_problem(block: dict[str, Any], steps: list[str]) -> str | None:
 @pytest.mark.parametrize("resource_type", sorted(RULES))
 def test_every_path_in_the_table_names_an_argument_of_the_providers_schema(resource_type: str) -> None:
     schemas = _resource_schemas(provider_of(resource_type))
-    assert resource_type in schemas, f"{resource_type} is not a resource of {PROVIDERS[provider_of(resource_type)].source}"
+    table = rules_for(provider_of(resource_type))
+    assert table is not None and resource_type in schemas, f"{resource_type} is not a resource of {table and table.source}"
     rule = RULES[resource_type]
     block = schemas[resource_type]["block"]
     patterns = [
@@ -183,8 +188,10 @@ def test_every_path_in_the_table_names_an_argument_of_the_providers_schema(resou
 
 
 def test_every_provider_in_the_table_names_where_it_was_read() -> None:
-    assert sorted(PROVIDERS) == sorted({provider_of(t) for t in RULES})
-    assert all(rule.source for rule in RULES.values())
+    for table in tables():
+        assert {provider_of(t) for t in table.rules} == {table.provider}
+        assert table.source and table.version and table.repository
+        assert all(rule.source for rule in table.rules.values())
 
 
 # --- hcloud --------------------------------------------------------------------------------
@@ -812,6 +819,108 @@ def test_a_document_nested_beyond_the_bound_is_refused_before_the_walk() -> None
     assert [p.message for p in document_problems(doc)] == [
         "not a Terraform JSON document nixk8s wrote: it nests deeper than 64 levels"
     ]
+
+
+# --- hostile hand-made documents: bounded depth and work ---------------------------------------
+
+
+def nested_quotes(depth: int) -> str:
+    """``${"${"…x…}"}``: a quoted template inside an interpolation, ``depth`` times."""
+    return "${" + '"${' * depth + "x" + '}"' * depth + "}"
+
+
+def keeper(value: str, **blocks: Any) -> dict[str, Any]:
+    return resources_doc({"random_id.a": {"keepers": {"k": value}}}, **blocks)
+
+
+def test_templates_nested_500_deep_are_refused_with_the_path_of_their_string() -> None:
+    [problem] = document_problems(keeper(nested_quotes(500)))
+    assert problem.path == "resource.random_id.a.keepers.k"
+    assert problem.message.startswith("templates nest 1001 deep in this string")
+
+
+def test_templates_nested_within_the_bound_are_read_with_their_references() -> None:
+    doc = keeper(nested_quotes(15).replace("x", "${aws_vpc.main.id}"))
+    assert document_problems(doc) == ()
+    assert diff_documents(doc, doc) == Diff(())
+
+
+def test_a_chain_of_a_thousand_locals_is_refused_at_its_head() -> None:
+    chain = {f"l{i}": f"${{local.l{i + 1}}}" for i in range(1000)} | {"l1000": "x"}
+    [problem] = document_problems(keeper("${local.l0}", locals=chain))
+    assert (problem.path, problem.message) == (
+        "locals.l0",
+        "reads a chain of 1,001 locals, each reading the next; nixk8s diff follows at most 32",
+    )
+
+
+def mutual_locals(count: int, last: str = "") -> dict[str, str]:
+    """``count`` locals, each reading every one of them; ``last`` appended to the last one."""
+    names = [f"l{i}" for i in range(count)]
+    every = "".join(f"${{local.{n}}}" for n in names)
+    return {n: every + (last if n == names[-1] else "") for n in names}
+
+
+def test_locals_that_read_one_another_change_together_and_are_read_once() -> None:
+    # 12 locals, each reading all: the walk that followed every path took k^8 steps
+    old, new = keeper("${local.l0}", locals=mutual_locals(12)), keeper("${local.l0}", locals=mutual_locals(12, "x"))
+    assert diff_documents(old, old) == Diff(())
+    change = resource(diff_documents(old, new), "random_id.a")
+    assert (change.action, [a.path for a in change.attributes]) == ("in-place", ["keepers.k"])
+
+
+def test_a_local_that_reads_a_sensitive_variable_through_a_cycle_is_secret() -> None:
+    cycle = {"a": "${local.b}", "b": "${local.a}${var.token}"}
+    variables = {"token": {"type": "string", "sensitive": True}}
+    old = resources_doc({"random_id.a": {"keepers": "one ${local.a}"}}, locals=cycle, variable=variables)
+    new = resources_doc({"random_id.a": {"keepers": "two ${local.a}"}}, locals=cycle, variable=variables)
+    [attribute] = resource(diff_documents(old, new), "random_id.a").attributes
+    assert (attribute.secret, attribute.old, attribute.new) == (True, None, None)
+
+
+def test_a_document_that_follows_more_references_than_the_bound_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tfdoc, "MAX_REFERENCES", 50)
+    wide = {"wide": "".join(f"${{var.v{i}}}" for i in range(10))}
+    doc = resources_doc({f"random_id.r{i}": {"keepers": "${local.wide}"} for i in range(6)}, locals=wide)
+    [problem] = document_problems(doc)
+    assert problem.path == "resource.random_id.r4.keepers"
+    assert "passes 50 references followed through locals" in problem.message
+
+
+def test_a_long_reference_chain_in_reverse_address_order_is_followed_to_its_end() -> None:
+    # s0 reads s1, which reads s2, ...: each sweep of the cascade in address order reached
+    # one more subnet, so the chain cost a sweep per link
+    def chain(ip_range: str) -> dict[str, Any]:
+        subnets = {
+            f"hcloud_network_subnet.s{i:04}": {"network_id": f"${{hcloud_network_subnet.s{i + 1:04}.id}}", "ip_range": "10.0.0.0/24"}
+            for i in range(999)
+        }
+        return resources_doc({**subnets, "hcloud_network_subnet.s0999": {"network_id": "1", "ip_range": ip_range}})
+
+    result = diff_documents(chain("10.0.0.0/24"), chain("10.0.1.0/24"))
+    assert set(actions(result).values()) == {"replaced"} and len(result.resources) == 1000
+    assert resource(result, "hcloud_network_subnet.s0000").attributes[0].reason == (
+        "known after apply: hcloud_network_subnet.s0001 is replaced; network_id forces replacement"
+    )
+
+
+def test_a_list_of_thousands_of_blocks_that_grows_by_one_names_the_one_new_block() -> None:
+    rules = [{"direction": "in", "port": str(port)} for port in range(5000)]
+    old = resources_doc({"hcloud_firewall.f": {"rule": rules}})
+    new = resources_doc({"hcloud_firewall.f": {"rule": [*rules[:10], {"direction": "in", "port": "x"}, *rules[10:]]}})
+    attributes = resource(diff_documents(old, new), "hcloud_firewall.f").attributes
+    assert [(a.path, a.old, a.new) for a in attributes] == [
+        ("rule", None, '{"direction":"in","port":"x"}'),
+        ("rule.#", "5000", "5001"),
+    ]
+
+
+def test_the_command_refuses_a_hostile_document_with_its_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hostile = tmp_path / "hostile.tf.json"
+    hostile.write_text(json.dumps(keeper(nested_quotes(500))))
+    code, out, err = run(capsys, str(hostile), str(hostile))
+    assert (code, out) == (EXIT_INVALID, "")
+    assert err.startswith(f"{hostile}: resource.random_id.a.keepers.k: templates nest 1001 deep")
 
 
 # --- the documented example --------------------------------------------------------------------

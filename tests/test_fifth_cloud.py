@@ -115,6 +115,16 @@ def test_the_fifth_cloud_diff_names_the_new_machine(tmp_path: Path) -> None:
     assert result.returncode in (0, 3), result.stderr
 
 
+def test_the_fifth_cloud_diff_replaces_machines_by_the_rules_in_its_folder(tmp_path: Path) -> None:
+    old = write_spec(tmp_path, "old.json")
+    labelled = {**SPEC["node_pools"][1], "labels": {"gpu": "true"}}
+    new = write_spec(tmp_path, "new.json", node_pools=[SPEC["node_pools"][0], labelled])
+    result = nixk8s("diff", str(old), str(new), cwd=tmp_path)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "-/+ lab_machine.lab_workers_0 (replaced: replaces the machine)\n" in result.stdout
+    assert "    user_data: the cluster-config changes; user_data forces replacement\n" in result.stdout
+
+
 def test_the_fifth_cloud_has_a_starter_that_validates(tmp_path: Path) -> None:
     result = nixk8s("init", "lab", "-o", "cluster.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

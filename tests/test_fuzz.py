@@ -5,10 +5,12 @@ or a Failure of :class:`~nixk8s.problems.Problem` values with a string path and
 message; and text that escapes to one of nixk8s' placeholders reaches every node as
 written. Hypothesis drives the generators of :mod:`fuzz_inputs` (raw bytes, mutated
 example specs, junk trees, ClusterSpecs built in code with hostile fields); a few
-thousand inputs a run. ``benchmarks/fuzz.py`` runs the same generators a hundred
-thousand times, and the fixed inputs past each bound (``fuzz_inputs.NASTY``; the
-reproducers among them are tests in test_stage_load and test_cli), with time and
-memory figures.
+thousand inputs a run. ``nixk8s diff`` has the same promise for two Terraform
+documents: a diff, or a refusal of Problems (``fuzz_inputs.diff_input``, hand-made and
+mutated documents, hostile to its reader). ``benchmarks/fuzz.py`` runs the same
+generators a hundred thousand times, and the fixed inputs past each bound
+(``fuzz_inputs.NASTY`` and ``NASTY_DOCUMENTS``; the reproducers among them are tests in
+test_stage_load, test_cli and test_diff), with time and memory figures.
 """
 
 from __future__ import annotations
@@ -90,3 +92,10 @@ def test_specs_built_in_code_with_hostile_fields_never_raise(rng: random.Random)
 def test_text_that_escapes_to_a_placeholder_reaches_every_node_as_written(rng: random.Random) -> None:
     # forgery_outcome raises where a node's config lost the text or is not JSON at all
     assert fuzz_inputs.forgery_outcome(fuzz_inputs.forged_placeholder(rng)) in ("compiled", "problems")
+
+
+@fuzz(100)
+@given(rng=st.randoms(use_true_random=False))
+def test_hostile_terraform_documents_are_compared_or_refused_by_diff(rng: random.Random) -> None:
+    outcome = fuzz_inputs.run_diff(fuzz_inputs.diff_input(rng))
+    assert outcome in ("not json", "refused", "exit 0", "exit 3", "exit 4")

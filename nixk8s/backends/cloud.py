@@ -31,7 +31,8 @@ class Starter:
 
 @dataclasses.dataclass(frozen=True)
 class Cloud:
-    """One cloud as the core sees it: vocabulary, provider block, starter, backend."""
+    """One cloud as the core sees it: vocabulary, provider block, starter, backend, and
+    the replacement table ``nixk8s diff`` reads."""
 
     name: str
     """the ``backend:`` value in a spec, and the name of its provider block"""
@@ -48,3 +49,7 @@ class Cloud:
     """other spellings of ``name`` accepted in a spec (pangea's backend names)"""
     resource_prefixes: tuple[str, ...] = ()
     """the prefixes of the cloud's Terraform resource types (``hcloud_``)"""
+    replacement_rules: str = ""
+    """``module:NAME`` of its provider's replacement table for ``nixk8s diff`` (a
+    ``nixk8s.document_diff.rules.ProviderRules``), imported on first use; empty: the cloud has
+    none, and diff says of its resources' changes that whether they replace is not known"""

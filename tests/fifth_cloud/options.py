@@ -27,6 +27,7 @@ CLOUD = Cloud(
     backend="fifth_cloud.backend:LAB",
     aliases=("lab_nixos",),
     resource_prefixes=("lab_",),
+    replacement_rules="fifth_cloud.replacement_rules:TABLE",
     starter=Starter(
         place="backend: lab\nregion: hall-1             # a lab hall\n",
         server_type="small",

@@ -57,6 +57,7 @@ CLOUD = Cloud(
     backend="nixk8s.backends.aws.backend:AWS",
     aliases=('aws_nixos',),
     resource_prefixes=('aws_',),
+    replacement_rules="nixk8s.backends.aws.replacement_rules:TABLE",
     starter=Starter(
         place="""\
 backend: aws

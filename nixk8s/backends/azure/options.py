@@ -64,6 +64,7 @@ CLOUD = Cloud(
     backend="nixk8s.backends.azure.backend:AZURE",
     aliases=('azure_nixos',),
     resource_prefixes=('azurerm_',),
+    replacement_rules="nixk8s.backends.azure.replacement_rules:TABLE",
     starter=Starter(
         place="""\
 backend: azure

@@ -68,6 +68,7 @@ CLOUD = Cloud(
     backend="nixk8s.backends.gcp.backend:GCP",
     aliases=('gcp_nixos',),
     resource_prefixes=('google_',),
+    replacement_rules="nixk8s.backends.gcp.replacement_rules:TABLE",
     starter=Starter(
         place="""\
 backend: gcp

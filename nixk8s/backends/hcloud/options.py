@@ -43,6 +43,7 @@ CLOUD = Cloud(
     backend="nixk8s.backends.hcloud.backend:HCLOUD",
     aliases=('hcloud_k3s',),
     resource_prefixes=('hcloud_',),
+    replacement_rules="nixk8s.backends.hcloud.replacement_rules:TABLE",
     starter=Starter(
         place="""\
 backend: hcloud
