@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import msgspec
 
 from nixk8s.index_probe import IndexProbe
 from nixk8s.spec import UserDataFormat
@@ -24,6 +25,25 @@ from nixk8s.terraform import Template
 CONFIG_PATH = "/etc/pangea/cluster-config.json"
 STAGING_PATH = "/run/nixk8s/cluster-config.partial.json"
 DELIMITER = "PANGEA_CONFIG_EOF"
+
+
+class BootStep(msgspec.Struct, frozen=True):
+    """A step a backend's nodes need before anything else their user_data does (for
+    example a default route through the network's gateway, before anything needs the
+    internet): POSIX shell using only busybox applets and iproute2, which every boot
+    environment has (NixOS's cloud-init PATH too).
+
+    The shell format runs it first, when the script runs; cloud-config runs it as a
+    ``bootcmd``, early on every boot. ``purpose`` says why, as a comment in the script.
+    """
+
+    purpose: str
+    script: str
+
+
+def _boot_commands(steps: tuple[BootStep, ...]) -> str:
+    """The steps as shell, each after its purpose as a comment."""
+    return "".join(f"# {step.purpose}\n{step.script.rstrip()}\n" for step in steps)
 
 
 def _index_commands(probe: IndexProbe) -> str:
@@ -41,7 +61,9 @@ def _index_commands(probe: IndexProbe) -> str:
     )
 
 
-def shell_user_data(config_json: Template, probe: IndexProbe | None = None) -> Template:
+def shell_user_data(
+    config_json: Template, probe: IndexProbe | None = None, boot: tuple[BootStep, ...] = ()
+) -> Template:
     """A POSIX shell script that writes the config file.
 
     >>> print(shell_user_data(Template.of('{"a":1}')).literal())  # doctest: +ELLIPSIS
@@ -59,7 +81,8 @@ def shell_user_data(config_json: Template, probe: IndexProbe | None = None) -> T
         "#!/bin/sh\n"
         "set -eu\n"
         "umask 027\n"
-        f"mkdir -p {'/etc/pangea' if probe is None else '/etc/pangea /run/nixk8s'}\n"
+        + _boot_commands(boot)
+        + f"mkdir -p {'/etc/pangea' if probe is None else '/etc/pangea /run/nixk8s'}\n"
         f"cat > {target} <<'{DELIMITER}'\n"
     )
     tail = (
@@ -116,7 +139,7 @@ def _dump_yaml(document: Any) -> str:
 
 
 @functools.cache
-def _cloud_config_frame(target: str, probe: IndexProbe | None) -> tuple[str, str]:
+def _cloud_config_frame(target: str, probe: IndexProbe | None, boot: tuple[BootStep, ...]) -> tuple[str, str]:
     """The cloud-config document around its one content line, written by PyYAML.
 
     Every node of a cluster shares this frame; only the config line differs. The line
@@ -125,7 +148,10 @@ def _cloud_config_frame(target: str, probe: IndexProbe | None) -> tuple[str, str
     is dumped once and the line slotted in.
     """
     marker = "NIXK8SCONFIGLINE"
-    document: dict[str, Any] = {
+    document: dict[str, Any] = {}
+    if boot:
+        document["bootcmd"] = [["sh", "-c", "set -eu\n" + _boot_commands(boot)]]
+    document |= {
         "write_files": [
             {"path": target, "owner": "root:root", "permissions": "0640", "content": marker + "\n"}
         ]
@@ -139,7 +165,9 @@ def _cloud_config_frame(target: str, probe: IndexProbe | None) -> tuple[str, str
     return head, tail
 
 
-def cloud_config_user_data(config_json: Template, probe: IndexProbe | None = None) -> Template:
+def cloud_config_user_data(
+    config_json: Template, probe: IndexProbe | None = None, boot: tuple[BootStep, ...] = ()
+) -> Template:
     """A ``#cloud-config`` document, written by PyYAML, that writes the config file.
 
     >>> print(cloud_config_user_data(Template.of('{"a":1}')).literal())
@@ -152,12 +180,14 @@ def cloud_config_user_data(config_json: Template, probe: IndexProbe | None = Non
         {"a":1}
     <BLANKLINE>
     """
-    head, tail = _cloud_config_frame(CONFIG_PATH if probe is None else STAGING_PATH, probe)
+    head, tail = _cloud_config_frame(CONFIG_PATH if probe is None else STAGING_PATH, probe, boot)
     return Template.of(head, config_json, tail)
 
 
-def user_data(fmt: UserDataFormat, config_json: Template, probe: IndexProbe | None = None) -> Template:
-    """user_data in the chosen format."""
+def user_data(
+    fmt: UserDataFormat, config_json: Template, probe: IndexProbe | None = None, boot: tuple[BootStep, ...] = ()
+) -> Template:
+    """user_data in the chosen format, ``boot`` steps first."""
     if fmt == "shell":
-        return shell_user_data(config_json, probe)
-    return cloud_config_user_data(config_json, probe)
+        return shell_user_data(config_json, probe, boot)
+    return cloud_config_user_data(config_json, probe, boot)

@@ -80,6 +80,13 @@ def render_text(e: Explanation) -> str:
             lines.append(_pool_line(pool))
         lines += [_node_line(n) for n in members]
     lines += _topology(e)
+    r = e.reach
+    lines += [
+        "",
+        f"nodes {'without public addresses' if r.private_nodes else 'with public addresses'}:",
+        f"  egress: {r.egress}",
+        f"  to reach a node: {r.node_access}",
+    ]
     lines += ["", "open ports (inbound):"]
     for port in e.ports:
         who = ", ".join(port.sources) if port.sources else "nobody (closed)"

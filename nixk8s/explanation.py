@@ -144,8 +144,23 @@ class Output(msgspec.Struct, frozen=True, kw_only=True):
     sensitive: bool
 
 
+class Reach(msgspec.Struct, frozen=True, kw_only=True):
+    """How the nodes reach the internet and how an operator reaches them.
+
+    ``private_nodes``: no node holds a public address. ``egress``: what carries the
+    nodes' traffic out, in words; ``egress_resources`` its Terraform addresses.
+    ``node_access``: how to reach a node's SSH.
+    """
+
+    private_nodes: bool
+    egress: str
+    egress_resources: tuple[str, ...]
+    node_access: str
+
+
 class Explanation(msgspec.Struct, frozen=True, kw_only=True):
     cluster: Cluster
+    reach: Reach
     nodes: tuple[Node, ...]
     pools: tuple[Pool, ...]
     ports: tuple[Port, ...]
@@ -345,6 +360,22 @@ def _largest_user_data(compiled: Compiled) -> int:
     return max(n.user_data.max_len() for n in rendered)
 
 
+PUBLIC_EGRESS = "each node's own public address"
+PUBLIC_ACCESS = "at each node's public address, from access.ssh_sources"
+
+
+def _reach(compiled: Compiled) -> Reach:
+    foundation = compiled.built.foundation
+    network = compiled.plan.spec.network
+    egress = foundation.egress
+    return Reach(
+        private_nodes=network is not None and network.private_nodes,
+        egress=PUBLIC_EGRESS if egress is None else egress.via,
+        egress_resources=() if egress is None else egress.resources,
+        node_access=foundation.node_access or PUBLIC_ACCESS,
+    )
+
+
 def explanation(compiled: Compiled) -> Explanation:
     """Everything ``explain`` shows, as data."""
     plan, built = compiled.plan, compiled.built
@@ -370,6 +401,7 @@ def explanation(compiled: Compiled) -> Explanation:
             user_data_limit_text=backend.user_data_limit.what,
             network=text(built.foundation.private_cidr),
         ),
+        reach=_reach(compiled),
         nodes=nodes,
         pools=_pools(compiled, backend, nodes),
         ports=_ports(compiled),

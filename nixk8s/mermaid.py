@@ -109,6 +109,8 @@ def render_mermaid(e: Explanation) -> str:
     members = {pool.name: [n for n in e.nodes if n.pool == pool.name] for pool in e.pools}
     for pool in e.pools:
         lines += _pool_block(ids, pool, members[pool.name])
+    if e.reach.egress_resources:
+        lines.append(f"    {ids('x', 'egress')}[/{label('egress (NAT)', *e.reach.egress_resources)}/]")
     lines.append("  end")
 
     edges: list[str] = []
@@ -120,6 +122,11 @@ def render_mermaid(e: Explanation) -> str:
             shown = f"{port.port}/{port.protocol}" if port.port else port.protocol
             edges.append(f"  {internet} -->|{label(f'{shown} {port.description}: ' + ', '.join(outside))}| {firewall}")
     edges += [f"  {firewall} --> {ids('pool', pool.name)}" for pool in e.pools]
+
+    if e.reach.egress_resources:
+        nat = ids("x", "egress")
+        edges += [f"  {ids('pool', pool.name)} -.->|{label('egress')}| {nat}" for pool in e.pools]
+        edges.append(f"  {nat} --> {internet}")
 
     server_0 = next((n for n in e.nodes if n.cluster_init), None)
     if e.balancer is not None:

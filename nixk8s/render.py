@@ -14,7 +14,7 @@ from typing import Literal
 import msgspec
 
 from nixk8s import names
-from nixk8s.cloud_init import user_data
+from nixk8s.cloud_init import BootStep, user_data
 from nixk8s.index_probe import IndexProbe
 from nixk8s.node_config import NodeConfig, agent_config, config_json, server_config
 from nixk8s.node_index import agent_node_index
@@ -125,7 +125,12 @@ class MachinePool(msgspec.Struct, frozen=True):
 
 
 def render_node(
-    plan: ClusterPlan, name: str, ordinal: int, config: NodeConfig, probe: IndexProbe | None = None
+    plan: ClusterPlan,
+    name: str,
+    ordinal: int,
+    config: NodeConfig,
+    probe: IndexProbe | None = None,
+    boot: tuple[BootStep, ...] = (),
 ) -> RenderedNode:
     """One node's config, rendered as JSON and wrapped as user_data in the plan's format."""
     text = config_json(config, plan.expression_prefix)
@@ -136,12 +141,16 @@ def render_node(
         ordinal=ordinal,
         config=config,
         json=text,
-        user_data=user_data(plan.user_data_format, text, probe),
+        user_data=user_data(plan.user_data_format, text, probe, boot),
     )
 
 
 def control_plane_nodes(
-    plan: ClusterPlan, join: Text, network_id: Text | None, api_sans: tuple[Text, ...]
+    plan: ClusterPlan,
+    join: Text,
+    network_id: Text | None,
+    api_sans: tuple[Text, ...],
+    boot: tuple[BootStep, ...] = (),
 ) -> tuple[RenderedNode, ...]:
     spec = plan.spec
     return tuple(
@@ -150,6 +159,7 @@ def control_plane_nodes(
             names.control_plane_node(plan.name, i),
             i,
             server_config(spec, i, join=join, network_id=network_id, api_sans=api_sans),
+            boot=boot,
         )
         for i in range(spec.control_plane_count)
     )
@@ -176,7 +186,9 @@ def machines(cluster: str, pool: str, count: int, group_size: int | None) -> tup
     )
 
 
-def machine_node(plan: ClusterPlan, join: Text, pool: NodePool, text: MachineText) -> MachineNode:
+def machine_node(
+    plan: ClusterPlan, join: Text, pool: NodePool, text: MachineText, boot: tuple[BootStep, ...] = ()
+) -> MachineNode:
     """One machine of ``pool``, rendered with ``text`` where its values go.
 
     >>> from nixk8s.spec import ClusterSpec
@@ -197,11 +209,19 @@ def machine_node(plan: ClusterPlan, join: Text, pool: NodePool, text: MachineTex
         spread_group=text.spread_group,
         config=config,
         json=json,
-        user_data=user_data(plan.user_data_format, json),
+        user_data=user_data(plan.user_data_format, json, boot=boot),
     )
 
 
-def template_pool(plan: ClusterPlan, join: Text, spec_index: int, pool: NodePool, probe: IndexProbe) -> WorkerPool:
+def template_pool(
+    plan: ClusterPlan,
+    join: Text,
+    spec_index: int,
+    pool: NodePool,
+    probe: IndexProbe,
+    boot: tuple[BootStep, ...] = (),
+) -> WorkerPool:
     """A pool built from one template whose machines read their index at boot."""
     config = agent_config(plan.spec, pool, None, join=join)
-    return WorkerPool(spec_index, pool, (render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe),))
+    node = render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe, boot)
+    return WorkerPool(spec_index, pool, (node,))

@@ -182,6 +182,47 @@ def access_sources(spec: ClusterSpec) -> Iterator[Problem]:
                 yield Problem(join_path(join_path("access", field), i), error)
 
 
+# where a VPN's clients usually are besides RFC 1918 (shared address space: Tailscale, CGNAT)
+_SHARED_ADDRESS_SPACE = "100.64.0.0/10"
+
+
+def _reachable_from_inside(source: str, vpc_cidr: str) -> bool:
+    """Whether ``source`` is inside the cluster's network, or a private range a VPN can
+    carry: the only places a private API is reached from."""
+    block = netaddr.net(source)
+    return (
+        netaddr.contains(vpc_cidr, source)
+        or netaddr.contains(_SHARED_ADDRESS_SPACE, source)
+        or (block.is_private and block.prefixlen > 0)
+    )
+
+
+def private_node_api(spec: ClusterSpec) -> Iterator[Problem]:
+    """With private nodes no server has a public address: the API is reached through a
+    public balancer, or from inside the network; sources elsewhere would reach nothing.
+
+    >>> from nixk8s.spec import Network, NodePool
+    >>> spec = ClusterSpec(name="demo", backend="gcp", region="europe-west3", api_load_balancer="private",
+    ...     network=Network(private_nodes=True), node_pools=(NodePool(name="system", instance_types=("e2",)),))
+    >>> [p.path for p in private_node_api(spec)]
+    ['access.api_sources']
+    """
+    net = spec.network
+    if net is None or not net.private_nodes or spec.api_load_balancer == "public":
+        return
+    if netaddr.cidr_error(net.vpc_cidr) is not None:
+        return
+    outside = [s for s in spec.access.api_sources if netaddr.cidr_error(s) is None and not _reachable_from_inside(s, net.vpc_cidr)]
+    if outside:
+        yield Problem(
+            "access.api_sources",
+            f"{', '.join(outside)} cannot reach the API: with network.private_nodes no server has a public "
+            f"address, and api_load_balancer {spec.api_load_balancer} puts no public balancer in front of them. "
+            "Set api_load_balancer: public, or limit api_sources to the network "
+            f"({net.vpc_cidr}) or a VPN's private range",
+        )
+
+
 def _required_fields(block: str) -> tuple[str, ...]:
     """The required fields of a provider block's struct (``gcp`` → ``("project",)``)."""
     return tuple(f.encode_name for f in fields_of(cloud_named(block).options) if f.required)
@@ -371,6 +412,7 @@ RULES: tuple[Rule, ...] = (
     node_labels_and_taints,
     network_cidrs,
     access_sources,
+    private_node_api,
     provider_blocks,
     distribution_options,
     gitops,

@@ -248,6 +248,18 @@ class Network(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
         ),
     ] = None
 
+    private_nodes: Annotated[
+        bool,
+        doc(
+            "Private nodes",
+            "No node holds a public address; nodes reach the internet through the cloud's NAT (AWS NAT "
+            "gateways, GCP Cloud NAT, Azure's NAT gateway, on Hetzner a NAT machine and a network route). "
+            "The API is then reached through api_load_balancer: public, or from inside the network (or a VPN): "
+            "api_sources must then hold private ranges only. Nodes are reached through AWS SSM Session "
+            "Manager, GCP IAP TCP forwarding, a bastion of your own on Azure, or Hetzner's NAT machine",
+        ),
+    ] = False
+
     @property
     def subnet(self) -> str:
         """``subnet_cidr``, else the first /24 of ``vpc_cidr`` (the whole VPC if smaller).

@@ -66,7 +66,7 @@ CLOUDS: dict[str, CloudCase] = {
             worker_type="cx42",
             block={"image": "nixos-snapshot"},
             network={"vpc_cidr": "10.0.0.0/16"},
-            examples=("hcloud-k3s.yaml", "hcloud-kubernetes.toml"),
+            examples=("hcloud-k3s.yaml", "hcloud-kubernetes.toml", "hcloud-k3s-private.yaml"),
         ),
         CloudCase(
             name="aws",
@@ -75,7 +75,7 @@ CLOUDS: dict[str, CloudCase] = {
             worker_type="m6i.large",
             block={"ami_id": AMI},
             network={"vpc_cidr": "10.0.0.0/16"},
-            examples=("aws-k3s-ha.yaml", "aws-kubernetes.yaml"),
+            examples=("aws-k3s-ha.yaml", "aws-kubernetes.yaml", "aws-k3s-private.yaml"),
         ),
         CloudCase(
             name="gcp",
@@ -84,7 +84,7 @@ CLOUDS: dict[str, CloudCase] = {
             worker_type="e2-standard-4",
             block={"project": "my-project", "image": GCP_IMAGE},
             network={"vpc_cidr": "10.8.0.0/16", "subnet_cidr": "10.8.1.0/24"},
-            examples=("gcp-k3s.yaml", "gcp-kubernetes.yaml", "gcp-kubernetes-ha.yaml"),
+            examples=("gcp-k3s.yaml", "gcp-kubernetes.yaml", "gcp-kubernetes-ha.yaml", "gcp-k3s-private.yaml"),
         ),
         CloudCase(
             name="azure",
@@ -93,7 +93,7 @@ CLOUDS: dict[str, CloudCase] = {
             worker_type="Standard_D4s_v5",
             block={"admin_ssh_public_key": AZURE_ADMIN_KEY, "image_id": AZURE_IMAGES[0]},
             network={"vpc_cidr": "10.0.0.0/16", "subnet_cidr": "10.0.1.0/24"},
-            examples=("azure-k3s.yaml", "azure-kubernetes.yaml"),
+            examples=("azure-k3s.yaml", "azure-kubernetes.yaml", "azure-k3s-private.yaml"),
         ),
     )
 }

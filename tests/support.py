@@ -126,13 +126,16 @@ def write_module(compiled: Compiled, directory: Path, tfvars: dict[str, str] | N
 # --- the reference rendering: every machine from scratch, no stamping -------------------
 
 
-def reference_machine(plan: Any, join: Any, pool: NodePool, k: int, group_size: int | None) -> MachineNode:
+def reference_machine(
+    plan: Any, join: Any, pool: NodePool, k: int, group_size: int | None, boot: tuple[Any, ...] = ()
+) -> MachineNode:
     """Machine ``k`` rendered from scratch, its node index in its config as an integer."""
     node = render_node(
         plan,
         names.worker_node(plan.name, pool.name, k),
         k,
         agent_config(plan.spec, pool, agent_node_index(pool.name, k), join=join),
+        boot=boot,
     )
     return MachineNode(
         name=node.name,
@@ -149,14 +152,15 @@ def reference_worker_pools(backend: Backend[Any], plan: Any, infra: Any, join: A
     """Every pool built by its hook: every machine rendered from scratch (or the one
     template a template-built pool has)."""
     spec, probe, size = plan.spec, backend.worker_index_probe, backend.spread_group_size
+    boot = backend.boot_steps(plan)
     placed = []
     for i, pool in spec.worker_pools:
         if probe is not None and backend.templated_pool(pool):
             config = agent_config(spec, pool, None, join=join)
-            nodes = (render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe),)
+            nodes = (render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe, boot),)
             placed.append(backend.worker_pool(plan, infra, WorkerPool(i, pool, nodes)))
         else:
-            machines = tuple(reference_machine(plan, join, pool, k, size) for k in range(pool.desired))
+            machines = tuple(reference_machine(plan, join, pool, k, size, boot) for k in range(pool.desired))
             groups = tuple(sorted({k // size if size else 0 for k in range(pool.desired)}))
             placed.append(backend.machine_pool(plan, infra, MachinePool(i, pool, machines, groups)))
     return placed
@@ -169,7 +173,9 @@ def reference_json(spec: ClusterSpec) -> bytes:
     foundation = backend.foundation(plan)
     infra, join = foundation.infra, foundation.join_host
     server_join = join if foundation.server_join_host is None else foundation.server_join_host
-    servers = control_plane_nodes(plan, server_join, foundation.network_id, foundation.api_names)
+    servers = control_plane_nodes(
+        plan, server_join, foundation.network_id, foundation.api_names, backend.boot_steps(plan)
+    )
     placed = [backend.control_plane_node(plan, infra, node) for node in servers]
     fragment = combine(
         [

@@ -33,6 +33,7 @@ TOP_KEYS = [
     "placement_groups",
     "pools",
     "ports",
+    "reach",
     "secret_paths",
     "secrets",
     "variables",

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from returns.result import Failure, Result, Success
 
+from nixk8s.cloud_init import BootStep
 from nixk8s.index_probe import IndexProbe, MetadataFetch, metadata_index_probe
 from nixk8s.plan import ClusterPlan, api_balancer, plan_cluster
 from nixk8s.ports import PortRule, rule_sources
@@ -41,6 +42,14 @@ from nixk8s.terraform import Fragment, ProviderRequirement, Text, combine
 I = TypeVar("I")
 
 
+class Egress(msgspec.Struct, frozen=True, kw_only=True):
+    """How the nodes reach the internet, for ``explain``: in words, and the Terraform
+    addresses of what carries the traffic out (a NAT gateway, a NAT machine's server)."""
+
+    via: str
+    resources: tuple[str, ...] = ()
+
+
 class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     """What a backend builds before any node: its resources, its typed handles to
     them, and the facts the shared stages need from it.
@@ -53,6 +62,9 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     passthrough balancer's address). ``api_names``: names the servers' API
     certificates must carry besides their own addresses (a balancer's, NATed
     public addresses). ``balancer``: the API load balancer, where the plan has one.
+    ``egress``: how nodes reach the internet (None: each through its own public
+    address). ``node_access``: how an operator reaches a node that has no public
+    address (None: at its public address, as the firewall allows).
     """
 
     fragment: Fragment
@@ -63,6 +75,8 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     server_join_host: Text | None = None
     api_names: tuple[Text, ...] = ()
     balancer: BalancerHandle | None = None
+    egress: Egress | None = None
+    node_access: str | None = None
 
 
 class NodeHandle(msgspec.Struct, frozen=True, kw_only=True):
@@ -151,6 +165,11 @@ def builds_an_api_load_balancer(spec: ClusterSpec) -> str | None:
     """A backend that can put a balancer in front of any spec's servers (its network is
     always there)."""
     return None
+
+
+def no_boot_steps(plan: ClusterPlan) -> tuple[BootStep, ...]:
+    """Nodes need nothing before their config is written."""
+    return ()
 
 
 def no_provider_config(plan: ClusterPlan) -> Mapping[str, Any]:
@@ -260,6 +279,11 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     notes: Callable[[ClusterPlan, I], tuple[str, ...]] = no_notes
     """Receives the plan and the foundation's record; returns what the operator
     should know before applying, for ``explain``."""
+
+    boot_steps: Callable[[ClusterPlan], tuple[BootStep, ...]] = no_boot_steps
+    """Receives the plan; returns what every node's user_data runs first, in both
+    formats (e.g. a default route through the network's gateway where the cloud's DHCP
+    gives none to a machine without a public address)."""
 
     provider_config: Callable[[ClusterPlan], Mapping[str, Any]] = no_provider_config
     """Receives the plan; returns the spec's part of the provider block (e.g. the
@@ -409,8 +433,10 @@ def _stamped_pool(
     each = machines(plan.name, pool.name, pool.desired, backend.spread_group_size)
     groups = tuple(sorted({m.spread_group for m in each}))
 
+    boot = backend.boot_steps(plan)
+
     def built(slots: MachineText) -> tuple[MachineNode, Placed]:
-        node = machine_node(plan, join, pool, slots)
+        node = machine_node(plan, join, pool, slots, boot)
         placed = backend.machine_pool(plan, infra, MachinePool(spec_index, pool, (node,), groups))
         if placed.fragment != Fragment(resources=placed.fragment.resources):
             raise ValueError(f"{backend.name}.machine_pool put more than resources into a machine's fragment")
@@ -430,12 +456,13 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     infra = foundation.infra
     join = foundation.join_host
     server_join = join if foundation.server_join_host is None else foundation.server_join_host
-    servers = control_plane_nodes(plan, server_join, foundation.network_id, foundation.api_names)
+    boot = backend.boot_steps(plan)
+    servers = control_plane_nodes(plan, server_join, foundation.network_id, foundation.api_names, boot)
     probe = backend.worker_index_probe
     pools: list[tuple[WorkerPool | StampedPool, Placed]] = []
     for i, pool in plan.spec.worker_pools:
         if probe is not None and backend.templated_pool(pool):
-            template = template_pool(plan, join, i, pool, probe)
+            template = template_pool(plan, join, i, pool, probe, boot)
             pools.append((template, backend.worker_pool(plan, infra, template)))
         else:
             pools.append(_stamped_pool(backend, plan, infra, join, i, pool))

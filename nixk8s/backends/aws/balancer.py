@@ -66,7 +66,8 @@ def _balancer(
         "name": lb_name,
         "internal": internal,
         "load_balancer_type": "network",
-        "subnets": network.subnet_ids,
+        # an internet-facing balancer in public subnets (private nodes have their own)
+        "subnets": network.subnet_ids if internal else network.balancer_subnet_ids,
         # a zone without a healthy server must still reach the others
         "enable_cross_zone_load_balancing": True,
         "tags": plan.tag_map(Name=lb_name),

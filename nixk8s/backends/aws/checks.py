@@ -12,7 +12,13 @@ from collections.abc import Iterator
 
 from nixk8s import netaddr
 from nixk8s.backends.aws.autoscaler import cluster_autoscaler_tags
-from nixk8s.backends.aws.network import availability_zones, public_subnet_cidrs, security_group_rule_count
+from nixk8s.backends.aws.network import (
+    availability_zones,
+    private_nodes,
+    public_subnet_cidrs,
+    security_group_rule_count,
+    subnet_count,
+)
 from nixk8s.backends.aws.options import AwsOptions, spec_block
 from nixk8s.plan import ClusterPlan, base_tags
 from nixk8s.problems import Problem, join_path
@@ -91,11 +97,15 @@ def _network_problems(spec: ClusterSpec, aws: AwsOptions) -> Iterator[Problem]:
         yield Problem("network.vpc_cidr", f"an AWS VPC is a /16 to a /28, not a /{vpc.prefixlen}")
         return
     zones = availability_zones(spec)
-    if public_subnet_cidrs(net.vpc_cidr, net.subnet_cidr, len(zones)) is None:
+    if public_subnet_cidrs(net.vpc_cidr, net.subnet_cidr, subnet_count(spec)) is None:
+        kinds = (
+            f"{len(zones)} private subnets for the nodes and {len(zones)} public ones for the NAT gateways"
+            if private_nodes(spec)
+            else f"{len(zones)} public subnets"
+        )
         yield Problem(
             "network.subnet_cidr" if net.subnet_cidr else "network.vpc_cidr",
-            f"{len(zones)} public subnets (one per availability zone, each a /16 to a /28) "
-            f"do not fit in vpc_cidr {net.vpc_cidr}",
+            f"{kinds} (one per availability zone, each a /16 to a /28) do not fit in vpc_cidr {net.vpc_cidr}",
         )
 
 

@@ -11,7 +11,7 @@ from nixk8s.backends.aws.checks import image_id
 from nixk8s.backends.aws.iam import node_identity
 from nixk8s.backends.aws.network import AwsNetwork, network, security_group
 from nixk8s.backends.aws.options import AwsOptions, spec_block
-from nixk8s.backends.base import BalancerHandle, Foundation
+from nixk8s.backends.base import BalancerHandle, Egress, Foundation
 from nixk8s.plan import ClusterPlan
 from nixk8s.terraform import DataSource, Expr, Fragment, Resource, Text, combine
 
@@ -69,6 +69,18 @@ def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
         private_cidr=vpc.vpc_cidr,
         # the VPC's id when nixk8s creates it
         network_id=vpc.vpc_id if vpc.created_vpc is not None else None,
+        egress=None
+        if not vpc.nat_gateways
+        else Egress(
+            via=f"NAT gateway{'s' if len(vpc.nat_gateways) > 1 else ''} in the public subnets "
+            f"({'one per zone' if len(vpc.nat_gateways) > 1 else 'one for every zone: aws.nat single'}), "
+            "by each zone's private route table",
+            resources=vpc.nat_gateways,
+        ),
+        node_access=None
+        if not vpc.nat_gateways
+        else "SSM Session Manager (aws ssm start-session --target INSTANCE_ID): the nodes' role has "
+        "AmazonSSMManagedInstanceCore, and the SSM agent must run on the AMI",
     )
 
 

@@ -98,6 +98,15 @@ def node_policies(spec: ClusterSpec) -> dict[str, tuple[str, str]]:
     return policies
 
 
+def ssm_core_policy(region: str) -> str:
+    """AWS's managed policy that lets SSM Session Manager reach an instance.
+
+    >>> ssm_core_policy("eu-central-1")
+    'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore'
+    """
+    return f"arn:{partition(region)}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+
+
 _EC2_TRUST = _policy_document(
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
 )
@@ -140,6 +149,15 @@ def node_identity(plan: ClusterPlan) -> tuple[Fragment, Resource]:
             {"role": role.ref("name"), "policy_arn": policy.ref("arn")},
         )
         resources += [policy, attachment]
+    if spec.network is not None and spec.network.private_nodes:
+        # nodes without a public address are reached through SSM Session Manager
+        resources.append(
+            Resource(
+                "aws_iam_role_policy_attachment",
+                f"{n}_ssm_core",
+                {"role": role.ref("name"), "policy_arn": ssm_core_policy(spec.region)},
+            )
+        )
     for i, arn in enumerate((spec_block(spec) or AwsOptions()).instance_profile_policies):
         resources.append(
             Resource(

@@ -23,7 +23,7 @@ from nixk8s.backends.aws.options import AwsOptions, spec_block
 from nixk8s.plan import ClusterPlan
 from nixk8s.ports import PortRule, rule_sources
 from nixk8s.spec import ClusterSpec
-from nixk8s.terraform import DataSource, Expr, Fragment, Resource, Text
+from nixk8s.terraform import DataSource, Expr, Fragment, Resource, Text, ref
 
 DEFAULT_ZONE_SUFFIXES = ("a", "b", "c")
 
@@ -143,10 +143,107 @@ class AwsNetwork(msgspec.Struct, frozen=True):
     vpc_cidr: Text
     subnet_ids: SubnetIds  # a list of ids, or an expression that is one
     created_vpc: Resource | None
+    # private nodes: the public subnets (NAT gateways, an internet-facing balancer) apart
+    # from the nodes' own, and the NAT gateways; None: the nodes' subnets are public
+    public_subnet_ids: tuple[Text, ...] | None = None
+    nat_gateways: tuple[str, ...] = ()
+
+    @property
+    def balancer_subnet_ids(self) -> SubnetIds:
+        """Where an internet-facing balancer goes: the public subnets."""
+        return self.subnet_ids if self.public_subnet_ids is None else self.public_subnet_ids
+
+
+def private_nodes(spec: ClusterSpec) -> bool:
+    return spec.network is not None and spec.network.private_nodes
+
+
+def subnet_count(spec: ClusterSpec) -> int:
+    """The subnets nixk8s carves from ``vpc_cidr``: one per zone, and with private nodes
+    one public one per zone more (for the NAT gateways), after the nodes' own."""
+    return len(availability_zones(spec)) * (2 if private_nodes(spec) else 1)
+
+
+def _nat(plan: ClusterPlan, suffix: str, subnet: Resource, igw: Resource) -> tuple[Resource, Resource]:
+    """A NAT gateway with its Elastic IP in a public subnet."""
+    n = plan.name
+    eip = Resource(
+        "aws_eip",
+        f"{n}_nat_{suffix}",
+        {"domain": "vpc", "tags": plan.tag_map(Name=f"{n}-nat-{suffix}"), "depends_on": [f"aws_internet_gateway.{igw.name}"]},
+    )
+    gateway = Resource(
+        "aws_nat_gateway",
+        f"{n}_nat_{suffix}",
+        {
+            "allocation_id": eip.ref("id"),
+            "subnet_id": subnet.ref("id"),
+            "connectivity_type": "public",
+            "tags": plan.tag_map(Name=f"{n}-nat-{suffix}"),
+            "depends_on": [f"aws_internet_gateway.{igw.name}"],
+        },
+    )
+    return eip, gateway
+
+
+def _private_routing(
+    plan: ClusterPlan, vpc: Resource, igw: Resource, table: Resource, zones: list[tuple[str, str, str]]
+) -> tuple[list[Resource], list[Text], list[str]]:
+    """Private nodes: per zone a public subnet (the public route table's), a NAT gateway
+    (per zone, or the first zone's for all: ``aws.nat``) and the nodes' route table
+    through it. ``zones``: (zone, suffix, public CIDR) in order."""
+    n = plan.name
+    single = (spec_block(plan.spec) or AwsOptions()).nat == "single"
+    resources: list[Resource] = []
+    public_ids: list[Text] = []
+    gateways: list[Resource] = []
+    for zone, suffix, cidr in zones:
+        subnet = Resource(
+            "aws_subnet",
+            f"{n}_public_subnet_{suffix}",
+            {
+                "vpc_id": vpc.ref("id"),
+                "cidr_block": cidr,
+                "availability_zone": zone,
+                # only the NAT gateways (Elastic IPs) and an internet-facing balancer live here
+                "map_public_ip_on_launch": False,
+                "tags": plan.tag_map(Name=f"{n}-public-subnet-{suffix}"),
+            },
+        )
+        association = Resource(
+            "aws_route_table_association",
+            f"{n}_public_rta_{suffix}",
+            {"subnet_id": subnet.ref("id"), "route_table_id": table.ref("id")},
+        )
+        resources += [subnet, association]
+        public_ids.append(subnet.ref("id"))
+        if not (single and gateways):
+            eip, gateway = _nat(plan, suffix, subnet, igw)
+            resources += [eip, gateway]
+            gateways.append(gateway)
+    for i, (_, suffix, _) in enumerate(zones):
+        gateway = gateways[0 if single else i]
+        private_table = Resource(
+            "aws_route_table",
+            f"{n}_private_rt_{suffix}",
+            {"vpc_id": vpc.ref("id"), "tags": plan.tag_map(Name=f"{n}-private-rt-{suffix}")},
+        )
+        route = Resource(
+            "aws_route",
+            f"{n}_private_route_{suffix}",
+            {
+                "route_table_id": private_table.ref("id"),
+                "destination_cidr_block": "0.0.0.0/0",
+                "nat_gateway_id": gateway.ref("id"),
+            },
+        )
+        resources += [private_table, route]
+    return resources, public_ids, [f"aws_nat_gateway.{g.name}" for g in gateways]
 
 
 def created_network(plan: ClusterPlan) -> AwsNetwork:
-    """A new VPC with an internet gateway and one public subnet per zone."""
+    """A new VPC with an internet gateway and one subnet per zone: public, or with
+    private nodes private behind NAT gateways in public subnets of their own."""
     spec = plan.spec
     assert spec.network is not None
     n = plan.name
@@ -168,11 +265,19 @@ def created_network(plan: ClusterPlan) -> AwsNetwork:
         {"route_table_id": table.ref("id"), "destination_cidr_block": "0.0.0.0/0", "gateway_id": igw.ref("id")},
     )
     zones = availability_zones(spec)
-    cidrs = public_subnet_cidrs(spec.network.vpc_cidr, spec.network.subnet_cidr, len(zones)) or ()
+    private = private_nodes(spec)
+    cidrs = public_subnet_cidrs(spec.network.vpc_cidr, spec.network.subnet_cidr, subnet_count(spec)) or ()
+    suffixes = [zone_suffix(spec.region, zone, i) for i, zone in enumerate(zones)]
+    routing: list[Resource] = []
+    public_ids: list[Text] | None = None
+    nat_gateways: list[str] = []
+    if private and len(cidrs) == 2 * len(zones):
+        routing, public_ids, nat_gateways = _private_routing(
+            plan, vpc, igw, table, list(zip(zones, suffixes, cidrs[len(zones) :]))
+        )
     subnets: list[Resource] = []
     associations: list[Resource] = []
-    for i, (zone, cidr) in enumerate(zip(zones, cidrs)):
-        suffix = zone_suffix(spec.region, zone, i)
+    for zone, suffix, cidr in zip(zones, suffixes, cidrs):
         subnet = Resource(
             "aws_subnet",
             f"{n}_subnet_{suffix}",
@@ -180,16 +285,18 @@ def created_network(plan: ClusterPlan) -> AwsNetwork:
                 "vpc_id": vpc.ref("id"),
                 "cidr_block": cidr,
                 "availability_zone": zone,
-                "map_public_ip_on_launch": True,
+                # private nodes: no instance here asks for a public address
+                "map_public_ip_on_launch": not private,
                 "tags": plan.tag_map(Name=f"{n}-subnet-{suffix}"),
             },
         )
         subnets.append(subnet)
+        node_table = ref("aws_route_table", f"{n}_private_rt_{suffix}", "id") if private else table.ref("id")
         associations.append(
             Resource(
                 "aws_route_table_association",
                 f"{n}_rta_{suffix}",
-                {"subnet_id": subnet.ref("id"), "route_table_id": table.ref("id")},
+                {"subnet_id": subnet.ref("id"), "route_table_id": node_table},
             )
         )
     # every VPC comes with a default security group that lets its members reach each
@@ -200,11 +307,13 @@ def created_network(plan: ClusterPlan) -> AwsNetwork:
         {"vpc_id": vpc.ref("id"), "ingress": [], "egress": [], "tags": plan.tag_map(Name=f"{n}-default-sg")},
     )
     return AwsNetwork(
-        Fragment(resources=(vpc, igw, table, route, default_sg, *subnets, *associations)),
+        Fragment(resources=(vpc, igw, table, route, default_sg, *subnets, *associations, *routing)),
         vpc_id=vpc.ref("id", max_len=32),
         vpc_cidr=spec.network.vpc_cidr,
         subnet_ids=tuple(s.ref("id") for s in subnets),
         created_vpc=vpc,
+        public_subnet_ids=None if public_ids is None else tuple(public_ids),
+        nat_gateways=tuple(nat_gateways),
     )
 
 

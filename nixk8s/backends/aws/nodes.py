@@ -83,6 +83,17 @@ def _launch_template(
         ],
         "tags": plan.tag_map(Name=f"{name.replace('_', '-')}-lt"),
     }
+    if infra.network.public_subnet_ids is not None:
+        # private nodes: the interface says outright that it takes no public address
+        del body["vpc_security_group_ids"]
+        body["network_interfaces"] = [
+            {
+                "device_index": 0,
+                "associate_public_ip_address": "false",
+                "delete_on_termination": "true",
+                "security_groups": [infra.security_group.ref("id")],
+            }
+        ]
     key = _key_name(plan.spec, pool)
     if key:
         body["key_name"] = key

@@ -5,7 +5,7 @@
 """
 
 # No ``from __future__ import annotations``: msgspec evaluates these at class creation (nixk8s/spec.py).
-from typing import Annotated
+from typing import Annotated, Literal
 
 from nixk8s.backends.cloud import Cloud, Starter
 from nixk8s.record import Frozen, doc
@@ -37,6 +37,14 @@ class AwsOptions(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
     subnet_ids: Annotated[
         tuple[str, ...], doc("Subnets", "Subnets of vpc_id for the nodes and the API load balancer")
     ] = ()
+    nat: Annotated[
+        Literal["single", "per-zone"],
+        doc(
+            "NAT gateways",
+            "With network.private_nodes: a NAT gateway in each zone's public subnet (per-zone: a zone's "
+            "nodes keep their way out when another zone fails), or one for every zone (single: cheaper)",
+        ),
+    ] = "per-zone"
     instance_profile_policies: Annotated[
         tuple[str, ...],
         doc("Instance profile policies", "More IAM managed policy ARNs for the nodes' role"),

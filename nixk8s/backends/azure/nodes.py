@@ -99,7 +99,7 @@ def control_plane_node(plan: ClusterPlan, infra: AzureInfra, node: RenderedNode)
     pool = plan.spec.system_pool
     zone = infra.zones[i % len(infra.zones)] if infra.zones else None
     placed = {"location": infra.network.location, "resource_group_name": infra.network.resource_group_name}
-    address = Resource(
+    address = None if infra.private else Resource(
         "azurerm_public_ip",
         f"{node.name}_pip",
         {
@@ -125,7 +125,7 @@ def control_plane_node(plan: ClusterPlan, infra: AzureInfra, node: RenderedNode)
                     "private_ip_address_allocation": "Static",
                     "private_ip_address": infra.control_plane_ips[i],
                     "private_ip_address_version": "IPv4",
-                    "public_ip_address_id": address.ref("id"),
+                    **({} if address is None else {"public_ip_address_id": address.ref("id")}),
                 }
             ],
             "tags": plan.tag_map(),
@@ -148,11 +148,12 @@ def control_plane_node(plan: ClusterPlan, infra: AzureInfra, node: RenderedNode)
             "depends_on": list(infra.network.ready),
         },
     )
-    fragment = Fragment(resources=(address, nic, vm), locals=((user_data_local(node.name), node.user_data),))
+    machines = (nic, vm) if address is None else (address, nic, vm)
+    fragment = Fragment(resources=machines, locals=((user_data_local(node.name), node.user_data),))
     handle = NodeHandle(
         resource=f"azurerm_linux_virtual_machine.{node.name}",
         private_ip=infra.control_plane_ips[i],
-        public_ip=address.ref("ip_address", max_len=15),
+        public_ip=None if address is None else address.ref("ip_address", max_len=15),
     )
     return Placed(fragment, (handle,))
 

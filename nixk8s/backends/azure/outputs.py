@@ -17,12 +17,19 @@ from nixk8s.terraform import Fragment, Output, Template, Text
 
 def outputs(plan: ClusterPlan, infra: AzureInfra, servers: tuple[NodeHandle, ...]) -> Fragment:
     addresses = {
-        vm_name(names.control_plane_node(plan.name, i)): {"private_ip": server.private_ip, "public_ipv4": server.public_ip}
+        vm_name(names.control_plane_node(plan.name, i)): {
+            "private_ip": server.private_ip,
+            **({"public_ipv4": server.public_ip} if server.public_ip is not None else {}),
+        }
         for i, server in enumerate(servers)
     }
     balancer = infra.balancer
-    endpoint: Text = servers[0].public_ip or ""
-    reached = "Kubernetes API of server 0 (its public IPv4 address)"
+    endpoint: Text = servers[0].public_ip or servers[0].private_ip or ""
+    reached = (
+        "Kubernetes API of server 0 (its private address: from inside the VNet, or a VPN)"
+        if infra.private
+        else "Kubernetes API of server 0 (its public IPv4 address)"
+    )
     join = infra.control_plane_ips[0]
     joined = "the address nodes join the cluster through (server 0's static private address)"
     if balancer is not None:
@@ -52,6 +59,11 @@ def notes(plan: ClusterPlan, infra: AzureInfra) -> tuple[str, ...]:
         "outbound traffic leaves through the NAT gateway (the subnet's default outbound access is off); "
         "the NSG's last rule (4096) denies traffic inside the VNet to any port the port table does not open",
     ]
+    if infra.private:
+        result.append(
+            "private nodes: no NIC has a public IP, servers included; reach a node through a bastion of your "
+            "own (Azure Bastion, or a jump host in the VNet or a peered one)"
+        )
     if infra.balancer is None:
         result.append(
             f"nodes join server 0 at {infra.control_plane_ips[0]} (a static private address; "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import msgspec
 
 from nixk8s import names, netaddr
-from nixk8s.backends.base import Foundation
+from nixk8s.backends.base import Egress, Foundation
 from nixk8s.backends.gcp.balancer import Balancer, api_balancer
 from nixk8s.backends.gcp.checks import (
     BASE_ROLES,
@@ -19,7 +19,7 @@ from nixk8s.backends.gcp.checks import (
     role_suffix,
     zones,
 )
-from nixk8s.backends.gcp.network import NETWORK_ID_MAX_LEN, GcpNetwork, gcp_network
+from nixk8s.backends.gcp.network import IAP_RANGE, NETWORK_ID_MAX_LEN, GcpNetwork, gcp_network
 from nixk8s.plan import ClusterPlan
 from nixk8s.spec import ClusterSpec
 from nixk8s.terraform import Fragment, Resource, Template
@@ -119,4 +119,14 @@ def foundation(plan: ClusterPlan) -> Foundation[GcpInfra]:
         network_id=net.network.ref("id", max_len=NETWORK_ID_MAX_LEN),
         api_names=() if balancer is None else balancer.handle.addresses,
         balancer=None if balancer is None else balancer.handle,
+        egress=None
+        if net.nat is None
+        else Egress(
+            via=f"Cloud NAT (google_compute_router_nat.{net.nat.name}) for the subnet, on a Cloud Router",
+            resources=(f"google_compute_router_nat.{net.nat.name}",),
+        ),
+        node_access=None
+        if net.nat is None
+        else f"IAP TCP forwarding (gcloud compute ssh NODE --tunnel-through-iap): the firewall admits {IAP_RANGE} "
+        "on 22, and the operator needs roles/iap.tunnelResourceAccessor",
     )

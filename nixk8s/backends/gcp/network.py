@@ -39,6 +39,13 @@ class GcpNetwork(msgspec.Struct, frozen=True):
     vpc_cidr: str
     subnet_cidr: str
     node_tag: str
+    # private nodes: the Cloud NAT every node's traffic leaves through (None: each
+    # node's own external address)
+    nat: Resource | None = None
+
+    @property
+    def private(self) -> bool:
+        return self.nat is not None
 
 
 def node_tag(cluster: str) -> str:
@@ -155,13 +162,71 @@ def firewall_rules(plan: ClusterPlan, vpc: Resource, tag: str) -> tuple[Resource
     return tuple(rules)
 
 
+# where IAP TCP forwarding connects from (Google's documented range)
+IAP_RANGE = "35.235.240.0/20"
+
+
+def cloud_nat(plan: ClusterPlan, vpc: Resource, subnet: Resource) -> tuple[Resource, Resource]:
+    """``google_compute_router.N_router`` and ``google_compute_router_nat.N_nat``: the
+    subnet's way out for nodes without external addresses."""
+    n = plan.name
+    router = Resource(
+        "google_compute_router",
+        f"{n}_router",
+        {
+            "name": names.dns_name(f"{n}-router"),
+            "description": DESCRIPTION.format(name=n),
+            "region": plan.spec.region,
+            "network": vpc.ref("id"),
+        },
+    )
+    nat = Resource(
+        "google_compute_router_nat",
+        f"{n}_nat",
+        {
+            "name": names.dns_name(f"{n}-nat"),
+            "router": router.ref("name"),
+            "region": plan.spec.region,
+            "nat_ip_allocate_option": "AUTO_ONLY",
+            "source_subnetwork_ip_ranges_to_nat": "LIST_OF_SUBNETWORKS",
+            "subnetwork": [{"name": subnet.ref("id"), "source_ip_ranges_to_nat": ["ALL_IP_RANGES"]}],
+            "log_config": {"enable": True, "filter": "ERRORS_ONLY"},
+        },
+    )
+    return router, nat
+
+
+def iap_ssh_rule(plan: ClusterPlan, vpc: Resource, tag: str) -> Resource:
+    """SSH from IAP TCP forwarding only: how an operator reaches a private node."""
+    n = plan.name
+    return Resource(
+        "google_compute_firewall",
+        f"{n}_iap_ssh",
+        {
+            "name": names.dns_name(f"{n}-iap-ssh"),
+            "description": f"SSH through IAP TCP forwarding (cluster {n}, managed by nixk8s)",
+            "network": vpc.ref("id"),
+            "direction": "INGRESS",
+            "priority": 1000,
+            "source_ranges": [IAP_RANGE],
+            "target_tags": [tag],
+            "allow": [{"protocol": "tcp", "ports": ["22"]}],
+        },
+    )
+
+
 def gcp_network(plan: ClusterPlan) -> GcpNetwork:
-    """The VPC, its subnet and the firewall: always created (GCP has no usable default)."""
+    """The VPC, its subnet and the firewall: always created (GCP has no usable default);
+    with private nodes, Cloud NAT and SSH from IAP."""
     fragment, vpc, subnet = created_network(plan)
     tag = node_tag(plan.name)
     net = network(plan.spec)
+    private = net.private_nodes
+    router, nat = cloud_nat(plan, vpc, subnet) if private else (None, None)
+    extra = (router, nat, iap_ssh_rule(plan, vpc, tag)) if router is not None and nat is not None else ()
     return GcpNetwork(
-        fragment=Fragment(resources=(*fragment.resources, *firewall_rules(plan, vpc, tag))),
+        nat=nat,
+        fragment=Fragment(resources=(*fragment.resources, *firewall_rules(plan, vpc, tag), *extra)),
         network=vpc,
         subnet=subnet,
         vpc_cidr=net.vpc_cidr,

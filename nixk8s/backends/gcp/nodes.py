@@ -133,7 +133,8 @@ def control_plane_node(plan: ClusterPlan, infra: GcpInfra, node: RenderedNode) -
                 {
                     "subnetwork": infra.network.subnet.ref("id"),
                     "network_ip": address.ref("address", max_len=15),
-                    "access_config": [{}],
+                    # an ephemeral external address, unless nodes are private (Cloud NAT)
+                    **({} if infra.network.private else {"access_config": [{}]}),
                 }
             ],
             # a new image means a new boot disk, which replaces the server: NixOS
@@ -144,7 +145,9 @@ def control_plane_node(plan: ClusterPlan, infra: GcpInfra, node: RenderedNode) -
     )
     instance = Resource("google_compute_instance", node.name, body)
     handle = NodeHandle(
-        resource=f"google_compute_instance.{node.name}", private_ip=ip, public_ip=public_ipv4(node.name)
+        resource=f"google_compute_instance.{node.name}",
+        private_ip=ip,
+        public_ip=None if infra.network.private else public_ipv4(node.name),
     )
     return Placed(Fragment(resources=(address, instance)), (handle,))
 
@@ -179,7 +182,12 @@ def _template(plan: ClusterPlan, infra: GcpInfra, pool: WorkerPool, node: Render
                     "labels": infra.labels,
                 }
             ],
-            "network_interface": [{"subnetwork": infra.network.subnet.ref("id"), "access_config": [{}]}],
+            "network_interface": [
+                {
+                    "subnetwork": infra.network.subnet.ref("id"),
+                    **({} if infra.network.private else {"access_config": [{}]}),
+                }
+            ],
             # templates are immutable: a changed one is a new template, made before
             # the old one (still used by its group) is deleted
             "lifecycle": {"create_before_destroy": True},

@@ -18,6 +18,8 @@ from nixk8s.terraform import Fragment, Output, Template, Text
 def _endpoint(infra: GcpInfra, servers: tuple[NodeHandle, ...]) -> tuple[Text, str]:
     """Where kubectl reaches the API, and how it is reached there."""
     balancer = infra.balancer
+    if balancer is None and infra.network.private:
+        return servers[0].private_ip or "", "Kubernetes API of server 0 (its internal address: from inside the VPC, or a VPN)"
     if balancer is None:
         return servers[0].public_ip or "", "Kubernetes API of server 0 (its external IPv4, open to access.api_sources)"
     if balancer.public_address is not None:
@@ -30,7 +32,7 @@ def outputs(plan: ClusterPlan, infra: GcpInfra, servers: tuple[NodeHandle, ...])
     addresses = {
         names.dns_name(names.control_plane_node(plan.name, i)): {
             "private_ip": server.private_ip,
-            "public_ip": server.public_ip,
+            **({"public_ip": server.public_ip} if server.public_ip is not None else {}),
             "zone": zones[i],
         }
         for i, server in enumerate(servers)

@@ -60,7 +60,9 @@ def node_config(plan: ClusterPlan, pool: WorkerPool) -> Fragment:
     return Fragment(locals=((node_config_local(plan, pool), entry),))
 
 
-def outputs(plan: ClusterPlan, image: str, network: Resource | None, firewall: Resource) -> Fragment:
+def outputs(
+    plan: ClusterPlan, image: str, network: Resource | None, firewall: Resource, *, private: bool = False
+) -> Fragment:
     """The cluster config (sensitive: the user_data holds the join token) and the rest of
     what the autoscaler's deployment needs; nothing where no pool is autoscaled."""
     pools = [pool for _, pool in plan.spec.worker_pools if pool.autoscale]
@@ -77,6 +79,9 @@ def outputs(plan: ClusterPlan, image: str, network: Resource | None, firewall: R
         "HCLOUD_FIREWALL": firewall.ref("id"),
         "nodes": flags,
     }
+    if private:
+        # the autoscaler's servers have no public address either (private nodes)
+        deployment |= {"HCLOUD_PUBLIC_IPV4": "false", "HCLOUD_PUBLIC_IPV6": "false"}
     return Fragment(
         locals=((config, value),),
         outputs=(

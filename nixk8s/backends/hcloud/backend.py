@@ -26,6 +26,7 @@ from nixk8s.backends.hcloud import autoscaler as autoscaler
 from nixk8s.backends.hcloud.balancer import refusal
 from nixk8s.backends.hcloud.checks import MAX_SERVERS_PER_PLACEMENT_GROUP, check
 from nixk8s.backends.hcloud.foundation import HcloudInfra, foundation
+from nixk8s.backends.hcloud.nat import boot_steps
 from nixk8s.backends.hcloud.nodes import control_plane_node, machine_pool, post_instance, worker_pool
 from nixk8s.backends.hcloud.outputs import notes, outputs
 from nixk8s.terraform import ProviderRequirement
@@ -48,6 +49,7 @@ HCLOUD: Backend[HcloudInfra] = Backend(
     machine_pool=machine_pool,
     outputs=outputs,
     notes=notes,
+    boot_steps=boot_steps,
     api_load_balancer_refusal=refusal,
     public_api_balancer_filters_sources=False,
     spread_group_size=MAX_SERVERS_PER_PLACEMENT_GROUP,

@@ -83,11 +83,15 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
             )
         if not netaddr.net(spec.network.vpc_cidr).is_private:
             yield Problem("network.vpc_cidr", "Hetzner networks must use a private (RFC 1918) range")
-        # the servers' fixed hosts, and the balancer's (the subnet's last) above them
-        needed = FIRST_CONTROL_PLANE_HOST + spec.control_plane_count + (1 if plan.api_load_balancer else 0)
+        # the servers' fixed hosts, and the balancer's (the subnet's last) above them; the
+        # NAT machine's is below the balancer's, which stays reserved without a balancer
+        private = spec.network.private_nodes
+        reserved = 2 if private else 1 if plan.api_load_balancer else 0
+        needed = FIRST_CONTROL_PLANE_HOST + spec.control_plane_count + reserved
         subnet_ok = spec.network.subnet_cidr is None or netaddr.cidr_error(spec.network.subnet_cidr) is None
         if subnet_ok and netaddr.host(spec.network.subnet, needed) is None:
             what = " and the API load balancer" if plan.api_load_balancer else ""
+            what += " and the NAT machine (below the balancer's reserved address)" if private else ""
             yield Problem(
                 "network.subnet_cidr",
                 f"{spec.network.subnet} has too few addresses for {spec.control_plane_count} control-plane nodes{what}",

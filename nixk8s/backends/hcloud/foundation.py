@@ -5,7 +5,8 @@ from __future__ import annotations
 import msgspec
 
 from nixk8s import names, netaddr
-from nixk8s.backends.base import Foundation
+from nixk8s.backends.base import Egress, Foundation
+from nixk8s.backends.hcloud import nat as nat_machine
 from nixk8s.backends.hcloud import autoscaler as autoscaler
 from nixk8s.backends.hcloud.balancer import Balancer, api_balancer
 from nixk8s.backends.hcloud.checks import FIRST_CONTROL_PLANE_HOST, image, labels
@@ -25,6 +26,12 @@ class HcloudInfra(msgspec.Struct, frozen=True):
     image: str
     labels: dict[str, str]
     balancer: Balancer | None
+    # the NAT machine, where nodes have no public address (network.private_nodes)
+    nat: nat_machine.NatMachine | None = None
+
+    @property
+    def private(self) -> bool:
+        return self.nat is not None
 
 
 def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
@@ -53,10 +60,15 @@ def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
     balancing, balancer = (
         api_balancer(plan, subnet, label_map) if plan.api_load_balancer and subnet else (Fragment(), None)
     )
-    infra = HcloudInfra(firewall, placement, network, subnet, cp_ips, image(spec) or "", label_map, balancer)
+    nat = (
+        nat_machine.nat_machine(plan, network, subnet, label_map)
+        if nat_machine.private(spec) and network is not None and subnet is not None
+        else None
+    )
+    infra = HcloudInfra(firewall, placement, network, subnet, cp_ips, image(spec) or "", label_map, balancer, nat)
     server_0 = cp_ips[0] if cp_ips else public_ipv4(names.control_plane_node(plan.name, 0))
     return Foundation(
-        fragment=combine([Fragment(resources=resources), balancing]),
+        fragment=combine([Fragment(resources=resources), balancing, nat_machine.fragment(nat) if nat else Fragment()]),
         infra=infra,
         # Hetzner's balancer proxies: servers join through it as workers do
         join_host=server_0 if balancer is None else balancer.private_ip,
@@ -64,4 +76,16 @@ def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
         network_id=network.ref("id", max_len=20) if network else None,
         api_names=() if balancer is None else balancer.handle.addresses,
         balancer=None if balancer is None else balancer.handle,
+        egress=None
+        if nat is None
+        else Egress(
+            via=f"the NAT machine {nat.address} at {nat.private_ip} (debian-12, masquerading the network), "
+            f"by the network's route 0.0.0.0/0 (hcloud_network_route.{nat.route.name}); each node routes "
+            "through the network's gateway from its boot data",
+            resources=(nat.address, f"hcloud_network_route.{nat.route.name}"),
+        ),
+        node_access=None
+        if nat is None
+        else f"through the NAT machine as a bastion: ssh -J root@<{nat.address} public IPv4> <node's private "
+        "address>; it admits access.ssh_sources on 22 (terraform output nat_machine)",
     )

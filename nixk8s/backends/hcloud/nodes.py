@@ -26,6 +26,8 @@ def _server(
     role_labels: dict[str, str],
     *,
     placement_group: Text,
+    ip: str | None = None,
+    after: list[str] | None = None,
 ) -> Resource:
     spec = plan.spec
     replace = (block := spec_block(spec)) is not None and block.replace_on_user_data_change
@@ -40,6 +42,14 @@ def _server(
         "labels": {**infra.labels, **role_labels},
         "placement_group_id": placement_group,
     }
+    if infra.nat is not None and infra.network is not None and infra.subnet is not None:
+        # no public address; such a server must join the network at creation, so it
+        # is attached inline (hcloud_server_network cannot follow a server with none)
+        body["public_net"] = [{"ipv4_enabled": False, "ipv6_enabled": False}]
+        body["network"] = [{"network_id": infra.network.ref("id"), **({"ip": ip} if ip else {}), "alias_ips": []}]
+        # and boots once the way out exists: its boot data may need the internet at once
+        route = f"hcloud_network_route.{infra.nat.route.name}"
+        body["depends_on"] = [f"hcloud_network_subnet.{infra.subnet.name}", route, *(after or [])]
     if not replace:
         # Hetzner replaces a server whose user_data, image or ssh_keys change; NixOS
         # nodes take those through their flake and GitOps instead
@@ -48,8 +58,9 @@ def _server(
 
 
 def _attachment(infra: HcloudInfra, server: str, ip: str | None, after: list[str]) -> Resource | None:
-    """``hcloud_server_network.<server>_network``: the server on the subnet (None without one)."""
-    if infra.subnet is None:
+    """``hcloud_server_network.<server>_network``: the server on the subnet (None without
+    one, or where the server is attached inline: a private node)."""
+    if infra.subnet is None or infra.private:
         return None
     body: dict[str, Any] = {"server_id": ref("hcloud_server", server, "id"), "subnet_id": infra.subnet.ref("id")}
     if ip is not None:
@@ -59,9 +70,12 @@ def _attachment(infra: HcloudInfra, server: str, ip: str | None, after: list[str
     return Resource("hcloud_server_network", f"{server}_network", body)
 
 
-def _handle(name: str, ip: str | None, group: str) -> NodeHandle:
+def _handle(infra: HcloudInfra, name: str, ip: str | None, group: str) -> NodeHandle:
     return NodeHandle(
-        resource=f"hcloud_server.{name}", private_ip=ip, public_ip=public_ipv4(name), spread_group=group
+        resource=f"hcloud_server.{name}",
+        private_ip=ip,
+        public_ip=None if infra.private else public_ipv4(name),
+        spread_group=group,
     )
 
 
@@ -71,6 +85,7 @@ def _control_plane_ip(infra: HcloudInfra, node: RenderedNode) -> str | None:
 
 
 def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Placed:
+    ip = _control_plane_ip(infra, node)
     server = _server(
         plan,
         infra,
@@ -78,10 +93,10 @@ def control_plane_node(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode
         plan.spec.system_pool,
         {"role": "control-plane", "pool": plan.spec.system_pool.name, "node-index": str(node.ordinal)},
         placement_group=infra.placement_group.ref("id"),
+        ip=ip,
     )
-    ip = _control_plane_ip(infra, node)
     group = f"hcloud_placement_group.{infra.placement_group.name}"
-    return Placed(Fragment(resources=(server,)), (_handle(node.name, ip, group),))
+    return Placed(Fragment(resources=(server,)), (_handle(infra, node.name, ip, group),))
 
 
 def post_instance(plan: ClusterPlan, infra: HcloudInfra, node: RenderedNode) -> Fragment:
@@ -106,10 +121,13 @@ def machine_pool(plan: ClusterPlan, infra: HcloudInfra, pool: MachinePool) -> Pl
     """A server per machine, spread across placement groups of at most 10."""
     # workers attach after the control plane and the balancer, so that Hetzner never
     # hands a worker an address one of them is about to claim
-    after = [
-        f"hcloud_server_network.{names.control_plane_node(plan.name, i)}_network"
-        for i in range(plan.spec.control_plane_count)
-    ] + ([f"hcloud_load_balancer_network.{infra.balancer.attachment.name}"] if infra.balancer else [])
+    # (private nodes: after the servers and the NAT machine, which join it at creation)
+    attached = "hcloud_server.{}" if infra.private else "hcloud_server_network.{}_network"
+    after = (
+        [attached.format(names.control_plane_node(plan.name, i)) for i in range(plan.spec.control_plane_count)]
+        + ([f"hcloud_load_balancer_network.{infra.balancer.attachment.name}"] if infra.balancer else [])
+        + ([infra.nat.address] if infra.nat else [])
+    )
     resources: list[Resource] = []
     for node in pool.nodes:
         group = ref("hcloud_placement_group", spread_group(plan, pool.pool.name, node.spread_group), "id")
@@ -120,6 +138,7 @@ def machine_pool(plan: ClusterPlan, infra: HcloudInfra, pool: MachinePool) -> Pl
             pool.pool,
             {"role": "worker", "pool": pool.pool.name, "node-index": node.ordinal},
             placement_group=group,
+            after=after,
         )
         attachment = _attachment(infra, server.name, None, after)
         resources += [server] + ([attachment] if attachment else [])
@@ -132,7 +151,7 @@ def machine_pool(plan: ClusterPlan, infra: HcloudInfra, pool: MachinePool) -> Pl
         for k in pool.spread_groups
     )
     handles = tuple(
-        _handle(n.name, None, f"hcloud_placement_group.{spread_group(plan, pool.pool.name, n.spread_group)}")
+        _handle(infra, n.name, None, f"hcloud_placement_group.{spread_group(plan, pool.pool.name, n.spread_group)}")
         for n in pool.nodes
     )
     return Placed(Fragment(resources=tuple(resources)), handles, shared=Fragment(resources=shared))

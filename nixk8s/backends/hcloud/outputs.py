@@ -18,7 +18,7 @@ from nixk8s.terraform import Fragment, Output, Template, Text, combine
 def outputs(plan: ClusterPlan, infra: HcloudInfra, servers: tuple[NodeHandle, ...]) -> Fragment:
     addresses = {
         names.dns_name(names.control_plane_node(plan.name, i)): {
-            "public_ipv4": server.public_ip,
+            **({"public_ipv4": server.public_ip} if server.public_ip is not None else {}),
             **({"private_ip": server.private_ip} if server.private_ip is not None else {}),
         }
         for i, server in enumerate(servers)
@@ -26,16 +26,31 @@ def outputs(plan: ClusterPlan, infra: HcloudInfra, servers: tuple[NodeHandle, ..
     balancer = infra.balancer
     join = balancer.private_ip if balancer else servers[0].private_ip or servers[0].public_ip
     assert join is not None
-    if balancer is None:
-        endpoint: Text = servers[0].public_ip or ""
+    if balancer is None and infra.private:
+        endpoint: Text = servers[0].private_ip or ""
+        reached = "Kubernetes API of server 0 (private address: from inside the network, or a VPN)"
+    elif balancer is None:
+        endpoint = servers[0].public_ip or ""
         reached = "Kubernetes API of server 0 (public IPv4)"
     elif balancer.public_ipv4 is not None:
         endpoint, reached = balancer.public_ipv4, "Kubernetes API through the public load balancer"
     else:
         endpoint = balancer.private_ip
         reached = "Kubernetes API through the private load balancer (from inside the network, or a VPN)"
-    scaling = autoscaler.outputs(plan, infra.image, infra.network, infra.firewall)
-    return combine([scaling, Fragment(
+    scaling = autoscaler.outputs(plan, infra.image, infra.network, infra.firewall, private=infra.private)
+    nat = infra.nat
+    bastion = (
+        ()
+        if nat is None
+        else (
+            Output(
+                "nat_machine",
+                {"public_ipv4": nat.server.ref("ipv4_address", max_len=15), "private_ip": nat.private_ip},
+                "the NAT machine every node's traffic leaves through, and the bastion for access.ssh_sources",
+            ),
+        )
+    )
+    return combine([scaling, Fragment(outputs=bastion), Fragment(
         outputs=(
             Output("api_endpoint", Template.of("https://", endpoint, ":6443"), reached),
             Output("control_plane_addresses", addresses, "public and private addresses of each control-plane server"),
@@ -55,6 +70,12 @@ def notes(plan: ClusterPlan, infra: HcloudInfra) -> tuple[str, ...]:
         )
     else:
         result.append("Hetzner firewalls filter public traffic only; the private network is not filtered")
+    if infra.nat is not None:
+        result.append(
+            f"private nodes: no server has a public address; they reach the internet through the NAT machine "
+            f"{infra.nat.address} ({infra.nat.private_ip}, a debian-12 cx22 with a public IPv4), which is also "
+            "the SSH bastion for access.ssh_sources; it is not a node, and keeping it patched is the operator's"
+        )
     longest = max((f"{plan.name}-{p.name}-{p.desired - 1}" for _, p in spec.worker_pools), key=len, default="")
     if len(longest) > names.DNS_LABEL_LIMIT:
         result.append(
