@@ -66,3 +66,14 @@ def test_every_node_of_a_small_spec_names_its_cluster(cloud: CloudCase) -> None:
 def test_a_broken_vpc_cidr_hides_no_check_of_the_region(cloud: CloudCase) -> None:
     spec = cloud.spec(region="nowhere-9X", network={"vpc_cidr": "10.0.0.0/33"})
     assert {"network.vpc_cidr", "region"} <= set(problem_paths(spec))
+
+
+@pytest.mark.parametrize("case", EXAMPLES, ids=example_id)
+def test_diff_knows_what_replaces_every_cloud_resource_of_every_example(case: tuple[CloudCase, Path]) -> None:
+    """A resource type without a rule would be reported as updated in place, whatever changed."""
+    from nixk8s.backends.catalog import cloud_named
+    from nixk8s.document_diff.replacement import rule_for
+
+    prefixes = cloud_named(case[0].name).resource_prefixes
+    types = set(compile_file(case[1]).document["resource"])
+    assert sorted(t for t in types if t.startswith(prefixes) and rule_for(t) is None) == []

@@ -117,6 +117,15 @@ RULES: dict[str, ResourceRule] = {
         ),
     ),
     "aws_internet_gateway": ResourceRule(source=_AWS + "ec2/vpc_internet_gateway.go", replacing=(_REGION,)),
+    "aws_eip": ResourceRule(
+        source=_AWS + "ec2/ec2_eip.go",
+        replacing=(_REGION, "address", "customer_owned_ipv4_pool", "domain", "network_border_group", "public_ipv4_pool"),
+    ),
+    "aws_nat_gateway": ResourceRule(
+        source=_AWS + "ec2/vpc_nat_gateway.go",
+        replacing=(_REGION, "allocation_id", "connectivity_type", "private_ip", "subnet_id"),
+        replaced_note="the zone's nodes lose their way out until the new gateway and its route exist",
+    ),
     "aws_route_table": ResourceRule(source=_AWS + "ec2/vpc_route_table.go", replacing=(_REGION, "vpc_id",)),
     "aws_route": ResourceRule(
         source=_AWS + "ec2/vpc_route.go",

@@ -137,6 +137,14 @@ RULES: dict[str, ResourceRule] = {
         ),
         kept_when_removed=("address", "subnetwork"),
     ),
+    "google_compute_router": ResourceRule(
+        source=_GOOGLE + "resource_compute_router.go", replacing=("name", "network", "region", "project")
+    ),
+    "google_compute_router_nat": ResourceRule(
+        source=_GOOGLE + "resource_compute_router_nat.go",
+        replacing=("name", "router", "region", "project"),
+        replaced_note="private nodes lose their way out until the new NAT exists",
+    ),
     "google_compute_network": ResourceRule(
         source=_GOOGLE + "resource_compute_network.go",
         replacing=(

@@ -49,6 +49,12 @@ RULES: dict[str, ResourceRule] = {
         replacing=("network_id", "type", "network_zone", "ip_range", "vswitch_id"),
     ),
     "hcloud_firewall": ResourceRule(source=_HCLOUD + "firewall/resource.go"),
+    # no update function: every argument replaces the route
+    "hcloud_network_route": ResourceRule(
+        source=_HCLOUD + "network/resource_route.go",
+        replacing=("network_id", "destination", "gateway"),
+        replaced_note="private nodes lose their way out while the route is made again",
+    ),
     "hcloud_placement_group": ResourceRule(
         source=_HCLOUD + "placementgroup/resource.go",
         disruptive=(Disruption("type", "⚠ the provider neither replaces nor updates it: the change is not applied"),),
