@@ -75,5 +75,5 @@ def test_diff_knows_what_replaces_every_cloud_resource_of_every_example(case: tu
     from nixk8s.document_diff.replacement import rule_for
 
     prefixes = cloud_named(case[0].name).resource_prefixes
-    types = set(compile_file(case[1]).document["resource"])
+    types = set(compiled_example(case[1]).document["resource"])
     assert sorted(t for t in types if t.startswith(prefixes) and rule_for(t) is None) == []
