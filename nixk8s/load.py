@@ -112,7 +112,13 @@ _TOML_HINT = " (this looks like TOML: name the file .toml, or pass --spec-format
 
 
 def _looks_like_toml(data: bytes) -> bool:
-    """Whether bytes that failed as YAML are a TOML table (a wrong extension, stdin)."""
+    """Whether bytes that failed as YAML are a TOML table (a wrong extension, stdin).
+
+    Never past the size bound: bytes refused for their size are not parsed at all,
+    not even for a hint.
+    """
+    if size_problem(data) is not None:
+        return False
     try:
         text = data.decode("utf-8")
         return scan_problem(text, "toml") is None and bool(msgspec.toml.decode(text))
