@@ -305,3 +305,92 @@ def test_replacing_writes_the_whole_file_created_private(
     assert target.read_bytes() == b"new\n"
     assert target.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in target.parent.iterdir()] == ["main.tf.json"]
+
+
+# --- control characters in human output ----------------------------------------------------------------
+
+FORGED_REGION = textwrap.dedent(
+    """\
+    name: demo
+    backend: hcloud
+    region: "nbg1\\e[2J\\a\\r\\nfake.yaml: valid\\u202e"
+    node_pools: [{name: system, instance_types: ["cx32\\e]0;title\\a"], min_size: 1, max_size: 1}]
+    hcloud: {image: "nixos\\x85"}
+    """
+)
+# not a cloud's name, so not refused, but printed by explain and in a warning
+TRACK = "1.34\x1b]0;pwned\x07\r\nfake.yaml: valid\u202e\u2066"
+TRACKED = textwrap.dedent(
+    f"""\
+    name: demo
+    backend: hcloud
+    region: nbg1
+    distribution_track: {json.dumps(TRACK)}
+    node_pools: [{{name: system, instance_types: [cx32], min_size: 1, max_size: 1}}]
+    hcloud: {{image: nixos}}
+    nixos: {{secrets: {{extra_paths: {{"x\\e[1m": "/run/\\e[2Jx"}}}}}}
+    """
+)
+
+
+def visible(text: str) -> bool:
+    """Whether every line of ``text`` holds only printable characters."""
+    return all(line.isprintable() for line in text.split("\n"))
+
+
+def test_a_spec_cannot_forge_or_colour_a_problem_line(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(FORGED_REGION)
+    result = run("validate", str(spec))
+    assert result.returncode == EXIT_INVALID
+    assert visible(result.stderr)
+    assert all(line.startswith(f"{spec}: ") for line in result.stderr.splitlines())
+    assert "region: holds U+001B, a control character, at character 5" in result.stderr
+
+
+def test_explain_shows_what_the_spec_chose_escaped(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TRACKED)
+    result = run("explain", str(spec))
+    assert result.returncode == EXIT_OK, result.stderr
+    assert visible(result.stdout) and visible(result.stderr)
+    assert "fake.yaml: valid" not in [line.strip() for line in result.stdout.splitlines()]
+    assert "track 1.34\\x1b]0;pwned\\x07\\r\\nfake.yaml: valid\\u202e\\u2066)" in result.stdout
+    assert "paths x\\x1b[1m=/run/\\x1b[2Jx" in result.stdout
+
+
+def test_mermaid_escapes_every_string_before_quoting_it() -> None:
+    # a valid spec has no control character in what the picture shows (rules.py refuses
+    # them there), so the explanation is given some directly
+    from nixk8s.compiler import compile_source
+    from nixk8s.explanation import explanation
+    from nixk8s.mermaid import render_mermaid
+
+    e = explanation(compile_source(EXAMPLE.read_bytes()).unwrap())
+    hostile = msgspec.structs.replace(e, cluster=msgspec.structs.replace(e.cluster, region="nbg1\x1b[2J\nend\u202e"))
+    picture = render_mermaid(hostile)
+    assert visible(picture)
+    assert "nbg1\\x1b[2J\\nend\\u202e" in picture
+    assert len(picture.splitlines()) == len(render_mermaid(e).splitlines())
+
+
+def test_explain_json_keeps_what_the_spec_chose_exactly(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TRACKED)
+    result = run("explain", str(spec), "--format", "json")
+    assert result.returncode == EXIT_OK, result.stderr
+    assert json.loads(result.stdout)["cluster"]["track"] == TRACK
+
+
+def test_diff_text_shows_a_hand_made_documents_names_escaped(tmp_path: Path) -> None:
+    from nixk8s.compiler import compile_source
+
+    document = compile_source(EXAMPLE.read_bytes()).unwrap().document
+    old, new = tmp_path / "old.tf.json", tmp_path / "new.tf.json"
+    old.write_text(json.dumps(document))
+    document["resource"]["hcloud_firewall"]["extra\x1b[2J\nfake.yaml: valid"] = {"name": "x\u202e"}
+    new.write_text(json.dumps(document))
+    result = run("diff", str(old), str(new))
+    assert result.returncode == 3, result.stderr
+    assert visible(result.stdout)
+    assert "+ hcloud_firewall.extra\\x1b[2J\\nfake.yaml: valid (added)" in result.stdout
