@@ -394,3 +394,17 @@ def test_diff_text_shows_a_hand_made_documents_names_escaped(tmp_path: Path) -> 
     assert result.returncode == 3, result.stderr
     assert visible(result.stdout)
     assert "+ hcloud_firewall.extra\\x1b[2J\\nfake.yaml: valid (added)" in result.stdout
+
+
+# --- duplicate keys in JSON ---------------------------------------------------------------------------------
+
+
+def test_a_json_spec_with_a_repeated_key_is_refused_at_its_path(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        '{"name": "demo", "backend": "hcloud", "region": "nbg1", "hcloud": {"image": "x"}, '
+        '"node_pools": [{"name": "system", "instance_types": ["cx32"], "min_size": 1, "min_size": 3}]}'
+    )
+    result = run("validate", str(spec))
+    assert result.returncode == EXIT_INVALID
+    assert result.stderr.startswith(f"{spec}: node_pools[0].min_size: duplicate key 'min_size'")
