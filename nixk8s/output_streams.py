@@ -97,7 +97,7 @@ def guarded_output() -> Iterator[None]:
     """Within the block, failed writes to stdout and stderr raise :class:`OutputError`."""
     stdout, stderr = sys.stdout, sys.stderr
     guarded = _Guarded(stdout, "standard output"), _Guarded(stderr, "standard error")
-    sys.stdout, sys.stderr = guarded  # type: ignore[assignment]
+    sys.stdout, sys.stderr = guarded  # a text stream in all but name: __getattr__ gives the rest
     try:
         yield
     finally:

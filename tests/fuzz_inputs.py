@@ -748,7 +748,7 @@ def stream_violations(stream: Stream) -> tuple[str, list[str]]:
         broken.append("read other bytes than the stream's first ones")
     loaded = load(data, stream.fmt)  # type: ignore[arg-type]
     if len(data) > MAX_SPEC_BYTES:
-        problems = loaded.failure() if isinstance(loaded, Failure) else ()
+        problems: tuple[Problem, ...] = loaded.failure() if isinstance(loaded, Failure) else ()
         if len(problems) != 1 or "larger than 1 MiB" not in problems[0].message:
             broken.append(f"past the bound, but not refused for its size alone: {str(problems)[:200]}")
         return "refused for its size", broken
@@ -843,7 +843,7 @@ def signal_trial(rng: random.Random) -> SignalTrial:
 @cache
 def _compiled_bytes(spec: str) -> bytes:
     path = SPECS / spec
-    return compile_source(path.read_bytes(), format_of(path.name)).unwrap().to_json()  # type: ignore[arg-type]
+    return compile_source(path.read_bytes(), format_of(path.name)).unwrap().to_json()
 
 
 def _open_fifo_for_writing(fifo: Path, child: subprocess.Popen[bytes], timeout: float = 30) -> int:
