@@ -86,9 +86,15 @@ def printable_fields(value: T, escape: Callable[[str], str] = printable) -> T:
     return _escaped(value, escape)  # type: ignore[no-any-return]
 
 
+_ATOMS = (int, float, bool, type(None))
+
+
 def _escaped(value: Any, escape: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return escape(value)
+    if kind in _ATOMS:  # the common case first: most fields are not text
+        return value
     if isinstance(value, msgspec.Struct):
         changed = {}
         for name in value.__struct_fields__:
@@ -97,14 +103,16 @@ def _escaped(value: Any, escape: Callable[[str], str]) -> Any:
             if new is not field:
                 changed[name] = new
         return msgspec.structs.replace(value, **changed) if changed else value
-    if isinstance(value, (tuple, list)):
+    if kind is tuple or kind is list:
         items = [_escaped(item, escape) for item in value]
         if all(new is old for new, old in zip(items, value)):
             return value
-        return type(value)(items)
-    if isinstance(value, dict):
+        return kind(items)
+    if kind is dict:
         pairs = [(_escaped(k, escape), _escaped(v, escape)) for k, v in value.items()]
         if all(k is old_k and v is old_v for (k, v), (old_k, old_v) in zip(pairs, value.items())):
             return value
         return dict(pairs)
+    if isinstance(value, str):  # a str subclass (an enum's value): as text
+        return escape(value)
     return value
