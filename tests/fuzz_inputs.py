@@ -67,6 +67,8 @@ from nixk8s.source_io import read_bounded
 from nixk8s.spec import ClusterSpec
 from nixk8s.warnings import format_warnings
 
+from support import default_signals
+
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 Document = tuple[bytes, str]  # the bytes and the format they are read as
 FORMATS = ("yaml", "toml", "json")
@@ -708,7 +710,8 @@ def stream_input(rng: random.Random) -> Stream:
     elif kind == "past the bound":
         data = (data + _padding(fmt, 1000)) * (1 + rng.choice([2, 3]) * MAX_SPEC_BYTES // (len(data) + 1000))
     elif kind == "endless":
-        chunk = rng.choice([b"\0" * 65_536, b"y\n" * 32_768, data, rng.randbytes(rng.choice([1, 4096]))])
+        # a byte at a time would only measure the writer: a trickle is as slow as its producer
+        chunk = rng.choice([b"\0" * 65_536, b"y\n" * 32_768, data, rng.randbytes(1) * 512, rng.randbytes(4096)])
         return Stream((chunk,), True, fmt)
     return Stream(_chunked(data, rng), False, fmt)
 
@@ -832,6 +835,7 @@ class SignalTrial(msgspec.Struct, frozen=True):
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+
 _PREVIOUS = b'{"previous": true}\n'
 
 
@@ -875,7 +879,7 @@ def signal_violations(trial: SignalTrial) -> tuple[str, list[str]]:
         os.mkfifo(fifo)
         child = subprocess.Popen(
             [sys.executable, "-m", "nixk8s", "compile", str(fifo), "-o", str(out)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals,
         )
         try:
             fd = _open_fifo_for_writing(fifo, child)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -27,7 +28,7 @@ from nixk8s.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from nixk8s.limits import MAX_SPEC_BYTES
 from nixk8s.source_io import read_bounded, read_source
 
-from support import SPECS
+from support import SPECS, default_signals
 
 EXAMPLE = SPECS / "hcloud-k3s.yaml"
 COMMAND = [sys.executable, "-m", "nixk8s"]
@@ -178,16 +179,21 @@ def open_writer(fifo: Path, child: subprocess.Popen[str], timeout: float = 30) -
     return fd
 
 
-def compile_waiting_on_a_fifo(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, int]:
+def compile_waiting_on_a_fifo(
+    tmp_path: Path, before: Callable[[], object] = default_signals
+) -> tuple[subprocess.Popen[str], Path, int]:
     """A compile whose spec comes from a FIFO that holds half the spec and stays open:
-    the command is reading, and stays there until the test acts."""
+    the command is reading, and stays there until the test acts. ``before`` runs in the
+    child before it starts: SIGINT and SIGTERM at their defaults, whatever the test
+    runner ignores (one run in the background ignores SIGINT)."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "main.tf.json").write_text('{"previous": true}\n')
     fifo = tmp_path / "spec.yaml"
     os.mkfifo(fifo)
     child = subprocess.Popen(
-        [*COMMAND, "compile", str(fifo), "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*COMMAND, "compile", str(fifo), "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=before,
     )
     fd = open_writer(fifo, child)
     spec = EXAMPLE.read_bytes()
@@ -235,11 +241,7 @@ def test_a_signal_ignored_at_start_stays_ignored(tmp_path: Path) -> None:
 
 
 def compile_waiting_on_a_fifo_ignoring_sigint(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, int]:
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the child, as a shell's & does
-    try:
-        return compile_waiting_on_a_fifo(tmp_path)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return compile_waiting_on_a_fifo(tmp_path, before=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
 
 
 # The write itself is too fast to be caught by a signal on purpose, so the mechanism is
@@ -267,7 +269,8 @@ HALF_WRITTEN = textwrap.dedent(
 def half_written(target: Path, kind: str) -> subprocess.Popen[str]:
     target.write_text('{"previous": true}\n')
     child = subprocess.Popen(
-        [sys.executable, "-c", HALF_WRITTEN, str(target), kind], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HALF_WRITTEN, str(target), kind], stdout=subprocess.PIPE, text=True,
+        preexec_fn=default_signals,
     )
     assert child.stdout is not None and child.stdout.readline() == "writing\n"
     return child
