@@ -115,6 +115,8 @@ def test_a_yaml_file_over_the_bound_is_not_parsed_as_toml_for_a_hint(monkeypatch
 COMMANDS_THAT_PRINT = {
     "compile": ["compile", str(EXAMPLE), "-o", "{out}"],
     "validate": ["validate", str(EXAMPLE)],
+    "validate json": ["validate", str(EXAMPLE), "--output", "json"],
+    "validate sarif": ["validate", str(EXAMPLE), "--output", "sarif"],
     "explain": ["explain", str(EXAMPLE)],
     "explain json": ["explain", str(EXAMPLE), "--format", "json"],
     "schema": ["schema"],
