@@ -14,7 +14,12 @@ seeded Random; then every fixed input past a bound (``fuzz_inputs.NASTY``,
 ``fuzz_inputs.NASTY_DOCUMENTS``). Each spec goes through
 ``load`` and, when it loads, ``compile_spec`` and ``to_json`` (a ClusterSpec through
 ``compile_spec`` alone); each pair of documents through the diff command's path
-(``fuzz_inputs.run_diff``: decode, read, compare, both reports).
+(``fuzz_inputs.run_diff``: decode, read, compare, both reports). The families of issue
+21 go through their own checks, whose findings count as escapes: streams read through a
+pipe as stdin and FIFOs are (some past the bound, some endless: read past the bound),
+specs with control characters in their strings and keys (one raw in human output, or a
+forged line), and compiles in a process sent SIGINT, SIGTERM or SIGKILL at random
+moments (``--signal-trials``; a partial file, a wrong exit or a traceback).
 
 Reported: escapes (any exception out of the public API, by type, with the first
 input of each kind written to ``--escapes``), inputs over 1 s and over 2 s, the
@@ -53,13 +58,36 @@ from nixk8s.problems import Problem  # noqa: E402
 
 Input = tuple[str, Any]  # the generator's name, and (bytes, format) or a ClusterSpec
 GENERATORS: tuple[tuple[str, float, Callable[[random.Random], Any]], ...] = (
-    ("mutated example spec", 0.40, fuzz_inputs.mutated_document),
-    ("junk tree", 0.25, fuzz_inputs.junk_document),
-    ("random bytes", 0.25, fuzz_inputs.random_bytes),
+    ("mutated example spec", 0.36, fuzz_inputs.mutated_document),
+    ("junk tree", 0.22, fuzz_inputs.junk_document),
+    ("random bytes", 0.22, fuzz_inputs.random_bytes),
     ("ClusterSpec built in code", 0.08, fuzz_inputs.hostile_spec),
     ("placeholder forgery", 0.02, fuzz_inputs.forged_placeholder),
     ("diff documents", 0.10, fuzz_inputs.diff_input),
+    ("stream (stdin, FIFO)", 0.03, fuzz_inputs.stream_input),
+    ("control characters", 0.07, fuzz_inputs.control_document),
 )
+
+
+def checked(check: Callable[..., tuple[str, list[str]]]) -> Callable[[Any], str]:
+    """A family's check (issue 21) as a runner: its outcome, or what it broke raised."""
+
+    def run(item: Any) -> str:
+        outcome, broken = check(*item) if isinstance(item, tuple) else check(item)
+        if broken:
+            raise AssertionError("; ".join(broken))
+        return outcome
+
+    return run
+
+
+SUBPROCESSES = {"signals (a compile in a process)"}
+# how each family's input is run; the others go through run_one
+RUNNERS: dict[str, Callable[[Any], str]] = {
+    "stream (stdin, FIFO)": checked(fuzz_inputs.stream_violations),
+    "control characters": checked(fuzz_inputs.human_output_violations),
+    "signals (a compile in a process)": checked(fuzz_inputs.signal_violations),
+}
 
 
 def run_one(item: Any) -> str:
@@ -105,6 +133,9 @@ def describe(item: Any) -> str:
         return f"forgery {item.text!r}: " + describe(item.document)
     if isinstance(item, fuzz_inputs.DiffInput):
         return f"diff, {len(item.old):,} and {len(item.new):,} bytes: {item.old[:120]!r}"
+    if isinstance(item, fuzz_inputs.Stream):
+        size = sum(map(len, item.chunks))
+        return f"{item.fmt} stream, {size:,} bytes{' repeated forever' if item.endless else ''}: {item.chunks[0][:80]!r}"
     if isinstance(item, tuple):
         data, fmt = item
         return f"{fmt}, {len(data):,} bytes: {data[:120]!r}"
@@ -114,6 +145,7 @@ def describe(item: Any) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     args.add_argument("--inputs", type=int, default=100_000, help="generated inputs (default 100,000)")
+    args.add_argument("--signal-trials", type=int, default=200, help="compiles signalled at random moments (default 200)")
     args.add_argument("--seed", type=int, default=20261124)
     args.add_argument("--escapes", type=Path, default=Path("fuzz-escapes.txt"), help="where escapes are written")
     opts = args.parse_args(argv)
@@ -133,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal slowest
         begin = time.perf_counter()
         try:
-            outcome = run_one(item)
+            outcome = RUNNERS.get(source, run_one)(item)
         except BaseException as err:  # noqa: BLE001 (counting them is the point)
             if isinstance(err, KeyboardInterrupt):
                 raise
@@ -143,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             outcome = "ESCAPE"
         elapsed = time.perf_counter() - begin
         outcomes[(source, outcome)] += 1
+        if source in SUBPROCESSES:  # a process' start and the signal's delay: not the input's time
+            return
         if elapsed > 1:
             over_1s.append((elapsed, source, describe(item)[:100]))
         if elapsed > slowest[0]:
@@ -153,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         timed(source, makers[source](rng))
         if (i + 1) % 10_000 == 0:
             print(f"  {i + 1:,} inputs, {time.perf_counter() - started:,.0f} s", file=sys.stderr)
+    signals = "signals (a compile in a process)"
+    for i in range(opts.signal_trials):  # subprocesses: their own count, after the rest
+        timed(signals, fuzz_inputs.signal_trial(rng))
+        if (i + 1) % 50 == 0:
+            print(f"  {i + 1:,} signal trials, {time.perf_counter() - started:,.0f} s", file=sys.stderr)
     fixed: dict[str, Callable[[], Any]] = {**fuzz_inputs.NASTY, **fuzz_inputs.NASTY_DOCUMENTS}
     nasty = {name: make() for name, make in fixed.items()}
     for name, item in nasty.items():
@@ -165,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"nixk8s fuzz, {time.strftime('%Y-%m-%d')}, {platform.machine()} {platform.python_implementation()} "
           f"{platform.python_version()}, msgspec {msgspec.__version__}, PyYAML {yaml.__version__} "
           f"(libyaml: {yaml.__with_libyaml__}), seed {opts.seed}")
-    print(f"inputs: {total:,} ({opts.inputs:,} generated + {len(nasty)} fixed) in {generated_seconds:,.0f} s")
-    for name in [*names, "fixed"]:
+    print(f"inputs: {total:,} ({opts.inputs:,} generated + {opts.signal_trials:,} signal trials + {len(nasty)} fixed) "
+          f"in {generated_seconds:,.0f} s")
+    for name in [*names, signals, "fixed"]:
         row: Counter[str] = Counter()
         for (source, outcome), n in outcomes.items():
             if source == name or (name == "fixed" and source.startswith("fixed: ")):

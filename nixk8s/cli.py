@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nixk8s import __version__
 from nixk8s.choices import OUTPUT_FORMATS, SPEC_FORMATS, WARNING_CODES, SpecFormat, format_of
+from nixk8s.interrupts import Interrupted, interruptible
+from nixk8s.output_streams import OutputError, guarded_output, stderr_line
 
 if TYPE_CHECKING:
     from returns.result import Result
@@ -49,12 +51,14 @@ class _Usage(Exception):
     """A usage or I/O error: printed, exit 2."""
 
 
-def _read(path: str) -> bytes:
+def _read(path: str, limit: int | None = None) -> bytes:
+    """At most ``limit + 1`` bytes of ``path`` (a spec's bound unless given): past the
+    bound, no more is read, nor parsed (:mod:`nixk8s.source_io`)."""
+    from nixk8s.limits import MAX_SPEC_BYTES
+    from nixk8s.source_io import read_source
+
     try:
-        if path == "-":
-            return sys.stdin.buffer.read()
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_source(path, MAX_SPEC_BYTES if limit is None else limit)
     except OSError as err:
         raise _Usage(f"cannot read {path}: {err.strerror or err}") from err
 
@@ -67,8 +71,8 @@ class _Input(NamedTuple):
     format: SpecFormat
 
 
-def _spec_input(path: str, spec_format: SpecFormat | None) -> _Input:
-    return _Input(path, _read(path), spec_format or format_of(path))
+def _spec_input(path: str, spec_format: SpecFormat | None, limit: int | None = None) -> _Input:
+    return _Input(path, _read(path, limit), spec_format or format_of(path))
 
 
 def _compiled(source: _Input) -> Result[Compiled, Problems]:
@@ -78,25 +82,11 @@ def _compiled(source: _Input) -> Result[Compiled, Problems]:
 
 
 def write_atomically(target: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``target`` so that readers see the old file or the new one, never half."""
-    import tempfile  # only compile and init write a file
+    """Write ``data`` to ``target`` so that readers see the old file or the new one, never
+    half, whatever kills the command (:mod:`nixk8s.atomic_write`)."""
+    from nixk8s.atomic_write import write_atomically as write  # only compile and init write a file
 
-    path = os.fspath(target)
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write(target, data)
 
 
 def _plural(n: int, word: str) -> str:
@@ -301,7 +291,13 @@ def _side(path: str, spec_format: SpecFormat | None) -> _Side:
 
     from nixk8s.problems import Problem
 
-    source = _spec_input(path, spec_format)
+    from nixk8s.limits import MAX_DOCUMENT_BYTES
+
+    # only JSON can be a compiled document, which may be larger than a spec
+    compiled_document = path == "-" or path.lower().endswith(".json")
+    source = _spec_input(path, spec_format, MAX_DOCUMENT_BYTES if compiled_document else None)
+    if len(source.data) > MAX_DOCUMENT_BYTES:
+        return _Side(source, None, (Problem("", f"larger than {MAX_DOCUMENT_BYTES >> 20} MiB; nixk8s diff reads at most that"),))
     if not _looks_compiled(path, source.data):
         result = _compiled(source)
         if isinstance(result, Failure):
@@ -515,37 +511,57 @@ def _internal_error(err: BaseException) -> int:
     if os.environ.get(DEBUG_VARIABLE):
         import traceback  # only a bug pays for it
 
-        traceback.print_exception(err)
+        stderr_line("".join(traceback.format_exception(err)))
     detail = (str(err).splitlines() or [""])[0][:200]
-    sys.stderr.write(
+    stderr_line(
         f"nixk8s: internal error ({type(err).__name__}{': ' + detail if detail else ''}); "
         f"this is a bug in nixk8s, not in the spec; set {DEBUG_VARIABLE}=1 for the traceback\n"
     )
     return EXIT_INTERNAL
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit code once argparse has printed help, the version or a usage error."""
     try:
-        args = parser().parse_args(argv)
-    except SystemExit as exit_:  # argparse has printed the usage error
+        return parser().parse_args(argv)
+    except SystemExit as exit_:
         return EXIT_USAGE if exit_.code else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     # A compile allocates many small objects and frees them all at exit; the cycle
     # collector would only walk them (a quarter of the time at 10,000 nodes), and the
     # input's bounds bound the memory. The library leaves the collector to its caller.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return int(args.run(args))
-    except _Usage as err:
-        sys.stderr.write(f"nixk8s: {err}\n")
-        return EXIT_USAGE
-    except BrokenPipeError:
-        return EXIT_OK
-    except Exception as err:  # noqa: BLE001 (anything else is a bug: its own exit code, one line)
-        return _internal_error(err)
+        with interruptible(), guarded_output():
+            return _run(argv)
     finally:
         if collecting:
             gc.enable()
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """The command's exit code; every way it can end is one line at most (interrupts.py,
+    output_streams.py)."""
+    try:
+        args = _arguments(argv)
+        code = args if isinstance(args, int) else int(args.run(args))
+        sys.stdout.flush()  # inside: a redirection that fails (> /dev/full) fails here
+        return code
+    except _Usage as err:
+        stderr_line(f"nixk8s: {err}\n")
+        return EXIT_USAGE
+    except OutputError as err:
+        if not err.reader_left:  # | head has read what it wanted: nothing to say
+            stderr_line(f"nixk8s: {err}\n")
+        return EXIT_USAGE
+    except Interrupted as stop:
+        stderr_line(f"nixk8s: stopped by {stop}\n")
+        return stop.exit_code
+    except Exception as err:  # noqa: BLE001 (anything else is a bug: its own exit code, one line)
+        return _internal_error(err)
 
 
 if __name__ == "__main__":

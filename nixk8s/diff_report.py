@@ -21,6 +21,7 @@ import msgspec
 from nixk8s.compiler import Compiled
 from nixk8s.document_diff.records import AttributeChange, ConfigChange, Diff, DocumentChange, MachineEffect, ResourceChange
 from nixk8s.problems import Problem
+from nixk8s.terminal import printable_fields, printable_line
 
 Side = Literal["old", "new"]
 
@@ -123,6 +124,9 @@ def summary(diff: Diff) -> dict[str, Any]:
 
 def render_text(diff: Diff) -> str:
     """The report as text: blocks, then the summary and the exit code."""
+    # a hand-made document's names reach the terminal: made visible (terminal.py); its
+    # values are JSON text already, whose backslashes are not escaped twice
+    diff = printable_fields(diff, printable_line)
     blocks = ["\n".join(_resource_lines(r)) for r in diff.resources]
     if diff.document:
         blocks.append("\n".join(_document_line(d) for d in diff.document))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from nixk8s.compiler import Compiled
 from nixk8s.explanation import Explanation, Node, Pool, Secret, explanation
+from nixk8s.terminal import printable_fields
 
 
 def _node_line(node: Node) -> str:
@@ -65,6 +66,7 @@ def _topology(e: Explanation) -> list[str]:
 
 
 def render_text(e: Explanation) -> str:
+    e = printable_fields(e)  # every string the spec chose, made visible (terminal.py)
     c = e.cluster
     lines = [
         f"cluster {c.name}: {c.distribution} {c.kubernetes_version} (track {c.track}), "

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 
+# matched with fullmatch: a pattern's "$" alone also matches before a final newline
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def _dns_subdomain_ok(text: str) -> bool:
-    return 0 < len(text) <= 253 and all(_DNS_LABEL.match(part) for part in text.split("."))
+    return 0 < len(text) <= 253 and all(_DNS_LABEL.fullmatch(part) for part in text.split("."))
 
 
 def label_key_error(key: str) -> str | None:
@@ -28,7 +29,7 @@ def label_key_error(key: str) -> str | None:
     prefix, _, name = key.rpartition("/")
     if "/" in key and not _dns_subdomain_ok(prefix):
         return f'label key "{key}" has an invalid prefix "{prefix}" (a lowercase DNS subdomain of at most 253 characters)'
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         return (
             f'label key "{key}" must be 1-63 characters of [a-zA-Z0-9] with "-", "_" or "." '
             'inside, after an optional DNS prefix and "/"'
@@ -44,6 +45,6 @@ def label_value_error(value: str) -> str | None:
     >>> label_value_error("-x")
     'label value "-x" must be empty or 1-63 characters of [a-zA-Z0-9] with "-", "_" or "." inside'
     """
-    if value == "" or _NAME.match(value):
+    if value == "" or _NAME.fullmatch(value):
         return None
     return f'label value "{value}" must be empty or 1-63 characters of [a-zA-Z0-9] with "-", "_" or "." inside'

@@ -29,6 +29,10 @@ import msgspec
 from nixk8s.problems import Problem, join_path
 
 MAX_SPEC_BYTES = 1 << 20
+# What ``nixk8s diff`` reads of a compiled main.tf.json: twenty times the 10,000-node
+# Hetzner document (12 MiB). Only a bound on reading (a device or a stream that never
+# ends); the document's depth and work are bounded where it is read.
+MAX_DOCUMENT_BYTES = 256 << 20
 MAX_DEPTH = 64
 MAX_VALUES = 50_000
 MAX_TEXT = 1 << 20
@@ -51,12 +55,16 @@ def too_much_text(expanded: str = "") -> str:
 
 
 def size_problem(data: bytes) -> Problem | None:
-    """A problem when the document is too large to read at all."""
+    """A problem when the document is too large to read at all.
+
+    The message does not say how large: the command stops reading one byte past
+    the bound (:mod:`nixk8s.source_io`), so it never knows.
+    """
     if len(data) <= MAX_SPEC_BYTES:
         return None
     return Problem(
         "",
-        f"the spec is {len(data):,} bytes; nixk8s reads at most {MAX_SPEC_BYTES:,} "
+        f"the spec is larger than {MAX_SPEC_BYTES >> 20} MiB; nixk8s reads at most {MAX_SPEC_BYTES:,} bytes "
         "(a cloud's user_data holds a fraction of that)",
     )
 

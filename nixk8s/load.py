@@ -63,7 +63,15 @@ def _decode(data: bytes, fmt: SpecFormat) -> Result[Any, Problems]:
         reason = " ".join(str(err).split())
         return Failure((Problem("", f"not valid {fmt.upper()}: {reason}"),))
     too_large = data_problem(raw)
-    return Success(raw) if too_large is None else Failure((too_large,))
+    if too_large is not None:
+        return Failure((too_large,))
+    if fmt == "json":  # only now, within every bound: a second read, for the keys
+        from nixk8s.json_spec import duplicate_key_problems  # the standard json only for JSON specs
+
+        repeated = duplicate_key_problems(text)
+        if repeated:
+            return Failure(repeated)
+    return Success(raw)
 
 
 def _normalise(raw: Any) -> Any:
@@ -112,7 +120,13 @@ _TOML_HINT = " (this looks like TOML: name the file .toml, or pass --spec-format
 
 
 def _looks_like_toml(data: bytes) -> bool:
-    """Whether bytes that failed as YAML are a TOML table (a wrong extension, stdin)."""
+    """Whether bytes that failed as YAML are a TOML table (a wrong extension, stdin).
+
+    Never past the size bound: bytes refused for their size are not parsed at all,
+    not even for a hint.
+    """
+    if size_problem(data) is not None:
+        return False
     try:
         text = data.decode("utf-8")
         return scan_problem(text, "toml") is None and bool(msgspec.toml.decode(text))

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 
 from nixk8s.explanation import Explanation, Node, Pool
+from nixk8s.terminal import printable_fields
 
 SHOWN_MACHINES = 3
 _ENTITIES = (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;"), ("|", "#124;"))
@@ -93,6 +94,7 @@ def _pool_block(ids: _Ids, pool: Pool, nodes: list[Node]) -> list[str]:
 
 
 def render_mermaid(e: Explanation) -> str:
+    e = printable_fields(e)  # every string the spec chose, made visible (terminal.py), before the labels quote it
     ids = _Ids()
     c = e.cluster
     lines = [

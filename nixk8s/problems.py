@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
+from nixk8s.terminal import printable_line
+
 
 class Problem(msgspec.Struct, frozen=True):
     """One thing wrong with the spec. ``path`` is the spec path, ``""`` for the whole file."""
@@ -81,7 +83,7 @@ def join_path(base: str, key: str | int) -> str:
         import json  # only for such a key: the command's start-up does not pay for it
 
         return f"{base}[{json.dumps(key)}]"  # escaped, so that the path can be printed
-    if not _PLAIN_KEY.match(key):
+    if not _PLAIN_KEY.fullmatch(key):  # fullmatch: "$" alone would pass "a\n"
         return f"{base}[{msgspec.json.encode(key).decode()}]"
     return f"{base}.{key}" if base else key
 
@@ -106,5 +108,10 @@ def sorted_problems(problems: Iterable[Problem]) -> Problems:
 
 
 def format_problems(problems: Sequence[Problem], source: str) -> str:
-    """``FILE: PATH: MESSAGE`` lines, as the command prints them."""
-    return "".join(f"{source}: {p}\n" for p in problems)
+    """``FILE: PATH: MESSAGE`` lines, as the command prints them: one line each, whatever
+    the spec holds (:mod:`nixk8s.terminal`).
+
+    >>> print(format_problems([Problem("region", "unknown: x\\nfake.yaml: valid")], "c.yaml"), end="")
+    c.yaml: region: unknown: x\\nfake.yaml: valid
+    """
+    return "".join(f"{printable_line(source)}: {printable_line(str(p))}\n" for p in problems)

@@ -9,9 +9,13 @@ a cloud.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from itertools import chain
+from typing import Any
+
+import msgspec
 
 from nixk8s import netaddr
 from nixk8s.node_index import AGENT_BLOCK, agent_index_block
@@ -143,6 +147,97 @@ def repeated_on_every_machine(spec: ClusterSpec) -> Iterator[Problem]:
     for path, name in names:
         if len(name) > MAX_IDENTIFIER:
             yield Problem(path, f"{len(name):,} characters; a cloud's names and ids are at most {MAX_IDENTIFIER}")
+
+
+# --- control characters in what a cloud names -------------------------------------------
+#
+# A terminal acts on control characters and a line break forges lines, in nixk8s'
+# output and in every tool that prints a name later; and no cloud accepts them in a
+# name, a type, a region, an id, a label or a tag (the most any cloud allows in a tag
+# is letters, digits, spaces and _.:/=+-@; Kubernetes labels [A-Za-z0-9-_.]).
+# The patterns that check names end in ``$``, which Python also matches before a final
+# newline ("demo\n"); this rule refuses that newline, and every other such character,
+# for every cloud at once.
+
+_REFUSED_CATEGORIES = {
+    "Cc": "a control character",
+    "Cf": "an invisible formatting character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Cs": "half of a surrogate pair",
+}
+
+
+def invisible_character(text: str) -> tuple[int, str] | None:
+    """The position and kind of the first control or invisible formatting character in ``text``.
+
+    >>> invisible_character("eu-central-1"), invisible_character("nbg1\\n"), invisible_character("a\\u202eb")
+    (None, (4, 'a control character'), (1, 'an invisible formatting character'))
+    """
+    if text.isprintable():  # the fast path: every refused category is unprintable
+        return None
+    for i, c in enumerate(text):
+        kind = _REFUSED_CATEGORIES.get(unicodedata.category(c))
+        if kind is not None:
+            return i, kind
+    return None
+
+
+_Named = tuple[str, str, str]  # the path, what there is named ("" or "its key "), the text
+
+
+def _strings(value: Any, path: str) -> Iterator[_Named]:
+    """Every string in a value (a provider block, a mapping, a list), with its path; keys too."""
+    if isinstance(value, str):
+        yield path, "", value
+    elif isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            yield from _strings(getattr(value, name), join_path(path, name))
+    elif isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            yield from _strings(item, join_path(path, i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield join_path(path, key), "its key ", key
+            yield from _strings(item, join_path(path, key))
+
+
+def _cloud_names(spec: ClusterSpec) -> Iterator[_Named]:
+    """Everything a cloud or Kubernetes names: names, types, regions, images, zones, ids,
+    keys, labels, tags, variables, and every string of the provider blocks."""
+    yield from _strings(spec.name, "name")
+    yield from _strings(spec.region, "region")
+    for i, pool in enumerate(spec.node_pools):
+        for field in ("name", "instance_types", "ssh_keys", "labels"):
+            yield from _strings(getattr(pool, field), _pool_path(i, field))
+        for j, taint in enumerate(pool.taints):
+            path = join_path(_pool_path(i, "taints"), j)
+            yield from _strings(taint.key, join_path(path, "key"))
+            yield from _strings(taint.value, join_path(path, "value"))
+    if spec.nixos.image_id is not None:
+        yield from _strings(spec.nixos.image_id, "nixos.image_id")
+    yield from _strings(spec.tags, "tags")
+    for key, secret in spec.bootstrap_secrets.items():
+        if isinstance(secret, SecretRef):  # a Terraform variable's name
+            yield from _strings(secret.var, join_path(join_path("bootstrap_secrets", key), "var"))
+    if spec.persistent_state is not None:
+        for field in ("kms_key_id", "availability_zone"):
+            yield from _strings(getattr(spec.persistent_state, field), join_path("persistent_state", field))
+    for block in PROVIDER_BLOCKS:
+        yield from _strings(getattr(spec, block), block)
+
+
+def control_characters(spec: ClusterSpec) -> Iterator[Problem]:
+    """No control or invisible formatting character in anything a cloud names."""
+    for path, what, text in _cloud_names(spec):
+        found = invisible_character(text)
+        if found is not None:
+            at, kind = found
+            yield Problem(
+                path,
+                f"{what}holds U+{ord(text[at]):04X}, {kind}, at character {at + 1}: clouds and Kubernetes "
+                "refuse them in names, types, regions, ids, labels and tags",
+            )
 
 
 def network_cidrs(spec: ClusterSpec) -> Iterator[Problem]:
@@ -354,7 +449,7 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
     links = spec.vpn.links
     for i, link in enumerate(links):
         path = join_path("vpn.links", i)
-        if not re.match(r"^[A-Za-z0-9-]{1,15}$", link.name):
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,15}", link.name):
             yield Problem(join_path(path, "name"), "1-15 characters of [A-Za-z0-9-]")
         for field in ("private_key_file", "address", "firewall"):
             if getattr(link, field) is None:
@@ -380,7 +475,7 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
                 yield Problem(join_path(path, "peers"), f"public key {key} is used by {n} peers; the node refuses a link with duplicates")
         for j, peer in enumerate(link.peers):
             ppath = join_path(join_path(path, "peers"), j)
-            if not re.match(r"^[A-Za-z0-9+/]{43}=$", peer.public_key):
+            if not re.fullmatch(r"[A-Za-z0-9+/]{43}=", peer.public_key):
                 yield Problem(join_path(ppath, "public_key"), "not a WireGuard public key (44 characters of base64)")
             if peer.preshared_key_file is None:
                 yield Problem(join_path(ppath, "preshared_key_file"), "required by the node's VPN check")
@@ -392,7 +487,7 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
                     yield Problem(join_path(join_path(ppath, "allowed_ips"), k), error)
                 elif netaddr.net(block.strip()).prefixlen == 0:
                     yield Problem(join_path(join_path(ppath, "allowed_ips"), k), "a full tunnel (/0) is refused by the node")
-            if peer.endpoint is not None and not re.match(r"^(\[.+\]|[^:\[\]]+):\d{1,5}$", peer.endpoint):
+            if peer.endpoint is not None and not re.fullmatch(r"(\[.+\]|[^:\[\]]+):\d{1,5}", peer.endpoint):
                 yield Problem(join_path(ppath, "endpoint"), "expected HOST:PORT or [IPv6]:PORT")
             elif peer.endpoint is not None and not 1 <= int(peer.endpoint.rsplit(":", 1)[1]) <= 65535:
                 yield Problem(join_path(ppath, "endpoint"), "port must be 1-65535")
@@ -406,6 +501,7 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
 RULES: tuple[Rule, ...] = (
     cluster_size,
     repeated_on_every_machine,
+    control_characters,
     node_pool_sizes,
     node_pool_names,
     agent_index_blocks,

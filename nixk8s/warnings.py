@@ -27,6 +27,7 @@ from nixk8s.plan import ClusterPlan
 from nixk8s.problems import join_path
 from nixk8s.secrets import JOIN_CREDENTIAL
 from nixk8s.spec import ANYWHERE, FluxCD, K3sOptions, KubernetesOptions, fields_of
+from nixk8s.terminal import printable_line
 
 
 class SpecWarning(msgspec.Struct, frozen=True):
@@ -375,4 +376,4 @@ def without(warnings: Warnings, codes: Iterable[WarningCode]) -> Warnings:
 
 def format_warnings(warnings: Iterable[SpecWarning], source: str) -> str:
     """``FILE: PATH: warning: MESSAGE [code]`` lines, as the command prints them."""
-    return "".join(f"{source}: {w}\n" for w in warnings)
+    return "".join(f"{printable_line(source)}: {printable_line(str(w))}\n" for w in warnings)

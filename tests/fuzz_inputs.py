@@ -21,7 +21,14 @@ benchmark draws a hundred thousand of them from a seed without hypothesis.
   mutated or documents made by hand, with hostile templates (quotes nested in
   interpolations, unterminated ones), chains and cliques of locals, long reference
   chains, thousands of blocks and user_data configs nested deep; :func:`run_diff` is the
-  target, the command's path in-process, and :data:`NASTY_DOCUMENTS` the fixed ones.
+  target, the command's path in-process, and :data:`NASTY_DOCUMENTS` the fixed ones;
+- issue 21's streams, control characters and signals, each a generator and a check that
+  returns what an input broke: :func:`stream_input` (a source read through a pipe, as
+  stdin and FIFOs are: chunks of any size, at and past the bound, endless),
+  :func:`control_document` (control characters, bidi controls and forged lines in a
+  spec's strings and keys; nothing of them may reach human output raw) and
+  :func:`signal_trial` (a compile in a process sent SIGINT, SIGTERM or SIGKILL at a
+  random moment; main.tf.json stays whole).
 """
 
 from __future__ import annotations
@@ -29,7 +36,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
 import tomllib
 from collections.abc import Callable
 from functools import cache
@@ -38,14 +52,22 @@ from typing import Any, NamedTuple
 
 import msgspec
 import yaml
-from returns.result import Failure
+from returns.result import Failure, Success
 
 from nixk8s.compiler import compile_source, compile_spec
 from nixk8s.diff_report import render_json, render_text
 from nixk8s.document_diff import compare, read_document
+from nixk8s.explain_text import render_text as explain_text
+from nixk8s.explanation import explanation
+from nixk8s.limits import MAX_SPEC_BYTES
 from nixk8s.load import format_of, load
-from nixk8s.problems import Problem
+from nixk8s.mermaid import render_mermaid
+from nixk8s.problems import Problem, format_problems
+from nixk8s.source_io import read_bounded
 from nixk8s.spec import ClusterSpec
+from nixk8s.warnings import format_warnings
+
+from support import default_signals
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 Document = tuple[bytes, str]  # the bytes and the format they are read as
@@ -637,3 +659,277 @@ NASTY_DOCUMENTS: dict[str, Callable[[], DiffInput]] = {
     "tf.json user_data config nested 100,000 deep": lambda: _same(_doc(locals={"a": "#!/bin/sh\n" + "[" * 100_000 + "\n"})),
 }
 
+
+# --- issue 21: streams, control characters, signals ------------------------------------------------------
+#
+# Each family is a generator (a function of a Random, as above) and a check that runs
+# one input and returns what it broke, as a list of sentences (empty: nothing): the
+# test suite asserts it empty, benchmarks/fuzz.py counts each one as an escape.
+
+
+class Stream(msgspec.Struct, frozen=True):
+    """A source read as the command reads stdin or a FIFO: ``chunks`` written one by one,
+    then (``endless``) the last chunk again and again until the reader stops."""
+
+    chunks: tuple[bytes, ...]
+    endless: bool
+    fmt: str
+
+    def prefix(self, size: int) -> bytes:
+        """The first ``size`` bytes of the stream."""
+        data = b"".join(self.chunks)
+        while self.endless and len(data) < size and self.chunks and self.chunks[-1]:
+            data += self.chunks[-1] * (1 + (size - len(data)) // len(self.chunks[-1]))
+        return data[:size]
+
+
+def _padding(fmt: str, size: int) -> bytes:
+    """``size`` bytes that change nothing in a document of ``fmt``: spaces in JSON, a comment else."""
+    if size <= 0:
+        return b""
+    return b" " * size if fmt == "json" else (b"\n#" + b"x" * size)[:size]
+
+
+def _chunked(data: bytes, rng: random.Random) -> tuple[bytes, ...]:
+    smallest = 1 if len(data) < 20_000 else 4096  # a megabyte written a byte at a time is only slow
+    size = rng.choice([smallest, 7, 4096, 65_536, 1 << 20])
+    size = max(size, smallest)
+    return tuple(data[i : i + size] for i in range(0, len(data), size)) or (b"",)
+
+
+def stream_input(rng: random.Random) -> Stream:
+    """A spec, or something past the bound, delivered in chunks of any size; some never end."""
+    data, fmt = rng.choice(example_documents())
+    kind = rng.choice(["spec", "spec", "mutated", "empty", "at the bound", "past the bound", "endless"])
+    if kind == "mutated":
+        data = _mutate_text(data, rng)
+    elif kind == "empty":
+        data = b""
+    elif kind == "at the bound":  # one byte short of it, the bound itself, one past it
+        data = data + _padding(fmt, MAX_SPEC_BYTES - len(data) + rng.choice([-1, 0, 1]))
+    elif kind == "past the bound":
+        data = (data + _padding(fmt, 1000)) * (1 + rng.choice([2, 3]) * MAX_SPEC_BYTES // (len(data) + 1000))
+    elif kind == "endless":
+        # a byte at a time would only measure the writer: a trickle is as slow as its producer
+        chunk = rng.choice([b"\0" * 65_536, b"y\n" * 32_768, data, rng.randbytes(1) * 512, rng.randbytes(4096)])
+        return Stream((chunk,), True, fmt)
+    return Stream(_chunked(data, rng), False, fmt)
+
+
+def _write_all(fd: int, stream: Stream) -> None:
+    try:
+        for chunk in stream.chunks:
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+        while stream.endless and stream.chunks[-1]:
+            os.write(fd, stream.chunks[-1])
+    except OSError:  # the reader stopped: EPIPE
+        pass
+    finally:
+        os.close(fd)
+
+
+def stream_violations(stream: Stream) -> tuple[str, list[str]]:
+    """Read ``stream`` through a pipe as the command does, then load it: what went wrong.
+
+    The reader must stop one byte past the bound at the latest, read exactly the
+    stream's first bytes, and (past the bound) refuse them for their size alone.
+    """
+    r, w = os.pipe()
+    writer = threading.Thread(target=_write_all, args=(w, stream), daemon=True)
+    writer.start()
+    with os.fdopen(r, "rb", buffering=0) as source:
+        data = read_bounded(source, MAX_SPEC_BYTES)
+    writer.join(timeout=30)
+    broken = []
+    if writer.is_alive():
+        broken.append("the writer is still blocked after the reader finished")
+    if len(data) > MAX_SPEC_BYTES + 1:
+        broken.append(f"read {len(data):,} bytes, past the bound + 1")
+    if data != stream.prefix(MAX_SPEC_BYTES + 1):
+        broken.append("read other bytes than the stream's first ones")
+    loaded = load(data, stream.fmt)  # type: ignore[arg-type]
+    if len(data) > MAX_SPEC_BYTES:
+        problems: tuple[Problem, ...] = loaded.failure() if isinstance(loaded, Failure) else ()
+        if len(problems) != 1 or "larger than 1 MiB" not in problems[0].message:
+            broken.append(f"past the bound, but not refused for its size alone: {str(problems)[:200]}")
+        return "refused for its size", broken
+    if isinstance(loaded, Success):
+        return "loaded", broken
+    return "problems", broken
+
+
+CONTROL_CHARACTERS = [
+    "\x00", "\x07", "\x08", "\t", "\n", "\r", "\x1b", "\x1b[2J", "\x1b]0;title\x07", "\x1b[31m", "\x7f", "\x85",
+    "\x9b", "\u061c", "\u200b", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
+    "\u2067", "\u2068", "\u2069", "\u2028", "\u2029", "\ufeff", "\r\nfake.yaml: valid", "\nspec.yaml: valid\n",
+]
+
+
+def _strings_of(tree: Any) -> list[tuple[Any, Any, bool]]:
+    """(container, key, is_key) for every string value, and every string key of a mapping."""
+    found = []
+    for node, key in _places(tree):
+        if isinstance(node[key], str):
+            found.append((node, key, False))
+        if isinstance(node, dict) and isinstance(key, str):
+            found.append((node, key, True))
+    return found
+
+
+def control_document(rng: random.Random) -> Document:
+    """An example spec with control characters, bidi controls and forged lines inside its strings and keys."""
+    tree = example_tree(rng)
+    for _ in range(rng.randint(1, 4)):
+        places = _strings_of(tree)
+        if not places:
+            break
+        node, key, is_key = rng.choice(places)
+        text = key if is_key else node[key]
+        at = rng.randint(0, len(text))
+        changed = text[:at] + rng.choice(CONTROL_CHARACTERS) + text[at:]
+        if is_key:
+            node[changed] = node.pop(key)
+        else:
+            node[key] = changed
+    return write(tree, rng)
+
+
+def _line_violations(text: str, lines: int, prefix: str, what: str) -> list[str]:
+    broken = []
+    if text.count("\n") != lines:
+        broken.append(f"{what}: {text.count(chr(10))} lines for {lines} findings (a forged line)")
+    if not all(line.isprintable() for line in text.split("\n")):
+        broken.append(f"{what}: a control character reached the terminal: {text[:200]!r}")
+    if not all(line.startswith(prefix) for line in text.splitlines()):
+        broken.append(f"{what}: a line that does not start with the spec's name")
+    return broken
+
+
+def human_output_violations(data: bytes, fmt: str) -> tuple[str, list[str]]:
+    """Compile as the command does and render every human output: what reached the terminal raw."""
+    source = "spec.yaml"
+    result = compile_source(data, fmt)  # type: ignore[arg-type]
+    if isinstance(result, Failure):
+        problems = result.failure()
+        return "problems", _line_violations(format_problems(problems, source), len(problems), f"{source}: ", "problems")
+    compiled = result.unwrap()
+    warned = compiled.warnings
+    broken = _line_violations(format_warnings(warned, source), len(warned), f"{source}: ", "warnings")
+    e = explanation(compiled)
+    for name, render in (("explain", explain_text), ("mermaid", render_mermaid)):
+        if not all(line.isprintable() for line in render(e).split("\n")):
+            broken.append(f"{name}: a control character reached the terminal")
+    return "compiled", broken
+
+
+class SignalTrial(msgspec.Struct, frozen=True):
+    """A compile of ``spec`` read from a FIFO, sent ``signum``: while it reads, or ``delay``
+    seconds after its input is complete (while it compiles, writes or prints; or later)."""
+
+    spec: str
+    signum: int
+    while_reading: bool
+    delay: float
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+
+_PREVIOUS = b'{"previous": true}\n'
+
+
+def signal_trial(rng: random.Random) -> SignalTrial:
+    spec = rng.choice(sorted(p.name for p in SPECS.glob("*.*")))
+    return SignalTrial(spec, int(rng.choice(STOP_SIGNALS)), rng.random() < 0.3, rng.choice([0.0, 0.001, 0.01]) + rng.random() * 0.3)
+
+
+@cache
+def _compiled_bytes(spec: str) -> bytes:
+    path = SPECS / spec
+    return compile_source(path.read_bytes(), format_of(path.name)).unwrap().to_json()
+
+
+def _open_fifo_for_writing(fifo: Path, child: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            return fd
+        except OSError as err:  # ENXIO: the command has not opened it yet
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the command never opened its input: {err}") from err
+            time.sleep(0.005)
+
+
+def signal_violations(trial: SignalTrial) -> tuple[str, list[str]]:
+    """Run the trial in a fresh directory: what the command left that it must not.
+
+    Whatever the moment: the output directory holds ``main.tf.json`` alone, whole (the
+    previous file or the complete new one); SIGINT and SIGTERM end the command with
+    128 + the signal and one line; no traceback ever. A signal after the command's work
+    is done may end it as a signal does (the output says it was done).
+    """
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "out"
+        out.mkdir()
+        (out / "main.tf.json").write_bytes(_PREVIOUS)
+        fifo = Path(work) / trial.spec
+        os.mkfifo(fifo)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "nixk8s", "compile", str(fifo), "-o", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals,
+        )
+        try:
+            fd = _open_fifo_for_writing(fifo, child)
+            spec = (SPECS / trial.spec).read_bytes()
+            try:
+                if trial.while_reading:
+                    os.write(fd, spec[: len(spec) // 2])
+                    child.send_signal(trial.signum)
+                else:
+                    os.write(fd, spec)
+            finally:
+                os.close(fd)
+            if not trial.while_reading:
+                time.sleep(trial.delay)
+                child.send_signal(trial.signum)
+            stdout, stderr = child.communicate(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        left = sorted(p.name for p in out.iterdir())
+        written = (out / "main.tf.json").read_bytes() if left == ["main.tf.json"] else b""
+    return _signal_outcome(trial, child.returncode, stdout.decode(), stderr.decode(), left, written)
+
+
+def _signal_outcome(
+    trial: SignalTrial, code: int, stdout: str, stderr: str, left: list[str], written: bytes
+) -> tuple[str, list[str]]:
+    broken = []
+    name = signal.Signals(trial.signum).name
+    if left != ["main.tf.json"]:
+        broken.append(f"the output directory holds {left}")
+    elif written not in (_PREVIOUS, _compiled_bytes(trial.spec)):
+        broken.append(f"main.tf.json is neither the previous file nor the new one ({len(written):,} bytes)")
+    if "Traceback" in stderr or "Exception ignored" in stderr:
+        broken.append(f"a traceback: {stderr[-300:]!r}")
+    finished = "next: " in stdout  # the command had done its work and said so
+    if code == 0:
+        outcome = "finished first"
+        if written != _compiled_bytes(trial.spec):
+            broken.append("exit 0 without the new main.tf.json")
+    elif trial.signum != signal.SIGKILL and code == 128 + trial.signum:
+        outcome = "stopped"
+        if stderr.splitlines()[-1:] != [f"nixk8s: stopped by {name}"]:
+            broken.append(f"stopped without its one line: {stderr[-200:]!r}")
+    elif code == -trial.signum and (trial.signum == signal.SIGKILL or finished):
+        outcome = "killed" if trial.signum == signal.SIGKILL else "ended by the signal once done"
+    else:
+        outcome = "wrong exit"
+        broken.append(f"exit {code} after {name} ({'while reading' if trial.while_reading else f'{trial.delay:.3f} s after'})")
+    if trial.while_reading and code == 0:
+        broken.append("finished although its input never ended")
+    return outcome, broken

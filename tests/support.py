@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -872,3 +873,14 @@ def is_catalog_module(name: str) -> bool:
     parts = name.split(".")
     cloud = parts[:3] in ([["nixk8s", "backends", c] for c in NAMES])
     return cloud and (len(parts) == 3 or (len(parts) == 4 and parts[3] == "options"))
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for a child that is sent signals: SIGINT and SIGTERM at their defaults,
+    whatever the test runner ignores (a run under nohup or in the background ignores
+    SIGINT, and the command rightly keeps ignoring what it was started ignoring)."""
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, signal.SIG_DFL)

@@ -10,7 +10,10 @@ documents: a diff, or a refusal of Problems (``fuzz_inputs.diff_input``, hand-ma
 mutated documents, hostile to its reader). ``benchmarks/fuzz.py`` runs the same
 generators a hundred thousand times, and the fixed inputs past each bound
 (``fuzz_inputs.NASTY`` and ``NASTY_DOCUMENTS``; the reproducers among them are tests in
-test_stage_load, test_cli and test_diff), with time and memory figures.
+test_stage_load, test_cli and test_diff), with time and memory figures. The families of
+issue 21 (streams read as stdin and FIFOs are, control characters in every string of a
+spec, signals sent to a compile at random moments) each have a check that returns what
+an input broke, asserted empty here.
 """
 
 from __future__ import annotations
@@ -99,3 +102,28 @@ def test_text_that_escapes_to_a_placeholder_reaches_every_node_as_written(rng: r
 def test_hostile_terraform_documents_are_compared_or_refused_by_diff(rng: random.Random) -> None:
     outcome = fuzz_inputs.run_diff(fuzz_inputs.diff_input(rng))
     assert outcome in ("not json", "refused", "exit 0", "exit 3", "exit 4")
+
+
+# --- issue 21: streams, control characters, signals (fuzz_inputs' checks, asserted empty) ---------------
+
+
+@fuzz(40)
+@given(rng=st.randoms(use_true_random=False))
+def test_a_stream_is_read_at_most_one_byte_past_the_bound(rng: random.Random) -> None:
+    _, broken = fuzz_inputs.stream_violations(fuzz_inputs.stream_input(rng))
+    assert broken == []
+
+
+@fuzz(200)
+@given(rng=st.randoms(use_true_random=False))
+def test_control_characters_in_a_spec_never_reach_the_terminal(rng: random.Random) -> None:
+    _, broken = fuzz_inputs.human_output_violations(*fuzz_inputs.control_document(rng))
+    assert broken == []
+
+
+@fuzz(6)
+@given(rng=st.randoms(use_true_random=False))
+def test_a_signal_at_any_moment_leaves_main_tf_json_whole(rng: random.Random) -> None:
+    trial = fuzz_inputs.signal_trial(rng)
+    _, broken = fuzz_inputs.signal_violations(trial)
+    assert broken == [], trial

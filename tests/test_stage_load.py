@@ -9,6 +9,7 @@ import pytest
 from returns.result import Failure, Success
 
 from nixk8s.compiler import compile_source, compile_spec
+from nixk8s.json_spec import duplicate_key_problems
 from nixk8s.limits import MAX_DEPTH, MAX_SPEC_BYTES, MAX_TEXT, MAX_VALUES
 from nixk8s.load import format_of, load, parse
 from nixk8s.problems import Problem
@@ -227,6 +228,28 @@ def test_duplicate_nested_yaml_keys_are_rejected() -> None:
     text = YAML_SPEC.replace("    min_size: 1\n", "    min_size: 1\n    min_size: 2\n")
     (problem,) = problems_of(text, "yaml")
     assert "duplicate key 'min_size'" in problem.message
+
+
+def test_duplicate_json_keys_are_rejected_with_their_path() -> None:
+    text = '{"name": "demo", "backend": "hcloud", "region": "nbg1", "region": "fsn1", "hcloud": {"image": "x"}, ' \
+           '"node_pools": [{"name": "system", "instance_types": ["cx32"], "max_size": 1, "max_size": 3}]}'
+    problems = problems_of(text, "json")
+    assert [(p.path, p.message.split(":")[0]) for p in problems] == [
+        ("node_pools[0].max_size", "duplicate key 'max_size'"),
+        ("region", "duplicate key 'region'"),
+    ]
+
+
+def test_duplicate_json_keys_are_found_under_any_key() -> None:
+    text = '{"tags": {"a b": {"\\u001b": 1, "\\u001b": 2}}}'
+    (problem,) = problems_of(text, "json")
+    assert problem.path == 'tags["a b"]["\\u001b"]'
+
+
+def test_equal_keys_in_different_json_objects_are_fine() -> None:
+    raw = minimal_spec()
+    raw["node_pools"].append({"name": "workers", "instance_types": ["cx32"]})
+    assert duplicate_key_problems(json.dumps(raw)) == ()
 
 
 def test_out_of_range_value_names_the_limit() -> None:

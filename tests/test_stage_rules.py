@@ -618,3 +618,62 @@ def test_the_benchmarks_largest_clusters_are_within_the_bounds(backend: str) -> 
     raw = minimal_spec(backend=backend, region="nbg1" if backend == "hcloud" else "eu-west-1",
                        node_pools=[system, *pools], bootstrap_secrets={"k3s_server_token": {"var": "t"}}, **provider)
     assert problems_of(raw) == ()
+
+
+# --- control characters in what a cloud names ------------------------------------------------------------
+
+CONTROL_CHARACTERS = ["\n", "\x1b", "\x07", "\r", "\x00", "\x7f", "\x85", "\u202e", "\u2066", "\u2028", "\ufeff"]
+
+
+@pytest.mark.parametrize("character", CONTROL_CHARACTERS, ids=repr)
+@pytest.mark.parametrize(
+    ("place", "path"),
+    [
+        (lambda c: minimal_spec(region="nbg1" + c + "fake.yaml: valid"), "region"),
+        (lambda c: with_pool(instance_types=["cx32" + c]), "node_pools[0].instance_types[0]"),
+        (lambda c: with_pool(ssh_keys=["ops" + c]), "node_pools[0].ssh_keys[0]"),
+        (lambda c: with_pool(labels={"team": "a" + c}), "node_pools[0].labels.team"),
+        (lambda c: with_pool(taints=[{"key": "gpu" + c}]), "node_pools[0].taints[0].key"),
+        (lambda c: minimal_spec(tags={"team": c}), "tags.team"),
+        (lambda c: minimal_spec(hcloud={"image": "nixos" + c}), "hcloud.image"),
+        (lambda c: minimal_spec(nixos={"image_id": c + "nixos"}), "nixos.image_id"),
+        (lambda c: minimal_spec(backend="aws", hcloud=None, aws={"availability_zones": ["eu-central-1a" + c]}),
+         "aws.availability_zones[0]"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_a_control_character_in_what_a_cloud_names_is_a_problem_at_its_path(place: Any, path: str, character: str) -> None:
+    (problem,) = run(rules.control_characters, place(character))
+    assert problem.path == path
+    assert f"U+{ord(character):04X}" in problem.message
+
+
+def test_a_control_character_in_a_tag_key_is_a_problem_of_its_key() -> None:
+    (problem,) = run(rules.control_characters, minimal_spec(tags={"team\x1b": "a"}))
+    assert problem.message.startswith("its key holds U+001B, a control character, at character 5")
+
+
+def test_names_in_any_script_and_spaces_in_tags_are_fine() -> None:
+    raw = minimal_spec(region="zürich-東京", tags={"owner": "Ana María", "note": "a\u00a0b"})
+    assert run(rules.control_characters, raw) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (minimal_spec(name="demo\n"), "name"),
+        (with_pool(name="system\n"), "node_pools[0].name"),
+        (minimal_spec(bootstrap_secrets={"k3s_server_token": {"var": "token\n"}}), "bootstrap_secrets.k3s_server_token.var"),
+    ],
+    ids=["name", "pool name", "variable"],
+)
+def test_a_name_ending_in_a_newline_is_a_problem(raw: dict[str, Any], path: str) -> None:
+    # their patterns end in "$", which Python matches before a final newline too
+    (problem,) = run(rules.control_characters, raw)
+    assert problem.path == path
+    assert path in problem_paths(raw)
+
+
+def test_a_label_key_ending_in_a_newline_is_not_well_formed() -> None:
+    problems = run(rules.node_labels_and_taints, with_pool(labels={"team\n": "a"}))
+    assert [p.message.split(" must")[0] for p in problems] == ['label key "team\n"']
