@@ -340,7 +340,7 @@ def forged_placeholder(rng: random.Random) -> Forgery:
 def forgery_outcome(item: Forgery) -> str:
     """``compiled`` or ``problems``; raises AssertionError where a node's config, read
     from main.tf.json as the machine reads it, is not JSON or lost the text."""
-    from support import document_user_data, embedded_json_text  # the tests' own reader
+    from support import embedded_json_text, node_user_data  # the tests' own reader
 
     loaded = load(*item.document)  # type: ignore[arg-type]
     compiled = loaded.bind(compile_spec) if not isinstance(loaded, Failure) else loaded
@@ -348,7 +348,7 @@ def forgery_outcome(item: Forgery) -> str:
         return "problems"
     document = msgspec.json.decode(compiled.unwrap().to_json())
     indices: set[tuple[str, int]] = set()
-    for user_data in document_user_data(document):
+    for user_data in node_user_data(document):
         try:
             config = json.loads(embedded_json_text(user_data))
         except ValueError as err:

@@ -328,6 +328,12 @@ def embedded_json_text(user_data: str) -> str:
     return match.group(1) + "\n"
 
 
+def node_user_data(document: dict[str, Any]) -> list[str]:
+    """The user_data of every node in a document: what carries a cluster config (a
+    machine that is not a node, such as Hetzner's NAT machine, carries none)."""
+    return [u for u in document_user_data(document) if "cluster-config" in u or "PANGEA_CONFIG_EOF" in u]
+
+
 def embedded_config(user_data: str) -> dict[str, Any]:
     """The cluster-config a user_data writes (before any boot-time index probe)."""
     return json.loads(embedded_json_text(user_data))  # type: ignore[no-any-return]
