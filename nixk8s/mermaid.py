@@ -115,7 +115,7 @@ def _generated_credentials(ids: _Ids, e: Explanation, lines: list[str]) -> list[
         lines.append(f"  {jid}[/{label(join.key, 'generated', *c.join_resources)}/]")
         edges += [f"  {jid} -.-> {ids('pool', p)}" for p in pools_of(join.nodes)]
     out = ids("x", "kubeconfig")
-    lines.append(f"  {out}>{label('output kubeconfig (sensitive)', 'admin, O=system:masters')}]")
+    lines.append(f"  {out}[{label('output kubeconfig (sensitive)', 'admin, O=system:masters')}]")
     signer = next((a for a in c.authorities if a.title == c.admin_signed_by), None)
     if signer is not None:
         edges.append(f"  {ids('authority', signer.title)} -->|{label('signs the admin certificate')}| {out}")

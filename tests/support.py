@@ -32,9 +32,10 @@ import pytest
 
 from nixk8s import names
 from nixk8s.backends.catalog import BACKENDS
-from nixk8s.backends.base import Backend, Placed, plan_for
+from nixk8s.backends.base import Backend, Placed, api_endpoint, plan_for
 from nixk8s.backends.hcloud.autoscaler import HETZNER_METADATA
 from nixk8s.compiler import Compiled, compile_source, compile_spec
+from nixk8s.credentials import credential_outputs
 from nixk8s.index_probe import MetadataFetch
 from nixk8s.load import load, parse
 from nixk8s.node_config import agent_config
@@ -135,7 +136,7 @@ def reference_machine(
         plan,
         names.worker_node(plan.name, pool.name, k),
         k,
-        agent_config(plan.spec, pool, agent_node_index(pool.name, k), join=join),
+        agent_config(plan.spec, pool, agent_node_index(pool.name, k), join=join, generated=plan.agent_generated_secrets),
         boot=boot,
     )
     return MachineNode(
@@ -157,7 +158,7 @@ def reference_worker_pools(backend: Backend[Any], plan: Any, infra: Any, join: A
     placed = []
     for i, pool in spec.worker_pools:
         if probe is not None and backend.templated_pool(pool):
-            config = agent_config(spec, pool, None, join=join)
+            config = agent_config(spec, pool, None, join=join, generated=plan.agent_generated_secrets)
             nodes = (render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe, boot),)
             placed.append(backend.worker_pool(plan, infra, WorkerPool(i, pool, nodes)))
         else:
@@ -178,16 +179,21 @@ def reference_json(spec: ClusterSpec) -> bytes:
         plan, server_join, foundation.network_id, foundation.api_names, backend.boot_steps(plan)
     )
     placed = [backend.control_plane_node(plan, infra, node) for node in servers]
+    outputs = backend.outputs(plan, infra, tuple(h for p in placed for h in p.handles))
+    made = plan.credentials
     fragment = combine(
         [
             Fragment(variables=plan.variables),
+            Fragment(resources=made.resources) if made is not None else Fragment(),
             foundation.fragment,
             *(combine([p.fragment, backend.post_instance(plan, infra, n)]) for p, n in zip(placed, servers)),
             *(combine([pool.shared, pool.fragment]) for pool in reference_worker_pools(backend, plan, infra, join)),
-            backend.outputs(plan, infra, tuple(h for p in placed for h in p.handles)),
+            outputs,
+            credential_outputs(plan.name, api_endpoint(outputs), made),
         ]
     )
-    return to_json(document([backend.provider_for(plan)], fragment))
+    providers = [backend.provider_for(plan), *(made.providers if made is not None else ())]
+    return to_json(document(providers, fragment))
 
 
 # --- tfcheck ---------------------------------------------------------------------------
