@@ -152,6 +152,7 @@ class Credentials(msgspec.Struct, frozen=True, kw_only=True):
     admin_certificate: str | None  # the admin client certificate's resource
     admin_signed_by: str | None
     outputs: tuple[str, ...]  # the outputs made from them
+    server_bytes: int  # the most they add to each server's user_data (the size budget counts it)
 
 
 class Balancer(msgspec.Struct, frozen=True, kw_only=True):
@@ -389,6 +390,7 @@ def _credentials(compiled: Compiled, nodes: tuple[Node, ...]) -> Credentials:
         admin_certificate=made.admin_address if made is not None else None,
         admin_signed_by=made.admin_signed_by if made is not None else None,
         outputs=tuple(o.name for o in credential_outputs(spec.name, "", made).outputs),
+        server_bytes=sum(value.json_bound() + len(key) + 4 for key, value in compiled.plan.server_generated_secrets),
     )
 
 

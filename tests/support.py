@@ -286,13 +286,43 @@ def _cached_tfcheck(tool: Path, directory: Path, flags: tuple[str, ...]) -> subp
     return subprocess.CompletedProcess([str(tool), *flags, str(directory)], record["returncode"], stdout, record["stderr"])
 
 
-def apply_state(compiled: Compiled, tmp: Path, tfvars: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
-    """Simulate an apply; return each resource's final values by address."""
+def applied_state(compiled: Compiled, tmp: Path, tfvars: dict[str, str] | None = None) -> dict[str, Any]:
+    """Simulate an apply; return the whole state (``values.root_module``, ``values.outputs``)."""
     module = write_module(compiled, tmp / "module", tfvars)
     state_file = tmp / "state.json"
     tfcheck(module, "--apply", "--state-out", str(state_file))
-    state = json.loads(state_file.read_text())
-    return resources_by_address(state)
+    return json.loads(state_file.read_text())  # type: ignore[no-any-return]
+
+
+def apply_state(compiled: Compiled, tmp: Path, tfvars: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Simulate an apply; return each resource's final values by address."""
+    return resources_by_address(applied_state(compiled, tmp, tfvars))
+
+
+def state_outputs(state: dict[str, Any]) -> dict[str, Any]:
+    """Each output's applied value, sensitive ones included."""
+    return {name: output["value"] for name, output in state["values"].get("outputs", {}).items()}
+
+
+def state_user_data(resources: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Every user_data in an applied state, decoded as the machine reads it, by the
+    address of the resource that holds it (a machine, a template, a group's template)."""
+    found: dict[str, list[str]] = {}
+
+    def walk(address: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in USER_DATA_KEYS and isinstance(item, str) and item:
+                    found.setdefault(address, []).append(decode_user_data(item))
+                else:
+                    walk(address, item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(address, item)
+
+    for address, values in resources.items():
+        walk(address, values)
+    return found
 
 
 def resources_by_address(state: dict[str, Any]) -> dict[str, dict[str, Any]]:

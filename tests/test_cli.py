@@ -42,6 +42,7 @@ region: nbg1
 node_pools:
   - {name: system, instance_types: [cx32], min_size: 3, max_size: 2}
 network: {vpc_cidr: 10.0.0.0/16, subnet_cidr: 10.1.0.0/24}
+credentials: external
 bootstrap_secrets: {k3s_server_tokn: abc}
 persistent_state: {size_gb: 50}
 gcp: {project: p}
@@ -531,10 +532,10 @@ def test_explain_says_which_secrets_go_where(capsys: pytest.CaptureFixture[str])
     out = explain_output(capsys)
     servers = next(line for line in out.splitlines() if line.strip().startswith("servers:"))
     agents = next(line for line in out.splitlines() if line.strip().startswith("agents:"))
-    assert "sops_age_key" in servers
-    assert "sops_age_key" not in agents
-    assert "k3s_server_token (var.k3s_token)" in agents
-    assert "terraform variables (sensitive; set each with TF_VAR_NAME or a -var-file):\n  k3s_token " in out
+    assert "sops_age_key" in servers and "k3s_tls_server_ca_key (generated)" in servers
+    assert "sops_age_key" not in agents and "k3s_tls_" not in agents
+    assert "k3s_server_token (generated)" in agents
+    assert "terraform variables (sensitive; set each with TF_VAR_NAME or a -var-file):\n  nix_github_token " in out
 
 
 def test_explain_marks_closed_ports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
