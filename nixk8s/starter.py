@@ -19,8 +19,16 @@ BACKENDS: tuple[BackendName, ...] = NAMES
 DISTRIBUTIONS: tuple[Distribution, ...] = get_args(Distribution)
 
 
+def _cloud_credentials(backend: BackendName) -> str:
+    """The header's lines on the cloud's own credentials (its catalog entry's words)."""
+    text = cloud_named(backend).starter.credentials
+    if not text:
+        return ""
+    lines = "".join(f"#   {line}\n" for line in text.splitlines())
+    return "# Terraform needs no variable, only the cloud's own credentials:\n" + lines
+
+
 def _header(backend: BackendName, distribution: Distribution) -> str:
-    credentials = cloud_named(backend).starter.credentials
     return f"""\
 {YAML_MODELINE}
 # A starter ClusterSpec: {distribution} on {backend}, written by `nixk8s init`.
@@ -30,8 +38,9 @@ def _header(backend: BackendName, distribution: Distribution) -> str:
 #   nixk8s compile cluster.yaml -o out # out/main.tf.json, for terraform apply
 #   cd out && terraform init && terraform apply
 #   terraform output -raw kubeconfig > kubeconfig && kubectl --kubeconfig kubeconfig get nodes
-# Terraform needs no variable, only the cloud's own credentials:
-{credentials}\
+# (the kubeconfig's server is api_endpoint; `nixk8s explain` says from where it
+# is reachable).
+{_cloud_credentials(backend)}\
 # Every field, its default and its meaning: `nixk8s schema` (editors read it
 # through the modeline above).
 

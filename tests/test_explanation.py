@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import SPECS, compiled_example, minimal_spec, worker_pool
+from support import SPECS, compile_file, compiled_example, minimal_spec, worker_pool
 
 from nixk8s.cli import EXIT_OK, main
 from nixk8s.compiler import compile_source
-from nixk8s.explain import explain
+from nixk8s.explain_text import explain
 from nixk8s.explanation import Explanation, explanation, to_json
 from nixk8s.mermaid import render_mermaid
 from nixk8s.secrets import agent_allowlist

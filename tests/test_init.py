@@ -132,10 +132,3 @@ def test_a_starter_says_which_cloud_credentials_terraform_needs(backend: str) ->
     header = starter(backend).split("\nname: ")[0]  # type: ignore[arg-type]
     assert all(words in header for words in CLOUD_CREDENTIALS[backend]), header
 
-
-def test_a_starters_kubeconfig_points_where_kubectl_reaches_it() -> None:
-    """Every starter's api_endpoint is public: server 0's public address, or (on AWS,
-    where nodes always join through an internal balancer) a public balancer."""
-    for backend in BACKENDS:
-        compiled = compile_text(starter(backend))  # type: ignore[arg-type]
-        assert compiled.plan.api_load_balancer in (None, "public"), backend

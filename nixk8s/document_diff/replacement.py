@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from nixk8s.backends import catalog
-from nixk8s.document_diff import credential_rules
+from nixk8s.document_diff.credential_rules import TABLES as CREDENTIAL_TABLES
 from nixk8s.document_diff.records import Action
 from nixk8s.document_diff.rules import Body, Path, ProviderRules, ResourceRule, Role, matches
 from nixk8s.document_diff.templates import Reference, has_interpolation
@@ -56,7 +56,7 @@ def tables() -> tuple[ProviderRules, ...]:
     (imported the first time a diff asks), and the tls and random providers of
     generated credentials theirs."""
     clouds = tuple(_imported(cloud.replacement_rules) for cloud in catalog.CLOUDS if cloud.replacement_rules)
-    return (*clouds, *credential_rules.TABLES)
+    return (*clouds, *CREDENTIAL_TABLES)
 
 
 @cache
