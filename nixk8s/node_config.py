@@ -11,6 +11,7 @@ apply time (a network id, a load balancer's DNS name, a secret variable) are
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, Literal, Union
 
 import msgspec
@@ -172,8 +173,10 @@ def _gitops(spec: ClusterSpec) -> dict[str, Any]:
     return {}
 
 
-def _secrets_block(secrets: dict[str, Any]) -> dict[str, Value] | None:
+def _secrets_block(secrets: dict[str, Any], generated: Iterable[tuple[str, Expr]] = ()) -> dict[str, Value] | None:
+    """The spec's bootstrap secrets (references as ``var.NAME``) and what Terraform made."""
     values: dict[str, Value] = {k: secret_value(v, k) for k, v in secrets.items()}
+    values.update(generated)
     return values or None
 
 
@@ -193,11 +196,14 @@ def server_config(
     join: Text | None,
     network_id: Text | None,
     api_sans: tuple[Text, ...] = (),
+    generated: Iterable[tuple[str, Expr]] = (),
 ) -> NodeConfig:
     """The config of control-plane node ``index``; only index 0 initialises the cluster.
 
     ``api_sans`` are names the API server's certificate must carry besides the
     server's own addresses, such as a load balancer the nodes join through.
+    ``generated``: the bootstrap secrets Terraform made for every server
+    (:mod:`nixk8s.credentials`).
     """
     options = _merge_node_options(_server_options(spec, api_sans), spec.system_pool) or None
     is_k3s = spec.distribution == "k3s"
@@ -213,7 +219,7 @@ def server_config(
         k3s=options if is_k3s else None,
         kubernetes=None if is_k3s else options,
         secrets=paths or None,
-        bootstrap_secrets=_secrets_block(server_bootstrap_secrets(spec)),
+        bootstrap_secrets=_secrets_block(server_bootstrap_secrets(spec), generated),
         vpn=_set_fields(spec.vpn) if spec.vpn is not None and spec.vpn.links else None,
         persistent_state=msgspec.to_builtins(spec.persistent_state) if spec.persistent_state else None,
     )
@@ -225,8 +231,12 @@ def agent_config(
     index: int | None,
     *,
     join: Text,
+    generated: Iterable[tuple[str, Expr]] = (),
 ) -> NodeConfig:
-    """The config of a worker: the shared identity, a join address, allowlisted secrets."""
+    """The config of a worker: the shared identity, a join address, allowlisted secrets.
+
+    ``generated``: the bootstrap secrets Terraform made for every agent (at most the
+    join credential, :mod:`nixk8s.credentials`)."""
     options = _merge_node_options(_agent_options(spec), pool) or None
     is_k3s = spec.distribution == "k3s"
     return NodeConfig(
@@ -237,7 +247,7 @@ def agent_config(
         join_server=join_server(spec.distribution, join),
         k3s=options if is_k3s else None,
         kubernetes=None if is_k3s else options,
-        bootstrap_secrets=_secrets_block(agent_bootstrap_secrets(spec)),
+        bootstrap_secrets=_secrets_block(agent_bootstrap_secrets(spec), generated),
     )
 
 

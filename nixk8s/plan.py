@@ -12,10 +12,11 @@ from typing import Literal
 
 import msgspec
 
+from nixk8s.credentials import Generated, generated_credentials
 from nixk8s.ports import PortRule, cluster_ports
 from nixk8s.secrets import secret_variables
 from nixk8s.spec import ClusterSpec, UserDataFormat
-from nixk8s.terraform import Variable
+from nixk8s.terraform import Expr, Variable
 from nixk8s.tokens import free_prefix, literal_strings
 
 
@@ -41,6 +42,18 @@ class ClusterPlan(msgspec.Struct, frozen=True):
     # the API row is open to the cluster's network: nodes join from inside it through
     # a firewall that filters traffic inside the network too (ports.rule_sources)
     api_from_network: bool = False
+    # what Terraform makes with credentials: generated (None: external)
+    credentials: Generated | None = None
+
+    @property
+    def server_generated_secrets(self) -> tuple[tuple[str, Expr], ...]:
+        """The bootstrap secrets Terraform makes for every server."""
+        return () if self.credentials is None else self.credentials.server_secrets
+
+    @property
+    def agent_generated_secrets(self) -> tuple[tuple[str, Expr], ...]:
+        """The bootstrap secrets Terraform makes for every agent: a made join credential."""
+        return () if self.credentials is None else self.credentials.agent_secrets
 
     @property
     def name(self) -> str:
@@ -110,4 +123,5 @@ def plan_cluster(
         api_load_balancer=api_load_balancer,
         expression_prefix=free_prefix(literals),
         api_from_network=api_from_network,
+        credentials=generated_credentials(spec),
     )

@@ -158,7 +158,9 @@ def control_plane_nodes(
             plan,
             names.control_plane_node(plan.name, i),
             i,
-            server_config(spec, i, join=join, network_id=network_id, api_sans=api_sans),
+            server_config(
+                spec, i, join=join, network_id=network_id, api_sans=api_sans, generated=plan.server_generated_secrets
+            ),
             boot=boot,
         )
         for i in range(spec.control_plane_count)
@@ -200,7 +202,7 @@ def machine_node(
     >>> node.name, '"node_index":SLOTi,' in node.json.parts[0]
     ('demo_workers_SLOTo', True)
     """
-    config = agent_config(plan.spec, pool, None, join=join)
+    config = agent_config(plan.spec, pool, None, join=join, generated=plan.agent_generated_secrets)
     json = config_json(config, plan.expression_prefix, index=text.node_index)
     return MachineNode(
         name=names.worker_node(plan.name, pool.name, text.ordinal),
@@ -222,6 +224,6 @@ def template_pool(
     boot: tuple[BootStep, ...] = (),
 ) -> WorkerPool:
     """A pool built from one template whose machines read their index at boot."""
-    config = agent_config(plan.spec, pool, None, join=join)
+    config = agent_config(plan.spec, pool, None, join=join, generated=plan.agent_generated_secrets)
     node = render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe, boot)
     return WorkerPool(spec_index, pool, (node,))

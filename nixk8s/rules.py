@@ -23,6 +23,7 @@ from nixk8s.labels import label_key_error, label_value_error
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS, KUBEADM_TOKEN_PATTERN, TOKEN_FORBIDDEN
 from nixk8s.backends.catalog import cloud_named
+from nixk8s.credentials import generated_keys, spec_gives_join_credential
 from nixk8s.spec import PROVIDER_BLOCKS, ClusterSpec, SecretRef, fields_of
 
 Rule = Callable[[ClusterSpec], Iterator[Problem]]
@@ -412,19 +413,33 @@ def one_secret_per_variable(spec: ClusterSpec) -> Iterator[Problem]:
 
 
 def join_credential(spec: ClusterSpec) -> Iterator[Problem]:
-    """A cluster with joining nodes needs a credential they can join with."""
+    """A cluster with joining nodes needs a credential they can join with (with
+    ``credentials: generated``, Terraform makes the one the spec leaves out)."""
     joining = spec.control_plane_count > 1 or any(p.desired > 0 or p.max_size > 0 for _, p in spec.worker_pools)
-    if not joining:
+    if not joining or spec.credentials == "generated":
         return
-    key = JOIN_CREDENTIAL[spec.distribution]
-    token = spec.bootstrap_secrets.get(key)
-    has_path = spec.nixos.secrets is not None and spec.nixos.secrets.join_token_path
-    if (token is None or token == "") and not has_path:
+    if not spec_gives_join_credential(spec):
+        key = JOIN_CREDENTIAL[spec.distribution]
         yield Problem(
             join_path("bootstrap_secrets", key),
             f"nodes join this cluster, so they need {key} (a literal or {{var: NAME}}) "
-            "or nixos.secrets.join_token_path",
+            "or nixos.secrets.join_token_path; or leave it to Terraform with credentials: generated",
         )
+
+
+def generated_authorities(spec: ClusterSpec) -> Iterator[Problem]:
+    """With ``credentials: generated`` Terraform makes the distribution's authorities: the
+    spec cannot give some of them too (the kubeconfig would trust a CA the servers lack)."""
+    if spec.credentials != "generated":
+        return
+    made = generated_keys(spec.distribution)
+    for key, secret in spec.bootstrap_secrets.items():
+        if key in made and secret != "":
+            yield Problem(
+                join_path("bootstrap_secrets", key),
+                "credentials: generated makes this for every server (Terraform's tls provider): leave it out, "
+                "or set credentials: external and give every authority yourself",
+            )
 
 
 def secret_paths(spec: ClusterSpec) -> Iterator[Problem]:
@@ -515,6 +530,7 @@ RULES: tuple[Rule, ...] = (
     bootstrap_secrets,
     one_secret_per_variable,
     join_credential,
+    generated_authorities,
     secret_paths,
     vpn,
 )

@@ -68,6 +68,7 @@ UserDataFormat = Literal["shell", "cloud-config"]
 GitopsOperator = Literal["fluxcd", "argocd", "none"]
 ApiLoadBalancer = Literal["auto", "public", "private", "none"]
 KindlingMode = Literal["init", "legacy-bootstrap"]
+CredentialsMode = Literal["generated", "external"]
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 Port = Annotated[int, Meta(ge=0, le=65535)]
 
@@ -907,10 +908,20 @@ class _ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True
             "Secrets the node agent writes at first boot, by kindling's key names. Each is a literal string or "
             "{var: NAME}, a sensitive Terraform variable (never in the output). Servers get all; workers only "
             "the join credential (k3s_server_token or kubeadm_token) and nix_github_token. Nodes that join "
-            "need the join credential",
+            "need the join credential: with credentials generated, Terraform makes one where it is left out",
             {"k3s_server_token": {"var": "k3s_token"}},
         ),
     ] = {}
+    credentials: Annotated[
+        CredentialsMode,
+        doc(
+            "Credentials",
+            "generated: Terraform makes the cluster's certificate authorities and service-account key (servers "
+            "only), an admin kubeconfig (the sensitive output kubeconfig) and the join credential the spec leaves "
+            "out; they live in the Terraform state, so keep it encrypted. external: the node agent gets only the "
+            "bootstrap_secrets given here, and there is no kubeconfig output",
+        ),
+    ] = "generated"
     vpn: Annotated[Vpn | None, doc("VPN", "WireGuard links on the servers")] = None
     persistent_state: Annotated[
         PersistentState | None, doc("Persistent state", "A volume the servers keep (AWS only)")

@@ -19,10 +19,13 @@ BACKENDS: tuple[BackendName, ...] = NAMES
 DISTRIBUTIONS: tuple[Distribution, ...] = get_args(Distribution)
 
 
-_JOIN_SECRET: dict[Distribution, tuple[str, str]] = {
-    "k3s": ("k3s_server_token", "k3s_token"),
-    "kubernetes": ("kubeadm_token", "kubeadm_token"),
-}
+def _cloud_credentials(backend: BackendName) -> str:
+    """The header's lines on the cloud's own credentials (its catalog entry's words)."""
+    text = cloud_named(backend).starter.credentials
+    if not text:
+        return ""
+    lines = "".join(f"#   {line}\n" for line in text.splitlines())
+    return "# Terraform needs no variable, only the cloud's own credentials:\n" + lines
 
 
 def _header(backend: BackendName, distribution: Distribution) -> str:
@@ -33,6 +36,11 @@ def _header(backend: BackendName, distribution: Distribution) -> str:
 #   nixk8s validate cluster.yaml       # every problem, with its path
 #   nixk8s explain cluster.yaml        # nodes, ports, which secret goes where
 #   nixk8s compile cluster.yaml -o out # out/main.tf.json, for terraform apply
+#   cd out && terraform init && terraform apply
+#   terraform output -raw kubeconfig > kubeconfig && kubectl --kubeconfig kubeconfig get nodes
+# (the kubeconfig's server is api_endpoint; `nixk8s explain` says from where it
+# is reachable).
+{_cloud_credentials(backend)}\
 # Every field, its default and its meaning: `nixk8s schema` (editors read it
 # through the modeline above).
 
@@ -87,19 +95,20 @@ gitops_operator: none
 
 
 def _secrets(distribution: Distribution) -> str:
-    key, variable = _JOIN_SECRET[distribution]
-    form = (
-        "\n# A kubeadm token is 6 and 16 characters of a-z0-9 joined by a dot." if distribution == "kubernetes" else ""
-    )
+    key = "k3s_server_token" if distribution == "k3s" else "kubeadm_token"
     return f"""\
-# Secrets the nodes write at first boot. {{var: NAME}} makes each one a sensitive
-# Terraform variable, so its value never appears in the compiled output: set
-# TF_VAR_{variable} before terraform apply. Workers join with {key}.{form}
-bootstrap_secrets:
-  {key}:
-    var: {variable}
-  # sops_age_key:
-  #   var: sops_age_key        # servers only: decrypts SOPS secrets
+# Terraform makes the cluster's certificate authorities, the join credential
+# ({key}) and an admin kubeconfig (the output kubeconfig). They live in the
+# Terraform state: keep it in an encrypted remote backend. `external` instead:
+# give every secret yourself below, and get no kubeconfig output.
+credentials: generated
+
+# Secrets the servers write at first boot. {{var: NAME}} makes each one a sensitive
+# Terraform variable, so its value never appears in the compiled output (set
+# TF_VAR_NAME before terraform apply).
+# bootstrap_secrets:
+#   sops_age_key:
+#     var: sops_age_key        # servers only: decrypts SOPS secrets
 """
 
 
@@ -109,7 +118,7 @@ def starter(backend: BackendName, distribution: Distribution = "k3s") -> str:
     >>> text = starter("hcloud")
     >>> text.splitlines()[0].startswith("# yaml-language-server: $schema=https://")
     True
-    >>> "backend: hcloud" in text and "k3s_server_token:" in text
+    >>> "backend: hcloud" in text and "credentials: generated" in text and "HCLOUD_TOKEN" in text
     True
     """
     cloud = cloud_named(backend).starter

@@ -9,7 +9,8 @@ every problem, it never filters such examples away.
 What the specs cover: both distributions and user_data formats, 1-5 control-plane
 nodes (``min_size`` 0..5), 0-4 worker pools, with and without a private network,
 Flux / Argo CD / no GitOps, server-only and node-level distribution options, pool
-labels and taints, secret paths, a WireGuard ``vpn``, tags, and bootstrap secrets
+labels and taints, secret paths, a WireGuard ``vpn``, tags, generated or external
+credentials (the default, generated, too), and bootstrap secrets
 that are hostile literals (quotes, backslashes, newlines, ``${``, ``%{``, ``$(``,
 U+2028, YAML-looking text, the heredoc delimiter) or ``{var: NAME}`` references.
 Sizes stay small so that one compile takes milliseconds.
@@ -32,6 +33,7 @@ from returns.result import Failure
 
 from nixk8s.backends.catalog import BACKENDS, backend_for
 from nixk8s.compiler import compile_source
+from nixk8s.credentials import generated_keys
 from nixk8s.load import load
 from nixk8s.node_index import agent_index_block
 from nixk8s.problems import join_path
@@ -410,15 +412,19 @@ def vpns(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def bootstrap_secrets(draw: st.DrawFn, distribution: str, *, joining: bool) -> dict[str, Any]:
+def bootstrap_secrets(draw: st.DrawFn, distribution: str, *, joining: bool, generated: bool = False) -> dict[str, Any]:
     """Hostile literals, empty literals and ``{var: NAME}`` references.
 
     At most two references: the compiler bounds a referenced secret at 4 KiB, and the
-    smallest user_data limit (AWS, 16 KiB) must still hold the rest.
+    smallest user_data limit (AWS, 16 KiB) must still hold the rest. With ``generated``
+    credentials, no authority at all: the spec may not give those Terraform makes, and
+    the generated ones take the room of the other distribution's (which its servers
+    would never read); the join credential only sometimes (Terraform makes a missing one).
     """
     credential = JOIN_CREDENTIAL[distribution]
     other_credential = next(v for v in JOIN_CREDENTIAL.values() if v != credential)
-    keys = [k for k in KINDLING_BOOTSTRAP_KEYS if k not in (credential, other_credential)]
+    made = generated_keys("k3s") | generated_keys("kubernetes") if generated else frozenset()
+    keys = [k for k in KINDLING_BOOTSTRAP_KEYS if k not in (credential, other_credential) and k not in made]
     secrets: dict[str, Any] = {}
     references = 0
 
@@ -432,7 +438,7 @@ def bootstrap_secrets(draw: st.DrawFn, distribution: str, *, joining: bool) -> d
         used.append(name)
         return {"var": name}
 
-    if joining or draw(st.booleans()):
+    if (joining and not generated) or draw(st.booleans()):
         if draw(st.booleans()):
             secrets[credential] = reference()
         else:
@@ -573,7 +579,14 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
     control_plane = next((p for p in pools if p["name"] == "system"), pools[0])
     joining = max(control_plane["min_size"], 1) > 1 or len(pools) > 1
     has_token_path = bool(nixos.get("secrets", {}).get("join_token_path"))
-    spec["bootstrap_secrets"] = draw(bootstrap_secrets(distribution, joining=joining and not has_token_path))
+    credentials = draw(st.sampled_from([None, "generated", "external"]))
+    if credentials is not None:
+        spec["credentials"] = credentials
+    spec["bootstrap_secrets"] = draw(
+        bootstrap_secrets(
+            distribution, joining=joining and not has_token_path, generated=credentials in (None, "generated")
+        )
+    )
     if persistent_state_allowed(backend) and draw(st.booleans()):
         spec["persistent_state"] = {"size_gb": draw(st.integers(8, 100))}
     if backend == "gcp":

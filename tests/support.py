@@ -32,9 +32,10 @@ import pytest
 
 from nixk8s import names
 from nixk8s.backends.catalog import BACKENDS
-from nixk8s.backends.base import Backend, Placed, plan_for
+from nixk8s.backends.base import Backend, Placed, api_endpoint, plan_for
 from nixk8s.backends.hcloud.autoscaler import HETZNER_METADATA
 from nixk8s.compiler import Compiled, compile_source, compile_spec
+from nixk8s.credentials import credential_outputs
 from nixk8s.index_probe import MetadataFetch
 from nixk8s.load import load, parse
 from nixk8s.node_config import agent_config
@@ -135,7 +136,7 @@ def reference_machine(
         plan,
         names.worker_node(plan.name, pool.name, k),
         k,
-        agent_config(plan.spec, pool, agent_node_index(pool.name, k), join=join),
+        agent_config(plan.spec, pool, agent_node_index(pool.name, k), join=join, generated=plan.agent_generated_secrets),
         boot=boot,
     )
     return MachineNode(
@@ -157,7 +158,7 @@ def reference_worker_pools(backend: Backend[Any], plan: Any, infra: Any, join: A
     placed = []
     for i, pool in spec.worker_pools:
         if probe is not None and backend.templated_pool(pool):
-            config = agent_config(spec, pool, None, join=join)
+            config = agent_config(spec, pool, None, join=join, generated=plan.agent_generated_secrets)
             nodes = (render_node(plan, names.worker_template(plan.name, pool.name), 0, config, probe, boot),)
             placed.append(backend.worker_pool(plan, infra, WorkerPool(i, pool, nodes)))
         else:
@@ -178,16 +179,21 @@ def reference_json(spec: ClusterSpec) -> bytes:
         plan, server_join, foundation.network_id, foundation.api_names, backend.boot_steps(plan)
     )
     placed = [backend.control_plane_node(plan, infra, node) for node in servers]
+    outputs = backend.outputs(plan, infra, tuple(h for p in placed for h in p.handles))
+    made = plan.credentials
     fragment = combine(
         [
             Fragment(variables=plan.variables),
+            Fragment(resources=made.resources) if made is not None else Fragment(),
             foundation.fragment,
             *(combine([p.fragment, backend.post_instance(plan, infra, n)]) for p, n in zip(placed, servers)),
             *(combine([pool.shared, pool.fragment]) for pool in reference_worker_pools(backend, plan, infra, join)),
-            backend.outputs(plan, infra, tuple(h for p in placed for h in p.handles)),
+            outputs,
+            credential_outputs(plan.name, api_endpoint(outputs), made),
         ]
     )
-    return to_json(document([backend.provider_for(plan)], fragment))
+    providers = [backend.provider_for(plan), *(made.providers if made is not None else ())]
+    return to_json(document(providers, fragment))
 
 
 # --- tfcheck ---------------------------------------------------------------------------
@@ -280,13 +286,43 @@ def _cached_tfcheck(tool: Path, directory: Path, flags: tuple[str, ...]) -> subp
     return subprocess.CompletedProcess([str(tool), *flags, str(directory)], record["returncode"], stdout, record["stderr"])
 
 
-def apply_state(compiled: Compiled, tmp: Path, tfvars: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
-    """Simulate an apply; return each resource's final values by address."""
+def applied_state(compiled: Compiled, tmp: Path, tfvars: dict[str, str] | None = None) -> dict[str, Any]:
+    """Simulate an apply; return the whole state (``values.root_module``, ``values.outputs``)."""
     module = write_module(compiled, tmp / "module", tfvars)
     state_file = tmp / "state.json"
     tfcheck(module, "--apply", "--state-out", str(state_file))
-    state = json.loads(state_file.read_text())
-    return resources_by_address(state)
+    return json.loads(state_file.read_text())  # type: ignore[no-any-return]
+
+
+def apply_state(compiled: Compiled, tmp: Path, tfvars: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Simulate an apply; return each resource's final values by address."""
+    return resources_by_address(applied_state(compiled, tmp, tfvars))
+
+
+def state_outputs(state: dict[str, Any]) -> dict[str, Any]:
+    """Each output's applied value, sensitive ones included."""
+    return {name: output["value"] for name, output in state["values"].get("outputs", {}).items()}
+
+
+def state_user_data(resources: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Every user_data in an applied state, decoded as the machine reads it, by the
+    address of the resource that holds it (a machine, a template, a group's template)."""
+    found: dict[str, list[str]] = {}
+
+    def walk(address: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in USER_DATA_KEYS and isinstance(item, str) and item:
+                    found.setdefault(address, []).append(decode_user_data(item))
+                else:
+                    walk(address, item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(address, item)
+
+    for address, values in resources.items():
+        walk(address, values)
+    return found
 
 
 def resources_by_address(state: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -330,11 +330,14 @@ def test_user_data_limit_names_the_aws_limit() -> None:
     assert "16 KB" in problem.message
 
 
-def test_a_server_with_every_token_by_reference_fits_16_kb() -> None:
-    tokens = ["k3s_server_token", "sops_age_key", "flux_github_token", "nix_github_token",
-              "vpn_private_key", "vpn_psk", "k3s_admin_password"]
-    raw = aws_spec(bootstrap_secrets={k: {"var": k} for k in tokens})
-    assert compiled(raw).built.control_plane
+@pytest.mark.parametrize(("distribution", "join"), [("k3s", "k3s_server_token"), ("kubernetes", "kubeadm_token")])
+def test_a_server_with_generated_authorities_and_every_token_by_reference_fits_16_kb(distribution: str, join: str) -> None:
+    tokens = [join, "sops_age_key", "flux_github_token", "nix_github_token", "vpn_private_key", "vpn_psk",
+              "k3s_admin_password"]
+    raw = aws_spec(distribution=distribution, bootstrap_secrets={k: {"var": k} for k in tokens})
+    built = compiled(raw).built
+    assert built.control_plane and compiled(raw).plan.credentials is not None
+    assert max(n.user_data.max_len() for n in built.control_plane) <= 16_384
 
 
 def test_the_minimal_spec_is_accepted() -> None:

@@ -248,7 +248,8 @@ def test_applied_kubeadm_server_certificates_name_the_balancer(kubernetes: Appli
 @pytest.mark.tfcheck
 def test_applied_secrets_by_reference_hold_the_variables_values(k3s: Applied) -> None:
     server = k3s.config("azurerm_linux_virtual_machine.demo_cp_0")
-    assert server["bootstrap_secrets"]["k3s_server_token"] == "k3s_token-Value-123"
+    assert server["bootstrap_secrets"]["sops_age_key"] == "sops_age_key-Value-123"
+    assert server["bootstrap_secrets"]["k3s_server_token"] == k3s.state["random_password.demo_join_token"]["result"]
     assert server["network_id"] == k3s.state["azurerm_virtual_network.demo_vnet"]["id"]
 
 

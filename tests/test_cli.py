@@ -42,6 +42,7 @@ region: nbg1
 node_pools:
   - {name: system, instance_types: [cx32], min_size: 3, max_size: 2}
 network: {vpc_cidr: 10.0.0.0/16, subnet_cidr: 10.1.0.0/24}
+credentials: external
 bootstrap_secrets: {k3s_server_tokn: abc}
 persistent_state: {size_gb: 50}
 gcp: {project: p}
@@ -531,10 +532,10 @@ def test_explain_says_which_secrets_go_where(capsys: pytest.CaptureFixture[str])
     out = explain_output(capsys)
     servers = next(line for line in out.splitlines() if line.strip().startswith("servers:"))
     agents = next(line for line in out.splitlines() if line.strip().startswith("agents:"))
-    assert "sops_age_key" in servers
-    assert "sops_age_key" not in agents
-    assert "k3s_server_token (var.k3s_token)" in agents
-    assert "terraform variables (sensitive; set each with TF_VAR_NAME or a -var-file):\n  k3s_token " in out
+    assert "sops_age_key" in servers and "k3s_tls_server_ca_key (generated)" in servers
+    assert "sops_age_key" not in agents and "k3s_tls_" not in agents
+    assert "k3s_server_token (generated)" in agents
+    assert "terraform variables (sensitive; set each with TF_VAR_NAME or a -var-file):\n  nix_github_token " in out
 
 
 def test_explain_marks_closed_ports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -630,16 +631,34 @@ def test_a_broken_required_field_does_not_hide_the_cloud_checks(tmp_path: Path, 
 def test_compile_says_what_to_run_next_and_which_variables_to_set(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = write(tmp_path, "s.yaml", spec_yaml(bootstrap_secrets={"k3s_server_token": {"var": "k3s_token"}}))
+    raw = spec_yaml(credentials="external", bootstrap_secrets={"k3s_server_token": {"var": "k3s_token"}})
+    spec = write(tmp_path, "s.yaml", raw)
     assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == EXIT_OK
     last = capsys.readouterr().out.splitlines()[-1]
     assert last == f"next: cd {tmp_path / 'out'} && terraform init && terraform apply (set TF_VAR_k3s_token first, or pass -var-file)"
+
+
+def test_with_generated_credentials_compile_names_no_variable_and_says_where_the_kubeconfig_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write(tmp_path, "s.yaml", spec_yaml())
+    assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == EXIT_OK
+    last = capsys.readouterr().out.splitlines()[-1]
+    out = tmp_path / "out"
+    assert last == f"next: cd {out} && terraform init && terraform apply && terraform output -raw kubeconfig > kubeconfig"
+
+
+def test_compile_names_only_the_variables_the_spec_still_needs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, "s.yaml", spec_yaml(bootstrap_secrets={"sops_age_key": {"var": "age"}}))
+    assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == EXIT_OK
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.endswith("kubeconfig > kubeconfig (set TF_VAR_age first, or pass -var-file)")
 
 
 def test_explain_lists_the_outputs_and_how_to_set_each_variable(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", str(SPECS / "aws-k3s-ha.yaml")]) == EXIT_OK
     text = capsys.readouterr().out
     assert "terraform variables (sensitive; set each with TF_VAR_NAME or a -var-file):" in text
-    assert "k3s_token                k3s_server_token; at most 512 characters once JSON-escaped" in text
+    assert "sops_age_key             sops_age_key; at most 512 characters once JSON-escaped" in text
     outputs = text.split("outputs (terraform output NAME):\n", 1)[1]
     assert [line.split()[0] for line in outputs.splitlines()[:3]] == ["api_endpoint", "control_plane_addresses", "control_plane_asgs"]

@@ -225,9 +225,10 @@ def test_applied_templates_leave_node_index_to_the_boot_time_probe(k3s_ha: Appli
 
 
 @pytest.mark.tfcheck
-def test_applied_configs_carry_the_secret_variables_values(k3s_ha: Applied) -> None:
+def test_applied_configs_carry_the_secret_variables_and_the_generated_join_token(k3s_ha: Applied) -> None:
+    token = k3s_ha.state["random_password.demo_join_token"]["result"]
     for config in k3s_ha.configs().values():
-        assert config["bootstrap_secrets"]["k3s_server_token"] == k3s_ha.tfvars["k3s_token"]
+        assert config["bootstrap_secrets"]["k3s_server_token"] == token
         if config["role"] == "server":
             assert config["bootstrap_secrets"]["sops_age_key"] == k3s_ha.tfvars["sops_age_key"]
         else:

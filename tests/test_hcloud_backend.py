@@ -281,14 +281,15 @@ def test_user_data_over_32768_bytes_is_a_problem() -> None:
 
 
 def test_user_data_just_under_the_limit_is_fine() -> None:
-    assert compile_problems(minimal_spec(bootstrap_secrets={"sops_age_key": "k" * 30_000})) == ()
+    raw = minimal_spec(credentials="external", bootstrap_secrets={"sops_age_key": "k" * 30_000})
+    assert compile_problems(raw) == ()
 
 
 def test_user_data_limit_counts_the_bound_of_secret_variables() -> None:
     # a PEM secret by {var} may hold 6144 JSON characters: six of them cannot fit 32,768 bytes
     keys = ["k3s_tls_server_ca_crt", "k3s_tls_server_ca_key", "k3s_tls_client_ca_crt",
             "k3s_tls_client_ca_key", "k3s_tls_request_header_ca_crt", "k3s_tls_request_header_ca_key"]
-    raw = minimal_spec(bootstrap_secrets={k: {"var": k} for k in keys})
+    raw = minimal_spec(credentials="external", bootstrap_secrets={k: {"var": k} for k in keys})
     (problem,) = compile_problems(raw)
     assert "32,768" in problem.message
 

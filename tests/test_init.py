@@ -104,13 +104,31 @@ def test_help_schema_and_init_import_no_backend_and_no_yaml(argv: list[str]) -> 
     assert [m for m in imported if not is_catalog_module(m) and m != "nixk8s.backends.base"] == []
 
 
-def test_the_starters_join_token_is_a_sensitive_variable() -> None:
-    document = json.loads(compile_text(starter("hcloud")).to_json())
-    assert document["variable"]["k3s_token"]["sensitive"] is True
-
-
 @pytest.mark.parametrize(("backend", "distribution"), COMBINATIONS)
 def test_every_starter_passes_validate_strict_as_written(backend: str, distribution: str, tmp_path: Path) -> None:
     spec = tmp_path / "cluster.yaml"
     spec.write_text(starter(backend, distribution))  # type: ignore[arg-type]
     assert main(["validate", str(spec), "--strict"]) == 0
+
+
+@pytest.mark.parametrize(("backend", "distribution"), COMBINATIONS)
+def test_a_starter_needs_no_terraform_variable_and_gives_a_kubeconfig(backend: str, distribution: str) -> None:
+    document = json.loads(compile_text(starter(backend, distribution)).to_json())  # type: ignore[arg-type]
+    assert "variable" not in document
+    assert document["output"]["kubeconfig"]["sensitive"] is True
+
+
+# what Terraform's provider reads for each cloud's own credentials
+CLOUD_CREDENTIALS = {
+    "hcloud": ["HCLOUD_TOKEN"],
+    "aws": ["AWS_PROFILE"],
+    "gcp": ["GOOGLE_APPLICATION_CREDENTIALS", "gcloud auth application-default login"],
+    "azure": ["az login", "ARM_SUBSCRIPTION_ID", "ARM_CLIENT_ID"],
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_starter_says_which_cloud_credentials_terraform_needs(backend: str) -> None:
+    header = starter(backend).split("\nname: ")[0]  # type: ignore[arg-type]
+    assert all(words in header for words in CLOUD_CREDENTIALS[backend]), header
+

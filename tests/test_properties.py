@@ -8,6 +8,7 @@ expression replaced by a stand-in value (:func:`support.concrete`).
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 from collections import Counter
@@ -20,15 +21,17 @@ from hypothesis import strategies as st
 
 from nixk8s.backends.catalog import BACKENDS
 from nixk8s.compiler import Compiled, compile_source, compile_spec
+from nixk8s.credentials import AUTHORITIES, spec_gives_join_credential
 from nixk8s.node_config import join_server
 from nixk8s.load import load
-from nixk8s.secrets import KINDLING_BOOTSTRAP_KEYS, agent_allowlist, secret_variables
+from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS, agent_allowlist, secret_variables
 from nixk8s.spec import AGENT_OPTION_FIELDS, ClusterSpec, SecretRef
 from nixk8s.render import WorkerPool
 from nixk8s.stamp import StampedPool, fill
 from nixk8s.terraform import Expr, Template
 from strategies import arbitrary_text_specs, cluster_specs, load_raw, raw_cluster_specs
 from support import (
+    USER_DATA_KEYS,
     assert_kindling_accepts,
     concrete,
     document_user_data,
@@ -60,13 +63,16 @@ def agents_by_pool(result: Compiled) -> list[tuple[Any, dict[str, Any]]]:
     return [(pool.pool, node_config(node)) for pool in result.built.workers for node in pool.machine_nodes()]
 
 
-def expected_bootstrap_secrets(spec: ClusterSpec) -> dict[str, str]:
-    """What a server's bootstrap_secrets hold: every non-empty literal verbatim, references as their stand-in."""
-    return {
+def expected_bootstrap_secrets(result: Compiled) -> dict[str, str]:
+    """What a server's bootstrap_secrets hold: every non-empty literal verbatim, references as
+    their stand-in, and what Terraform generates as its expression's stand-in."""
+    spec = result.plan.spec
+    given = {
         key: f"var.{value.var}" if isinstance(value, SecretRef) else value
         for key, value in spec.bootstrap_secrets.items()
         if value != ""
     }
+    return {**given, **{key: concrete(value) for key, value in result.plan.server_generated_secrets}}
 
 
 # --- who receives what --------------------------------------------------------------------
@@ -87,7 +93,7 @@ def test_agents_never_receive_gitops_secret_paths_vpn_persistent_state_or_secret
         given_secrets = agent.get("bootstrap_secrets", {})
         assert set(given_secrets) <= allowed
         # and it receives exactly the allowlisted ones, with the servers' values
-        expected = {k: v for k, v in expected_bootstrap_secrets(spec).items() if k in allowed}
+        expected = {k: v for k, v in expected_bootstrap_secrets(result).items() if k in allowed}
         assert given_secrets == expected
 
 
@@ -107,6 +113,128 @@ def test_agents_receive_only_node_level_distribution_options(backend: str, data:
         # ...with the agent's own pool's labels and taints added
         assert pool.labels.items() <= options.get("node_labels", {}).items()
         assert {t.as_kubelet_flag() for t in pool.taints} <= set(options.get("node_taints", []))
+
+
+# --- generated credentials (credentials: generated) ------------------------------------------------
+
+AUTHORITY_KEYS = frozenset(k for d in AUTHORITIES for a in AUTHORITIES[d] for k in a.bootstrap_keys)
+
+
+def _expression_parts(node: Any) -> list[str]:
+    """The texts of the Terraform expressions in a rendered node's config JSON."""
+    return [p.text for p in node.json.parts if isinstance(p, Expr)]
+
+
+@backends
+@given(data=st.data())
+def test_agents_receive_no_authority_no_key_and_no_ca_certificate(backend: str, data: st.DataObject) -> None:
+    """Not even a CA certificate: on a kubeadm worker an existing /etc/kubernetes/pki/ca.crt
+    fails the join's preflight; and no key of any authority, whatever the distribution."""
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    for pool in result.built.workers:
+        for node in pool.machine_nodes():
+            secrets = node_config(node).get("bootstrap_secrets", {})
+            assert not set(secrets) & AUTHORITY_KEYS, set(secrets) & AUTHORITY_KEYS
+            assert not [text for text in _expression_parts(node) if "tls_" in text]
+
+
+@backends
+@given(data=st.data())
+def test_every_server_holds_the_same_generated_authorities_and_only_with_generated_credentials(
+    backend: str, data: st.DataObject
+) -> None:
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    made = result.plan.credentials
+    keys = {k for a in AUTHORITIES[spec.distribution] for k in a.bootstrap_keys}
+    held = [{k: v for k, v in node_config(n).get("bootstrap_secrets", {}).items() if k in AUTHORITY_KEYS}
+            for n in result.built.control_plane]
+    if spec.credentials == "external":
+        # only what the spec gives
+        given = {k for k, v in spec.bootstrap_secrets.items() if k in AUTHORITY_KEYS and v != ""}
+        assert made is None and all(set(h) == given for h in held)
+        return
+    assert made is not None
+    assert all(set(h) & keys == keys for h in held)
+    assert all(h == held[0] for h in held), "every server holds the same CA material"
+
+
+@backends
+@given(data=st.data())
+def test_every_node_joins_with_one_credential(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    key = JOIN_CREDENTIAL[spec.distribution]
+    values = {node_config(n).get("bootstrap_secrets", {}).get(key) for n in rendered_nodes(result)}
+    made = result.plan.credentials
+    if made is not None and made.join is not None:
+        assert values == {concrete(made.join.value)}
+    elif spec_gives_join_credential(spec):
+        assert len(values) == 1
+
+
+def _holds_a_private_key(user_data: str) -> bool:
+    """Whether a user_data (evaluated with stand-ins) hands out a generated private key:
+    a bootstrap secret that is base64 of a ``tls_private_key`` reference's stand-in."""
+    def reference(value: str) -> str:
+        try:
+            return base64.b64decode(value, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return ""
+
+    secrets = embedded_config(user_data).get("bootstrap_secrets", {})
+    return any(reference(v).startswith("tls_private_key.") for v in secrets.values())
+
+
+def _allowed_place(path: tuple[str, ...], document: dict[str, Any]) -> bool:
+    """Where a generated private key may be referred to: the tls resources that use it,
+    a user_data (directly, or the local one is written from) and a sensitive output."""
+    if path[:1] == ("resource",) and path[1].startswith("tls_"):
+        return True
+    if set(path) & set(USER_DATA_KEYS) or (path[0] == "locals" and path[1].endswith("_user_data")):
+        return True
+    return path[0] == "output" and document["output"][path[1]].get("sensitive") is True
+
+
+@backends
+@given(data=st.data())
+def test_private_keys_appear_only_in_servers_boot_data_in_tls_resources_and_in_sensitive_outputs(
+    backend: str, data: st.DataObject
+) -> None:
+    """What refers to a generated private key: the tls resources that use it, the servers'
+    user_data (their authorities) and the sensitive kubeconfig; no other argument, no
+    agent and no output Terraform would show."""
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    document = msgspec.json.decode(result.to_json())
+    keyed = [u for u in document_user_data(document) if _holds_a_private_key(u)]
+    servers_user_data = [concrete(n.user_data) for n in result.built.control_plane]
+    assert Counter(keyed) == (Counter(servers_user_data) if result.plan.credentials is not None else Counter())
+    places = [path for path, text in _string_leaves(document) if "tls_private_key." in text]
+    assert [p for p in places if not _allowed_place(p, document)] == []
+
+
+@backends
+@given(data=st.data())
+def test_the_tls_and_random_providers_are_required_only_where_used(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    document = msgspec.json.decode(compiled(spec).to_json())
+    kinds = set(document["resource"])
+    required = set(document["terraform"]["required_providers"])
+    assert ("tls" in required) == any(k.startswith("tls_") for k in kinds) == (spec.credentials == "generated")
+    assert ("random" in required) == any(k.startswith("random_") for k in kinds)
+    assert ("kubeconfig" in document.get("output", {})) == (spec.credentials == "generated")
+
+
+def _string_leaves(value: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _string_leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _string_leaves(v, path)]
+    return []
 
 
 # --- the shape of the cluster -----------------------------------------------------------------
@@ -232,7 +360,7 @@ def test_hostile_secret_literals_reach_every_node_exactly(backend: str, data: st
     from_document = document_user_data(document)
     # the document carries exactly the user_data the pipeline rendered
     assert Counter(from_document) == Counter(concrete(n.user_data) for n in rendered_nodes(result))
-    expected = expected_bootstrap_secrets(spec)
+    expected = expected_bootstrap_secrets(result)
     allowed = agent_allowlist(spec.distribution)
     for user_data in from_document:
         config = embedded_config(user_data)

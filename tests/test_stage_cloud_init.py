@@ -35,9 +35,10 @@ PROBE = IndexProbe(script="NODE_INDEX=7\n", source="a test")
 
 
 def config_text(**values: Any) -> Template:
-    """The config JSON of a one-server cluster whose sops_age_key is ``values['secret']``."""
+    """The config JSON of a one-server cluster whose sops_age_key is ``values['secret']``
+    (external credentials: the JSON is all literal)."""
     secret = values.get("secret", "AGE-SECRET-KEY")
-    compiled = compile_raw(minimal_spec(bootstrap_secrets={"sops_age_key": secret}))
+    compiled = compile_raw(minimal_spec(credentials="external", bootstrap_secrets={"sops_age_key": secret}))
     return compiled.built.control_plane[0].json
 
 

@@ -121,6 +121,7 @@ def test_unknown_backend_is_a_problem_with_a_suggestion() -> None:
 
 def test_all_problems_are_reported_together_with_paths() -> None:
     raw = minimal_spec(
+        credentials="external",
         name="Demo_Cluster",
         region=7,
         profile="cilium",

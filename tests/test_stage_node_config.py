@@ -13,7 +13,7 @@ from nixk8s.node_index import agent_node_index
 from nixk8s.spec import ClusterSpec
 from nixk8s.terraform import Expr, render
 
-from support import assert_kindling_accepts, compile_raw, minimal_spec, spec_from, worker_pool
+from support import assert_kindling_accepts, compile_raw, minimal_spec, node_config, spec_from, worker_pool
 
 JOIN_HOST = "10.0.1.2"
 WG_KEY = "A" * 43 + "="
@@ -179,7 +179,7 @@ def test_network_id_is_on_servers_when_a_network_is_made() -> None:
 
 def test_network_id_is_absent_without_a_network() -> None:
     compiled = compile_raw(minimal_spec())
-    assert "network_id" not in json.loads(compiled.built.control_plane[0].json.literal())
+    assert "network_id" not in node_config(compiled.built.control_plane[0])
 
 
 def test_network_id_is_never_on_agents() -> None:

@@ -426,20 +426,47 @@ def test_single_server_without_workers_needs_no_join_credential() -> None:
 
 
 @pytest.mark.parametrize(("distribution", "key"), [("k3s", "k3s_server_token"), ("kubernetes", "kubeadm_token")])
-def test_second_server_needs_the_join_credential(distribution: str, key: str) -> None:
-    (problem,) = run(rules.join_credential, with_pool(min_size=3, max_size=3) | {"distribution": distribution})
+def test_second_server_needs_the_join_credential_with_external_credentials(distribution: str, key: str) -> None:
+    raw = with_pool(min_size=3, max_size=3) | {"distribution": distribution, "credentials": "external"}
+    (problem,) = run(rules.join_credential, raw)
     assert problem.path == f"bootstrap_secrets.{key}"
 
 
-def test_worker_pool_needs_the_join_credential() -> None:
-    raw = minimal_spec(node_pools=[minimal_spec()["node_pools"][0], worker_pool()])
+def test_worker_pool_needs_the_join_credential_with_external_credentials() -> None:
+    raw = minimal_spec(node_pools=[minimal_spec()["node_pools"][0], worker_pool()], credentials="external")
     (problem,) = run(rules.join_credential, raw)
     assert problem.path == "bootstrap_secrets.k3s_server_token"
 
 
 def test_empty_literal_join_credential_does_not_count() -> None:
-    raw = with_pool(min_size=2, max_size=2) | {"bootstrap_secrets": {"k3s_server_token": ""}}
+    raw = with_pool(min_size=2, max_size=2) | {"bootstrap_secrets": {"k3s_server_token": ""}, "credentials": "external"}
     assert [p.path for p in run(rules.join_credential, raw)] == ["bootstrap_secrets.k3s_server_token"]
+
+
+@pytest.mark.parametrize("distribution", ["k3s", "kubernetes"])
+def test_generated_credentials_need_no_join_credential_in_the_spec(distribution: str) -> None:
+    raw = minimal_spec(node_pools=[minimal_spec()["node_pools"][0], worker_pool()], distribution=distribution)
+    assert run(rules.join_credential, raw) == []
+
+
+@pytest.mark.parametrize(
+    ("distribution", "key"), [("k3s", "k3s_tls_client_ca_key"), ("kubernetes", "kubeadm_front_proxy_ca_crt")]
+)
+def test_generated_credentials_refuse_an_authority_given_in_the_spec(distribution: str, key: str) -> None:
+    raw = minimal_spec(distribution=distribution, bootstrap_secrets={key: "LS0tLS1CRUdJTg=="})
+    (problem,) = run(rules.generated_authorities, raw)
+    assert problem.path == f"bootstrap_secrets.{key}"
+    assert "credentials: external" in problem.message
+
+
+def test_external_credentials_take_the_authorities_from_the_spec() -> None:
+    raw = minimal_spec(credentials="external", bootstrap_secrets={"k3s_tls_server_ca_crt": {"var": "server_ca"}})
+    assert run(rules.generated_authorities, raw) == []
+
+
+def test_the_other_distributions_authorities_are_not_made_so_not_refused() -> None:
+    raw = minimal_spec(bootstrap_secrets={"kubeadm_ca_crt": "LS0tLS1CRUdJTg=="})
+    assert run(rules.generated_authorities, raw) == []
 
 
 @pytest.mark.parametrize(

@@ -82,8 +82,8 @@ def test_empty_bootstrap_secrets_are_dropped() -> None:
 
 
 def test_bootstrap_block_is_absent_when_all_secrets_are_empty() -> None:
-    compiled = compile_raw(minimal_spec(bootstrap_secrets={"nix_github_token": "", "sops_age_key": ""}))
-    (server,) = compiled.built.control_plane
+    raw = minimal_spec(credentials="external", bootstrap_secrets={"nix_github_token": "", "sops_age_key": ""})
+    (server,) = compile_raw(raw).built.control_plane
     assert server.config.bootstrap_secrets is None
     assert "bootstrap_secrets" not in server.json.literal()
 
@@ -117,7 +117,7 @@ def test_agents_receive_only_allowlisted_secrets_for_k3s() -> None:
 
 def test_agents_receive_only_allowlisted_secrets_for_kubernetes() -> None:
     secrets = {"kubeadm_token": KUBEADM_TOKEN, "kubeadm_ca_key": "CA", "nix_github_token": "GH", "k3s_server_token": "T"}
-    spec = spec_from(minimal_spec(distribution="kubernetes", bootstrap_secrets=secrets))
+    spec = spec_from(minimal_spec(distribution="kubernetes", credentials="external", bootstrap_secrets=secrets))
     assert agent_bootstrap_secrets(spec) == {"kubeadm_token": KUBEADM_TOKEN, "nix_github_token": "GH"}
 
 
@@ -213,7 +213,7 @@ def test_compiled_output_holds_no_secret_value_given_by_reference() -> None:
 
 def test_literal_secret_is_json_escaped_in_the_config() -> None:
     secret = 'line1\nline2 "q" ${HOME}'
-    compiled = compile_raw(minimal_spec(bootstrap_secrets={"sops_age_key": secret}))
+    compiled = compile_raw(minimal_spec(credentials="external", bootstrap_secrets={"sops_age_key": secret}))
     text = compiled.built.control_plane[0].json.literal()
     assert json.loads(text)["bootstrap_secrets"]["sops_age_key"] == secret
 

@@ -20,6 +20,7 @@ import msgspec
 from returns.result import Failure, Result, Success
 
 from nixk8s.cloud_init import BootStep
+from nixk8s.credentials import credential_outputs
 from nixk8s.index_probe import IndexProbe, MetadataFetch, metadata_index_probe
 from nixk8s.plan import ClusterPlan, api_balancer, plan_cluster
 from nixk8s.ports import PortRule, rule_sources
@@ -389,6 +390,14 @@ def _size_problems(limit: UserDataLimit, path: str, nodes: Iterable[RenderedNode
     ]
 
 
+def api_endpoint(outputs: Fragment) -> Text:
+    """The value of the backend's ``api_endpoint`` output: where the kubeconfig points."""
+    found = [o.value for o in outputs.outputs if o.name == "api_endpoint"]
+    assert len(found) == 1, "a backend's outputs hold one api_endpoint"
+    value: Text = found[0]
+    return value
+
+
 class Built(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     """The pipeline's result: the document's pieces and what ``explain`` needs.
 
@@ -476,9 +485,12 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
 
     placed_servers = [backend.control_plane_node(plan, infra, node) for node in servers]
     server_handles = tuple(h for placed in placed_servers for h in placed.handles)
+    outputs = backend.outputs(plan, infra, server_handles)
+    made = plan.credentials
     fragment = combine(
         [
             Fragment(variables=plan.variables),
+            made.fragment if made is not None else Fragment(),
             foundation.fragment,
             *(
                 combine([placed.fragment, backend.post_instance(plan, infra, node)])
@@ -486,7 +498,8 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
             ),
             *(placed.shared for _, placed in pools),
             *(placed.fragment for pool, placed in pools if isinstance(pool, WorkerPool)),
-            backend.outputs(plan, infra, server_handles),
+            outputs,
+            credential_outputs(plan.name, api_endpoint(outputs), made),
         ]
     )
     return Success(

@@ -3,7 +3,8 @@ replacements through references.
 
 Each provider's replacement table is data (written in :mod:`nixk8s.document_diff.rules`) that
 lives in its cloud's package, ``nixk8s/backends/<cloud>/replacement_rules.py``, named by
-the cloud's catalog entry; the engine reads a table through one function,
+the cloud's catalog entry (the tls and random tables of generated credentials, which no
+cloud owns, in :mod:`nixk8s.document_diff.credential_rules`); the engine reads a table through one function,
 :func:`rules_for`, and knows no cloud. Given a changed argument it says whether the change replaces the resource
 (:func:`forcing_reason`), whether Terraform keeps the value (:func:`keeps_value`) and
 what an in-place change does to machines (:func:`disruptions`); given a provider block
@@ -31,6 +32,7 @@ from typing import Any
 import msgspec
 
 from nixk8s.backends import catalog
+from nixk8s.document_diff.credential_rules import TABLES as CREDENTIAL_TABLES
 from nixk8s.document_diff.records import Action
 from nixk8s.document_diff.rules import Body, Path, ProviderRules, ResourceRule, Role, matches
 from nixk8s.document_diff.templates import Reference, has_interpolation
@@ -51,8 +53,10 @@ def _imported(reference: str) -> ProviderRules:
 @cache
 def tables() -> tuple[ProviderRules, ...]:
     """Every provider's replacement table: each cloud in the catalog gives its own
-    (imported the first time a diff asks)."""
-    return tuple(_imported(cloud.replacement_rules) for cloud in catalog.CLOUDS if cloud.replacement_rules)
+    (imported the first time a diff asks), and the tls and random providers of
+    generated credentials theirs."""
+    clouds = tuple(_imported(cloud.replacement_rules) for cloud in catalog.CLOUDS if cloud.replacement_rules)
+    return (*clouds, *CREDENTIAL_TABLES)
 
 
 @cache

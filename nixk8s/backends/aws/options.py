@@ -73,6 +73,9 @@ region: eu-central-1         # an AWS region
 """,
         server_type="m6i.large",
         worker_type="m6i.xlarge",
+        credentials="""\
+an AWS profile: aws configure (or aws sso login --profile NAME), then
+export AWS_PROFILE=NAME   (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)""",
         provider="""\
 # Every node boots this AMI: a NixOS image with the kindling agent. Instead of
 # ami_id, ssm_ami_parameter names an SSM parameter that holds the AMI id.

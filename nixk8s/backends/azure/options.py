@@ -72,6 +72,9 @@ region: westeurope           # an Azure location
 """,
         server_type="Standard_D2s_v5",
         worker_type="Standard_D4s_v5",
+        credentials="""\
+az login, then export ARM_SUBSCRIPTION_ID=...   (the azurerm provider needs the
+subscription; a service principal: ARM_CLIENT_ID, ARM_CLIENT_SECRET, ARM_TENANT_ID)""",
         provider="""\
 # The admin user's SSH key is the key itself (one line of ~/.ssh/id_ed25519.pub),
 # never a path: Terraform may run elsewhere. The image is your NixOS image's

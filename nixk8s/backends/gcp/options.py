@@ -76,6 +76,9 @@ region: europe-west3         # a GCP region; nodes spread over its zones
 """,
         server_type="e2-standard-2",
         worker_type="e2-standard-4",
+        credentials="""\
+Application Default Credentials: gcloud auth application-default login
+(or export GOOGLE_APPLICATION_CREDENTIALS=/path/to/service-account-key.json)""",
         provider="""\
 # The project the cluster lives in, and your NixOS image (GCP has no public one):
 # NAME, family/NAME or projects/PROJECT/global/images/NAME.

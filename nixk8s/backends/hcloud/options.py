@@ -51,6 +51,9 @@ region: nbg1                 # a Hetzner location: nbg1, fsn1, hel1, ash, hil, s
 """,
         server_type="cx32",
         worker_type="cx42",
+        credentials="""\
+export HCLOUD_TOKEN=...   (a read/write API token of your Hetzner Cloud project:
+Console > Security > API tokens)""",
         provider="""\
 # Hetzner Cloud has no public NixOS image: upload or snapshot one with the
 # kindling agent and cloud-init, and name it here (a name or an id).
