@@ -12,10 +12,11 @@ from one server to a balanced control plane keeps the certificates valid.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 import pytest
+from clouds import CLOUDS
 from support import (
     OWN_VPN,
     assert_kindling_accepts,
@@ -26,27 +27,17 @@ from support import (
     problems_of,
     rendered_nodes,
 )
-from test_aws import aws_spec
-from test_azure_backend import azure_spec
-from test_gcp import gcp_spec
 
 from nixk8s.compiler import Compiled
 from nixk8s.explain import explain
 from nixk8s.explanation import explanation, to_json
 
-
-def hcloud_spec(**overrides: Any) -> dict[str, Any]:
-    """One Hetzner server on a network (10.0.0.0/24), with a join token."""
-    return minimal_spec(**{"network": {"vpc_cidr": "10.0.0.0/16"}, "bootstrap_secrets": {"k3s_server_token": "t0ken"}, **overrides})
+clouds = pytest.mark.parametrize("cloud", sorted(CLOUDS))
 
 
-SPECS: dict[str, Callable[..., dict[str, Any]]] = {
-    "hcloud": hcloud_spec,
-    "aws": aws_spec,
-    "gcp": gcp_spec,
-    "azure": azure_spec,
-}
-clouds = pytest.mark.parametrize("cloud", sorted(SPECS))
+def spec(cloud: str, servers: int, **overrides: Any) -> dict[str, Any]:
+    """A small spec of ``cloud`` (tests/clouds.py) with ``servers`` servers."""
+    return CLOUDS[cloud].spec(servers=servers, **overrides)
 
 
 def with_servers(raw: dict[str, Any], servers: int) -> dict[str, Any]:
@@ -55,10 +46,6 @@ def with_servers(raw: dict[str, Any], servers: int) -> dict[str, Any]:
     system = next(p for p in raw["node_pools"] if p["name"] == "system")
     system.update(min_size=servers, max_size=servers)
     return raw
-
-
-def spec(cloud: str, servers: int, **overrides: Any) -> dict[str, Any]:
-    return with_servers(SPECS[cloud](**overrides), servers)
 
 
 def server_configs(c: Compiled) -> list[dict[str, Any]]:
