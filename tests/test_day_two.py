@@ -29,7 +29,7 @@ from support import (
 )
 
 from nixk8s.compiler import Compiled
-from nixk8s.explain import explain
+from nixk8s.explain_text import explain
 from nixk8s.explanation import explanation, to_json
 
 clouds = pytest.mark.parametrize("cloud", sorted(CLOUDS))
