@@ -3,7 +3,7 @@
 One block per changed resource, sorted by address, in Terraform's symbols (``+`` add,
 ``-`` destroy, ``~`` in place, ``-/+`` replace, ``+/-`` replace creating first), with a
 ``=`` block for a resource whose every change Terraform ignores; then the changes
-outside the resources, a summary and the exit code.
+outside the resources, the hazards to the cluster (``!``), a summary and the exit code.
 
 Every sentence about a resource's action and what it does to machines is worded here,
 once: the text's label and the JSON's first note say the same words.
@@ -19,7 +19,15 @@ from typing import Any, Literal
 import msgspec
 
 from nixk8s.compiler import Compiled
-from nixk8s.document_diff.records import AttributeChange, ConfigChange, Diff, DocumentChange, MachineEffect, ResourceChange
+from nixk8s.document_diff.records import (
+    AttributeChange,
+    ConfigChange,
+    Diff,
+    DocumentChange,
+    Hazard,
+    MachineEffect,
+    ResourceChange,
+)
 from nixk8s.problems import Problem
 from nixk8s.terminal import printable_fields, printable_line
 
@@ -122,14 +130,30 @@ def summary(diff: Diff) -> dict[str, Any]:
     }
 
 
+def _hazard_lines(hazard: Hazard) -> list[str]:
+    """A hazard in two lines: what happens, and what to do instead."""
+    return [f"! {hazard.what}", f"{INDENT}instead: {hazard.instead}"]
+
+
+def _exit_line(diff: Diff) -> str:
+    code = diff.exit_code
+    meaning = _EXIT_MEANING[code]
+    if diff.hazards:
+        meaning = f"{meaning}, and hazards to the cluster" if diff.replaces_machines else "hazards to the cluster"
+    return f"Exit {code}: {meaning}."
+
+
 def render_text(diff: Diff) -> str:
-    """The report as text: blocks, then the summary and the exit code."""
+    """The report as text: blocks, the hazards (``!``, each with what to do instead),
+    then the summary and the exit code."""
     # a hand-made document's names reach the terminal: made visible (terminal.py); its
     # values are JSON text already, whose backslashes are not escaped twice
     diff = printable_fields(diff, printable_line)
     blocks = ["\n".join(_resource_lines(r)) for r in diff.resources]
     if diff.document:
         blocks.append("\n".join(_document_line(d) for d in diff.document))
+    if diff.hazards:
+        blocks.append("\n".join(line for h in diff.hazards for line in _hazard_lines(h)))
     counts = summary(diff)
     code = diff.exit_code
     if not diff.resources and not diff.document:
@@ -143,17 +167,18 @@ def render_text(diff: Diff) -> str:
     ]
     if counts["machines"]:
         tail.append("Replaces or destroys machines: " + ", ".join(counts["machines"]) + ".")
-    tail.append(f"Exit {code}: {_EXIT_MEANING[code]}.")
+    tail.append(_exit_line(diff))
     return "\n\n".join([*blocks, "\n".join(tail)]) + "\n"
 
 
 def render_json(diff: Diff) -> bytes:
-    """The report as JSON: ``exit_code``, ``summary``, ``resources``, ``document``."""
+    """The report as JSON: ``exit_code``, ``summary``, ``resources``, ``document``, ``hazards``."""
     report = {
         "exit_code": diff.exit_code,
         "summary": summary(diff),
         "resources": [msgspec.to_builtins(r) | {"notes": list(_notes(r))} for r in diff.resources],
         "document": msgspec.to_builtins(diff.document),
+        "hazards": msgspec.to_builtins(diff.hazards),
     }
     return msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n"
 
@@ -183,13 +208,20 @@ class DiffReport(msgspec.Struct, frozen=True):
 
     @property
     def exit_code(self) -> int:
-        """The command's exit code for it: 0 no changes, 3 changes in place, 4 machines replaced or destroyed."""
+        """The command's exit code for it: 0 no changes, 3 changes in place, 4 machines
+        replaced or destroyed, or a hazard to the cluster."""
         return self.changes.exit_code
 
     @property
     def replaces_machines(self) -> bool:
         """Whether applying it replaces or destroys a machine."""
-        return any(r.replaces_machines for r in self.changes.resources)
+        return self.changes.replaces_machines
+
+    @property
+    def hazards(self) -> tuple[Hazard, ...]:
+        """What applying it would do to the cluster (lost quorum, a new cluster, config
+        running machines never see), each with what to do instead."""
+        return self.changes.hazards
 
     def to_text(self) -> str:
         """The report as ``nixk8s diff`` prints it."""

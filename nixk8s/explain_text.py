@@ -112,6 +112,7 @@ def render_text(e: Explanation) -> str:
         f"profile {c.profile}, on {c.backend_title} in {c.region}",
         f"user_data format: {c.user_data_format}; the largest is up to {c.largest_user_data:,} bytes "
         f"({c.user_data_limit_text})",
+        f"day two: {c.day_two}",
         "",
         "nodes:",
     ]

@@ -53,6 +53,8 @@ class Cluster(msgspec.Struct, frozen=True, kw_only=True):
     user_data_limit: int
     user_data_limit_text: str
     network: str | None  # the cluster's private CIDR, as the firewall opens it
+    initialized: bool  # the spec says the cluster exists: no node initialises one
+    day_two: str  # what initialized means for this cluster, and when to set it
 
 
 class Node(msgspec.Struct, frozen=True, kw_only=True):
@@ -461,6 +463,27 @@ def _reach(compiled: Compiled) -> Reach:
     )
 
 
+def day_two(compiled: Compiled) -> str:
+    """What ``initialized`` means for this cluster now, and what to do about it."""
+    spec = compiled.plan.spec
+    server_0 = compiled.built.control_plane[0].config
+    if spec.initialized:
+        return (
+            f"initialized: no node initialises a cluster; server 0 joins {text(server_0.join_server)}, so a "
+            "replaced server 0 rejoins the cluster instead of forming a new one"
+        )
+    if spec.control_plane_count < 2:
+        return (
+            "not initialized: server 0 initialises the cluster at its first boot and holds its only etcd member, "
+            "so a replaced server 0 forms a new, empty cluster; initialized: true needs two or more servers "
+            "(grow the control plane, apply, then set it)"
+        )
+    return (
+        "not initialized: server 0 initialises the cluster at its first boot; after the first apply, set "
+        "initialized: true, so that a replaced server 0 joins the others instead of forming a new, empty cluster"
+    )
+
+
 def explanation(compiled: Compiled) -> Explanation:
     """Everything ``explain`` shows, as data."""
     plan, built = compiled.plan, compiled.built
@@ -485,6 +508,8 @@ def explanation(compiled: Compiled) -> Explanation:
             user_data_limit=backend.user_data_limit.max_bytes,
             user_data_limit_text=backend.user_data_limit.what,
             network=text(built.foundation.private_cidr),
+            initialized=spec.initialized,
+            day_two=day_two(compiled),
         ),
         reach=_reach(compiled),
         nodes=nodes,

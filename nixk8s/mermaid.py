@@ -159,7 +159,7 @@ def render_mermaid(e: Explanation) -> str:
         edges += [f"  {ids('pool', pool.name)} -.->|{label('egress')}| {nat}" for pool in e.pools]
         edges.append(f"  {nat} --> {internet}")
 
-    server_0 = next((n for n in e.nodes if n.cluster_init), None)
+    server_0 = next((n for n in e.nodes if n.role == "server" and n.index == 0), None)
     if e.balancer is not None:
         lb = ids("x", "balancer")
         edges += [

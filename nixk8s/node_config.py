@@ -189,6 +189,21 @@ def _common(spec: ClusterSpec) -> dict[str, Any]:
     }
 
 
+def initialises_cluster(spec: ClusterSpec, index: int) -> bool:
+    """Whether control-plane node ``index`` boots with ``cluster_init``: server 0 of a
+    cluster the spec does not yet call ``initialized``, no other.
+
+    >>> from nixk8s.spec import NodePool
+    >>> spec = ClusterSpec(name="demo", backend="hcloud", region="nbg1",
+    ...     node_pools=(NodePool(name="system", instance_types=("cx32",), min_size=3),))
+    >>> [initialises_cluster(spec, i) for i in range(3)]
+    [True, False, False]
+    >>> initialises_cluster(msgspec.structs.replace(spec, initialized=True), 0)
+    False
+    """
+    return index == 0 and not spec.initialized
+
+
 def server_config(
     spec: ClusterSpec,
     index: int,
@@ -198,8 +213,11 @@ def server_config(
     api_sans: tuple[Text, ...] = (),
     generated: Iterable[tuple[str, Expr]] = (),
 ) -> NodeConfig:
-    """The config of control-plane node ``index``; only index 0 initialises the cluster.
+    """The config of control-plane node ``index``, which joins ``join``.
 
+    Only index 0 initialises the cluster, and only while the spec says the cluster is
+    not ``initialized``; it then joins no one. Once it is, server 0 joins ``join`` as
+    the others do (a replaced server 0 must not form a new cluster).
     ``api_sans`` are names the API server's certificate must carry besides the
     server's own addresses, such as a load balancer the nodes join through.
     ``generated``: the bootstrap secrets Terraform made for every server
@@ -208,12 +226,13 @@ def server_config(
     options = _merge_node_options(_server_options(spec, api_sans), spec.system_pool) or None
     is_k3s = spec.distribution == "k3s"
     paths = secret_paths(spec)
+    initialises = initialises_cluster(spec, index)
     return NodeConfig(
         **_common(spec),
         role="server",
-        cluster_init=index == 0,
+        cluster_init=initialises,
         node_index=index,
-        join_server=None if index == 0 or join is None else join_server(spec.distribution, join),
+        join_server=None if initialises or join is None else join_server(spec.distribution, join),
         network_id=network_id,
         **_gitops(spec),
         k3s=options if is_k3s else None,

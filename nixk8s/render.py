@@ -147,23 +147,24 @@ def render_node(
 
 def control_plane_nodes(
     plan: ClusterPlan,
-    join: Text,
+    joins: tuple[Text | None, ...],
     network_id: Text | None,
     api_sans: tuple[Text, ...],
     boot: tuple[BootStep, ...] = (),
 ) -> tuple[RenderedNode, ...]:
-    spec = plan.spec
+    """Every server, rendered: server ``i`` joins ``joins[i]`` (None: it joins no one)."""
     return tuple(
         render_node(
             plan,
             names.control_plane_node(plan.name, i),
             i,
             server_config(
-                spec, i, join=join, network_id=network_id, api_sans=api_sans, generated=plan.server_generated_secrets
+                plan.spec, i, join=join, network_id=network_id, api_sans=api_sans,
+                generated=plan.server_generated_secrets,
             ),
             boot=boot,
         )
-        for i in range(spec.control_plane_count)
+        for i, join in enumerate(joins)
     )
 
 

@@ -442,6 +442,19 @@ def generated_authorities(spec: ClusterSpec) -> Iterator[Problem]:
             )
 
 
+def initialized(spec: ClusterSpec) -> Iterator[Problem]:
+    """An initialized cluster needs a server for server 0 to join: two or more servers."""
+    if spec.initialized and spec.control_plane_count < 2:
+        servers = spec.control_plane_count
+        yield Problem(
+            "initialized",
+            f"a control plane of {servers} server cannot be initialized: server 0 would have no other server "
+            "to join, since it holds the cluster's only etcd member (a replaced single server loses the cluster "
+            f"either way). Leave initialized false, or grow {_pool_path(spec.system_pool_index, 'min_size')} "
+            "to 3 servers first",
+        )
+
+
 def secret_paths(spec: ClusterSpec) -> Iterator[Problem]:
     paths = spec.nixos.secrets
     if paths is None:
@@ -531,6 +544,7 @@ RULES: tuple[Rule, ...] = (
     one_secret_per_variable,
     join_credential,
     generated_authorities,
+    initialized,
     secret_paths,
     vpn,
 )

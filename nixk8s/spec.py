@@ -894,6 +894,17 @@ class _ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True
             "(refused on AWS)",
         ),
     ] = "auto"
+    initialized: Annotated[
+        bool,
+        doc(
+            "Initialized",
+            "Whether the cluster exists: set it to true after the first apply. false: server 0 initialises a "
+            "new cluster at its first boot (cluster_init), so a replaced server 0 would form a new, empty "
+            "cluster. true: no node initialises one, and server 0 joins the others (through the API load "
+            "balancer where a server can reach the others through it, else another server's address). "
+            "Needs two or more servers: a single server has no other to join",
+        ),
+    ] = False
     gitops_operator: Annotated[
         GitopsOperator,
         doc("GitOps operator", "fluxcd (settings in the fluxcd block), argocd (needs the argocd block) or none"),

@@ -73,6 +73,11 @@ node_pools:
     max_size: 4
     # labels: {{node.kubernetes.io/pool: workers}}
     # taints: [{{key: dedicated, value: batch, effect: NoSchedule}}]
+
+# Server 0 forms the cluster at its first boot. After the first apply (with 2 or
+# more servers), set initialized: true: no node forms a cluster any more, and a
+# replaced server 0 joins the others instead of forming a new, empty one.
+# initialized: true
 """
 
 

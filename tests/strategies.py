@@ -7,7 +7,7 @@ load is a bug in either this generator or the validator: the strategy raises wit
 every problem, it never filters such examples away.
 
 What the specs cover: both distributions and user_data formats, 1-5 control-plane
-nodes (``min_size`` 0..5), 0-4 worker pools, with and without a private network,
+nodes (``min_size`` 0..5), clusters ``initialized`` or not, 0-4 worker pools, with and without a private network,
 Flux / Argo CD / no GitOps, server-only and node-level distribution options, pool
 labels and taints, secret paths, a WireGuard ``vpn``, tags, generated or external
 credentials (the default, generated, too), and bootstrap secrets
@@ -597,6 +597,8 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
             spec["api_load_balancer"] = draw(st.sampled_from(["auto", "private", "public", "none"]))
     if backend == "hcloud":
         _hcloud_autoscaled_pools_fit(spec)
+    if draw(st.booleans()) and can_be_initialized(backend, spec):
+        spec["initialized"] = True
     if backend == "hcloud" and "network" not in spec and joining:
         # Hetzner opens the private ports only to a network: without one, the nodes
         # reach each other over VPN links of the operator's own
@@ -651,6 +653,14 @@ def _hcloud_autoscaled_pools_fit(spec: dict[str, Any]) -> None:
     if network is None or clash:
         for pool in autoscaled:
             pool.pop("autoscale")
+
+
+def can_be_initialized(backend: str, spec: dict[str, Any]) -> bool:
+    """Whether ``initialized: true`` holds: two or more servers, for server 0 to join one
+    (on Hetzner over a network: without one, servers know each other's addresses only
+    after apply)."""
+    control_plane = next((p for p in spec["node_pools"] if p["name"] == "system"), spec["node_pools"][0])
+    return control_plane["min_size"] >= 2 and (backend != "hcloud" or "network" in spec)
 
 
 def persistent_state_allowed(backend: str) -> bool:

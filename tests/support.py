@@ -174,9 +174,8 @@ def reference_json(spec: ClusterSpec) -> bytes:
     plan = plan_for(backend, spec)
     foundation = backend.foundation(plan)
     infra, join = foundation.infra, foundation.join_host
-    server_join = join if foundation.server_join_host is None else foundation.server_join_host
     servers = control_plane_nodes(
-        plan, server_join, foundation.network_id, foundation.api_names, backend.boot_steps(plan)
+        plan, foundation.server_joins(plan), foundation.network_id, foundation.certificate_names, backend.boot_steps(plan)
     )
     placed = [backend.control_plane_node(plan, infra, node) for node in servers]
     outputs = backend.outputs(plan, infra, tuple(h for p in placed for h in p.handles))

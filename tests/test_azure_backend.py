@@ -329,10 +329,14 @@ def test_kubeadm_joins_without_a_scheme() -> None:
     assert node_config(nodes[-1])["join_server"] == "10.0.1.254:6443"
 
 
-def test_server_certificates_name_every_servers_public_address() -> None:
+def test_server_certificates_name_every_servers_public_address_and_the_balancers_reserved_one() -> None:
     c = compile_raw(ha(nixos={"k3s": {"tls_san": ["k8s.example.com"]}}, api_load_balancer="none"))
     sans = node_config(rendered_nodes(c)[1])["k3s"]["tls_san"]
-    assert sans == ["k8s.example.com", *(f"azurerm_public_ip.demo_cp_{i}_pip.ip_address" for i in range(3))]
+    assert sans == [
+        "k8s.example.com",
+        *(f"azurerm_public_ip.demo_cp_{i}_pip.ip_address" for i in range(3)),
+        "10.0.1.254",
+    ]
 
 
 def test_servers_receive_the_vnet_id_as_network_id() -> None:

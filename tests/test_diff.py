@@ -676,7 +676,8 @@ def test_the_json_report_carries_the_exit_code_and_every_change(tmp_path: Path, 
     code, out, _ = run(capsys, old, new, "--output", "json")
     report = json.loads(out)
     assert (code, report["exit_code"]) == (EXIT_IN_PLACE, EXIT_IN_PLACE)
-    assert list(report) == ["exit_code", "summary", "resources", "document", "problems", "warnings"]
+    assert list(report) == ["exit_code", "summary", "resources", "document", "hazards", "problems", "warnings"]
+    assert report["hazards"] == []
     assert [(r["address"], r["action"], r["role"]) for r in report["resources"]] == [
         ("hcloud_server.demo_workers_1", "added", "machine"),
         ("hcloud_server_network.demo_workers_1_network", "added", "other"),
@@ -946,4 +947,5 @@ def test_the_documented_example_is_what_the_command_prints(
     gpu_example(tmp_path)
     monkeypatch.chdir(ROOT)
     code, out, _ = run(capsys, "specs/hcloud-k3s.yaml", str(tmp_path / "hcloud-k3s-gpu.yaml"))
-    assert (code, out) == (EXIT_IN_PLACE, shown)
+    # the running gpu node keeps its old config: a hazard
+    assert (code, out) == (EXIT_REPLACES_MACHINES, shown)

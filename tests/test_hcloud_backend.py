@@ -421,7 +421,7 @@ def test_a_single_server_without_a_network_may_restrict_the_api() -> None:
     assert problems_of(raw) == ()
 
 
-def test_servers_joined_at_server_0s_own_address_add_no_certificate_names() -> None:
+def test_servers_without_a_balancer_name_only_the_address_the_subnet_reserves_for_one() -> None:
     raw = minimal_spec(
         node_pools=[{"name": "system", "instance_types": ["cx32"], "min_size": 3, "max_size": 3}],
         bootstrap_secrets={"k3s_server_token": "t0ken"},
@@ -429,7 +429,12 @@ def test_servers_joined_at_server_0s_own_address_add_no_certificate_names() -> N
         api_load_balancer="none",
     )
     for node in compile_raw(raw).built.control_plane:
-        assert "tls_san" not in (node.config.k3s or {})
+        assert node.config.k3s == {"tls_san": ["10.0.0.254"]}
+
+
+def test_without_a_network_no_address_is_reserved_for_a_balancer() -> None:
+    (server,) = compile_raw(minimal_spec()).built.control_plane
+    assert "tls_san" not in (server.config.k3s or {})
 
 
 # --- what Hetzner Cloud cannot do -------------------------------------------------------------

@@ -57,6 +57,17 @@ def test_a_starter_names_the_schema_and_marks_what_to_change(backend: str) -> No
     assert sum("CHANGE" in line for line in lines) >= 3
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_starter_says_to_set_initialized_after_the_first_apply_and_its_line_compiles(backend: str) -> None:
+    text = starter(backend)  # type: ignore[arg-type]
+    assert "After the first apply" in text and "\n# initialized: true\n" in text
+    grown = text.replace("\n# initialized: true\n", "\ninitialized: true\n").replace(
+        "    min_size: 1\n    max_size: 1\n", "    min_size: 3\n    max_size: 3\n", 1
+    )
+    servers = compile_text(grown).built.control_plane
+    assert len(servers) == 3 and not any(s.config.cluster_init for s in servers)
+
+
 def test_without_a_file_the_starter_goes_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["init", "aws"]) == EXIT_OK
     assert capsys.readouterr().out == starter("aws")

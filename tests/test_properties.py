@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from nixk8s.backends.catalog import BACKENDS
@@ -29,7 +29,7 @@ from nixk8s.spec import AGENT_OPTION_FIELDS, ClusterSpec, SecretRef
 from nixk8s.render import WorkerPool
 from nixk8s.stamp import StampedPool, fill
 from nixk8s.terraform import Expr, Template
-from strategies import arbitrary_text_specs, cluster_specs, load_raw, raw_cluster_specs
+from strategies import arbitrary_text_specs, can_be_initialized, cluster_specs, load_raw, raw_cluster_specs
 from support import (
     USER_DATA_KEYS,
     assert_kindling_accepts,
@@ -252,12 +252,62 @@ def test_every_cluster_has_at_least_one_server(backend: str, data: st.DataObject
 
 @backends
 @given(data=st.data())
-def test_exactly_one_node_has_cluster_init_and_it_is_server_zero(backend: str, data: st.DataObject) -> None:
+def test_only_server_zero_has_cluster_init_and_only_before_the_cluster_is_initialized(
+    backend: str, data: st.DataObject
+) -> None:
     spec = data.draw(cluster_specs(backend))
-    initialising = [c for c in configs(compiled(spec)) if c["cluster_init"] is True]
-    assert len(initialising) == 1
-    assert initialising[0]["role"] == "server"
-    assert initialising[0]["node_index"] == 0
+    initialising = [(c["role"], c["node_index"]) for c in configs(compiled(spec)) if c["cluster_init"] is True]
+    assert initialising == ([] if spec.initialized else [("server", 0)])
+
+
+def _host(join: str) -> str:
+    return join.removeprefix("https://").rsplit(":", 1)[0]
+
+
+@backends
+@given(data=st.data())
+def test_once_initialized_every_server_joins_a_concrete_address_not_its_own(backend: str, data: st.DataObject) -> None:
+    raw = data.draw(raw_cluster_specs(backend))
+    assume(can_be_initialized(backend, raw))
+    result = compiled(load_raw({**raw, "initialized": True}))
+    form = r"^https://[^/:\s]+:6443$" if result.plan.spec.distribution == "k3s" else r"^[^/:\s]+:6443$"
+    for node, handle in zip(result.built.control_plane, result.built.server_handles, strict=True):
+        config = node_config(node)
+        assert config["cluster_init"] is False
+        assert re.match(form, config["join_server"]), config["join_server"]
+        own = {concrete(a) for a in (handle.private_ip, handle.public_ip) if a is not None}
+        assert _host(config["join_server"]) not in own, (config["node_index"], config["join_server"], own)
+
+
+# where the subnet fixes the API balancer's private address before apply
+RESERVES_A_BALANCER_ADDRESS = {
+    "hcloud": lambda spec: spec.network is not None,
+    "gcp": lambda spec: True,
+    "azure": lambda spec: True,
+    "aws": lambda spec: False,  # a DNS name, known after apply
+}
+
+
+@backends
+@given(data=st.data())
+def test_server_zeros_certificate_names_the_address_a_balancer_gets_from_the_first_compile(
+    backend: str, data: st.DataObject
+) -> None:
+    raw = data.draw(raw_cluster_specs(backend))
+    result = compiled(load_raw(raw))
+    spec, foundation = result.plan.spec, result.built.foundation
+    reserved = foundation.reserved_api_address
+    assert (reserved is not None) == RESERVES_A_BALANCER_ADDRESS[backend](spec)
+    if reserved is None:
+        return
+    server_0 = node_config(result.built.control_plane[0])
+    options = server_0.get("k3s") or server_0.get("kubernetes") or {}
+    assert concrete(reserved) in (options.get("tls_san") or options.get("api_server_cert_sans") or [])
+    # and it is the address the balancer gets, built now or once the spec asks for one
+    balancer = foundation.balancer
+    if balancer is None:
+        balancer = compiled(load_raw({**raw, "api_load_balancer": "private"})).built.foundation.balancer
+    assert balancer is not None and balancer.private_address == reserved
 
 
 @backends
@@ -267,16 +317,22 @@ def test_every_agent_and_every_server_after_the_first_joins_where_the_foundation
 ) -> None:
     """Agents join the foundation's join host (server 0 or the balancer); servers after
     the first join its server join host where it has one (a balancer that cannot
-    hairpin), else the same."""
+    hairpin), else the same; server 0 joins no one, or once the cluster is
+    initialized, the foundation's host for it."""
     spec = data.draw(cluster_specs(backend))
     result = compiled(spec)
     foundation = result.built.foundation
     to_agents = concrete(join_server(spec.distribution, foundation.join_host))
     to_servers = concrete(join_server(spec.distribution, foundation.server_join_host or foundation.join_host))
     form = r"^https://[^/:\s]+:6443$" if spec.distribution == "k3s" else r"^[^/:\s]+:6443$"
+    to_server_0 = foundation.server_0_join_host
     for config in configs(result):
         if config["role"] == "server" and config["node_index"] == 0:
-            assert "join_server" not in config
+            if spec.initialized:
+                assert to_server_0 is not None
+                assert config["join_server"] == concrete(join_server(spec.distribution, to_server_0))
+            else:
+                assert "join_server" not in config
         else:
             assert config["join_server"] == (to_servers if config["role"] == "server" else to_agents)
             assert re.match(form, config["join_server"]), config["join_server"]

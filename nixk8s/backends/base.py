@@ -60,12 +60,18 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     the private port rows (None: they stay closed). ``network_id``: what servers
     receive as ``network_id`` (None: left out). ``server_join_host``: where servers
     ≥ 1 join, where not at ``join_host`` (a backend VM cannot reach itself through a
-    passthrough balancer's address). ``api_names``: names the servers' API
-    certificates must carry besides their own addresses (a balancer's, NATed
-    public addresses). ``balancer``: the API load balancer, where the plan has one.
-    ``egress``: how nodes reach the internet (None: each through its own public
-    address). ``node_access``: how an operator reaches a node that has no public
-    address (None: at its public address, as the firewall allows).
+    passthrough balancer's address). ``server_0_join_host``: where server 0 joins
+    once the spec says the cluster is ``initialized``: the API balancer where a
+    server's own connection through it reaches another server (it hairpins), else
+    another server's fixed address; None where the cloud can name none here (such
+    a spec is then refused at ``initialized``). ``api_names``: names the servers'
+    API certificates must carry besides their own addresses (a balancer's, NATed
+    public addresses). ``reserved_api_address``: the private address the subnet
+    keeps for the API balancer, built yet or not, where the cloud fixes one before
+    apply and no server holds it. ``balancer``: the API load balancer, where the
+    plan has one. ``egress``: how nodes reach the internet (None: each through its
+    own public address). ``node_access``: how an operator reaches a node that has no
+    public address (None: at its public address, as the firewall allows).
     """
 
     fragment: Fragment
@@ -74,10 +80,38 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     private_cidr: Text | None = None
     network_id: Text | None = None
     server_join_host: Text | None = None
+    server_0_join_host: Text | None = None
     api_names: tuple[Text, ...] = ()
+    reserved_api_address: Text | None = None
     balancer: BalancerHandle | None = None
     egress: Egress | None = None
     node_access: str | None = None
+
+    @property
+    def certificate_names(self) -> tuple[Text, ...]:
+        """What every server's API certificate names besides its own addresses: the
+        ``api_names``, and the reserved balancer address where they lack it.
+
+        A certificate's names are fixed at the server's first boot: naming the
+        reserved address from the first compile lets a cluster of one server grow
+        to a balanced control plane without new certificates.
+
+        >>> Foundation(fragment=Fragment(), infra=None, join_host="10.0.1.2",
+        ...     reserved_api_address="10.0.1.254").certificate_names
+        ('10.0.1.254',)
+        """
+        reserved = self.reserved_api_address
+        if reserved is None or reserved in self.api_names:
+            return self.api_names
+        return (*self.api_names, reserved)
+
+    def server_joins(self, plan: ClusterPlan) -> tuple[Text | None, ...]:
+        """Where each server joins, in index order; None for the one that joins no
+        one (server 0 of a cluster not yet ``initialized``, or where no join host
+        exists for it: the pipeline refuses that spec)."""
+        others = self.join_host if self.server_join_host is None else self.server_join_host
+        first = self.server_0_join_host if plan.spec.initialized else None
+        return (first, *(others for _ in range(1, plan.spec.control_plane_count)))
 
 
 class NodeHandle(msgspec.Struct, frozen=True, kw_only=True):
@@ -398,6 +432,17 @@ def api_endpoint(outputs: Fragment) -> Text:
     return value
 
 
+def _no_server_0_join(backend: Backend[Any]) -> Problem:
+    """An initialized spec whose server 0 the cloud gives nothing to join (its own
+    check should have said why first)."""
+    return Problem(
+        "initialized",
+        f"{backend.title} names no address here where server 0 could join the other servers "
+        "(neither an API load balancer a server can reach the others through, nor another server's "
+        "address fixed before apply): leave initialized false",
+    )
+
+
 class Built(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     """The pipeline's result: the document's pieces and what ``explain`` needs.
 
@@ -464,9 +509,12 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
     foundation = backend.foundation(plan)
     infra = foundation.infra
     join = foundation.join_host
-    server_join = join if foundation.server_join_host is None else foundation.server_join_host
+    if plan.spec.initialized and foundation.server_0_join_host is None:
+        return Failure((_no_server_0_join(backend),))
     boot = backend.boot_steps(plan)
-    servers = control_plane_nodes(plan, server_join, foundation.network_id, foundation.api_names, boot)
+    servers = control_plane_nodes(
+        plan, foundation.server_joins(plan), foundation.network_id, foundation.certificate_names, boot
+    )
     probe = backend.worker_index_probe
     pools: list[tuple[WorkerPool | StampedPool, Placed]] = []
     for i, pool in plan.spec.worker_pools:

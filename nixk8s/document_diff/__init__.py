@@ -14,7 +14,9 @@ Three parts, each a module:
 - :mod:`~nixk8s.document_diff.replacement` is the replacement engine: which changes
   replace a resource, per each provider's table (written in
   :mod:`~nixk8s.document_diff.rules`, kept with its cloud), and what follows through
-  references.
+  references;
+- :mod:`~nixk8s.document_diff.hazards` says what the changes do to the cluster: etcd's
+  quorum, a new cluster from server 0, config that running machines never see.
 
 :mod:`nixk8s.diff_report` words a Diff, as text for people and JSON for tools.
 """
@@ -28,6 +30,7 @@ from nixk8s.document_diff.records import (
     ConfigChange,
     Diff,
     DocumentChange,
+    Hazard,
     MachineEffect,
     ResourceChange,
 )
@@ -41,6 +44,7 @@ __all__ = [
     "ConfigChange",
     "Diff",
     "DocumentChange",
+    "Hazard",
     "MachineEffect",
     "ResourceChange",
     "TfDocument",

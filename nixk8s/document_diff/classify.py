@@ -34,6 +34,7 @@ from nixk8s.document_diff.records import (
     DocumentChange,
     ResourceChange,
 )
+from nixk8s.document_diff.hazards import hazards
 from nixk8s.document_diff.replacement import Caused, Standing, normalised
 from nixk8s.document_diff.rules import ResourceRule
 from nixk8s.document_diff.tfdoc import (
@@ -408,7 +409,8 @@ def compare(old: TfDocument, new: TfDocument) -> Diff:
     data_changed = frozenset(c.name for c in document if c.kind == "data")
     caused = replacement.cascade({p.address: standing(p) for p in pairs}, data_changed)
     changed = tuple(resource_change(p, caused.get(p.address, ())) for p in pairs if p.changes or p.address in caused)
-    return Diff(tuple(sorted((*alone, *changed), key=lambda c: c.address)), document)
+    resources = tuple(sorted((*alone, *changed), key=lambda c: c.address))
+    return Diff(resources, document, hazards(old, new, resources))
 
 
 def diff_documents(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:

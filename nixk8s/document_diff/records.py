@@ -113,14 +113,34 @@ class DocumentChange(msgspec.Struct, frozen=True):
     paths: tuple[str, ...] = ()
 
 
+HazardKind = Literal["quorum-loss", "new-cluster", "not-applied"]
+
+
+class Hazard(msgspec.Struct, frozen=True):
+    """What an apply would do to the cluster itself (:mod:`nixk8s.document_diff.hazards`):
+    its kind, the machines behind it, what happens, and one line on what to do instead."""
+
+    kind: HazardKind
+    machines: tuple[str, ...]
+    what: str
+    instead: str
+
+
 class Diff(msgspec.Struct, frozen=True):
     resources: tuple[ResourceChange, ...]
     document: tuple[DocumentChange, ...] = ()
+    hazards: tuple[Hazard, ...] = ()
+
+    @property
+    def replaces_machines(self) -> bool:
+        """Whether the apply replaces or destroys a machine."""
+        return any(r.replaces_machines for r in self.resources)
 
     @property
     def exit_code(self) -> int:
-        """4 when machines are replaced or destroyed, 3 for any other change, 0 for none."""
-        if any(r.replaces_machines for r in self.resources):
+        """4 when machines are replaced or destroyed or the apply is a hazard to the
+        cluster, 3 for any other change, 0 for none."""
+        if self.hazards or self.replaces_machines:
             return EXIT_REPLACES_MACHINES
         if self.document or any(r.action != "ignored" for r in self.resources):
             return EXIT_IN_PLACE

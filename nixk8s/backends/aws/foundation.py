@@ -62,6 +62,9 @@ def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
         infra=infra,
         # every node but server 0 joins through the load balancer
         join_host=api_dns_name(infra),
+        # and server 0 too once the cluster is initialized: with client-IP preservation off
+        # the balancer hairpins, and it routes to healthy servers, never to a booting one
+        server_0_join_host=api_dns_name(infra),
         # joining nodes (and, for a public balancer, kubectl) verify the servers'
         # certificates against the balancers' names
         api_names=handle.addresses,

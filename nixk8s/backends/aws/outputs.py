@@ -59,7 +59,12 @@ def notes(plan: ClusterPlan, infra: AwsInfra) -> tuple[str, ...]:
     result = [
         exposure,
         "each control-plane index has its own autoscaling group, so a replaced server keeps its index; "
-        "a replaced server 0 boots with cluster_init again, so keep its state (persistent_state) or restore etcd",
+        + (
+            "a replaced server 0 joins the others through the internal balancer (initialized)"
+            if spec.initialized
+            else "a replaced server 0 boots with cluster_init again until the spec says initialized: true "
+            "(a single server: keep its state with persistent_state, or restore etcd)"
+        ),
         f"launch templates map the root volume at {ROOT_DEVICE} (the device of NixOS AMIs)",
     ]
     if spec.worker_pools:

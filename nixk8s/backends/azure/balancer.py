@@ -103,6 +103,20 @@ def balancer_ip(subnet: str) -> str:
     return ip
 
 
+def reserved_ip(subnet: str, server_ips: tuple[str, ...]) -> str | None:
+    """The address the subnet keeps for the internal API balancer, built yet or not
+    (its last usable host), where no server holds it (a subnet filled to the top has none).
+
+    Every server's certificate names it from the first compile, so a cluster that
+    grows from one server to a balanced control plane keeps valid certificates.
+
+    >>> reserved_ip("10.0.1.0/24", ("10.0.1.4",)), reserved_ip("10.0.1.0/29", ("10.0.1.4", "10.0.1.5", "10.0.1.6"))
+    ('10.0.1.254', None)
+    """
+    ip = balancer_ip(subnet)
+    return None if ip in server_ips else ip
+
+
 def _forwarding(plan: ClusterPlan, key: str, lb: Resource, frontend: str, *, public: bool) -> LoadBalancer:
     """A balancer's pool, TCP probe and TCP rule for the API."""
     n = plan.name

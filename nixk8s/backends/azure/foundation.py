@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import msgspec
 
-from nixk8s.backends.azure.balancer import AzureBalancer, api_balancer
+from nixk8s.backends.azure.balancer import AzureBalancer, api_balancer, reserved_ip
 from nixk8s.backends.azure.checks import image_id
 from nixk8s.backends.azure.network import AzureNetwork, control_plane_ips, network, public_ip
 from nixk8s.backends.azure.options import AzureOptions, spec_block
@@ -56,12 +56,15 @@ def foundation(plan: ClusterPlan) -> Foundation[AzureInfra]:
         join_host=ips[0] if balancer is None else balancer.private_ip,
         # servers are behind the internal balancer, which cannot hairpin a server's flow back to it
         server_join_host=None if balancer is None else ips[0],
+        # once initialized, server 0 joins server 1 directly, for the same reason
+        server_0_join_host=ips[1] if len(ips) > 1 else None,
         private_cidr=vnet.vnet_cidr,
         network_id=vnet.vnet.ref("id", max_len=VNET_ID_MAX_LEN),
         api_names=(
             *(() if private else (public_ip(plan.name, i) for i in range(spec.control_plane_count))),
             *(balancer.handle.addresses if balancer else ()),
         ),
+        reserved_api_address=reserved_ip(vnet.subnet_cidr, ips),
         balancer=None if balancer is None else balancer.handle,
         # the NAT gateway takes precedence over a server's own public IP: every node leaves through it
         egress=Egress(

@@ -86,6 +86,17 @@ def balancer_ip(spec: ClusterSpec) -> str:
     return ip
 
 
+def reserved_ip(spec: ClusterSpec, server_ips: tuple[str, ...]) -> str | None:
+    """The address the subnet keeps for the API balancer, built yet or not (its last
+    usable host), where no server holds it (a subnet filled to the top has none).
+
+    Every server's certificate names it from the first compile, so a cluster that
+    grows from one server to a balanced control plane keeps valid certificates.
+    """
+    ip = balancer_ip(spec)
+    return None if ip in server_ips else ip
+
+
 def _zone_groups(plan: ClusterPlan, vpc: Resource) -> tuple[Resource, ...]:
     """One unmanaged instance group per zone that holds a server, holding that zone's servers."""
     n = plan.name

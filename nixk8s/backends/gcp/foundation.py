@@ -8,7 +8,7 @@ import msgspec
 
 from nixk8s import names, netaddr
 from nixk8s.backends.base import Egress, Foundation
-from nixk8s.backends.gcp.balancer import Balancer, api_balancer
+from nixk8s.backends.gcp.balancer import Balancer, api_balancer, reserved_ip
 from nixk8s.backends.gcp.checks import (
     BASE_ROLES,
     FIRST_CONTROL_PLANE_HOST,
@@ -115,9 +115,12 @@ def foundation(plan: ClusterPlan) -> Foundation[GcpInfra]:
         # answers a backend that connects to it with that backend itself (no hairpin)
         join_host=ips[0] if balancer is None else balancer.internal_ip,
         server_join_host=None if balancer is None else ips[0],
+        # once initialized, server 0 joins server 1 directly, for the same reason
+        server_0_join_host=ips[1] if len(ips) > 1 else None,
         private_cidr=net.vpc_cidr,
         network_id=net.network.ref("id", max_len=NETWORK_ID_MAX_LEN),
         api_names=() if balancer is None else balancer.handle.addresses,
+        reserved_api_address=reserved_ip(spec, ips),
         balancer=None if balancer is None else balancer.handle,
         egress=None
         if net.nat is None

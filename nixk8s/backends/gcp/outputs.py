@@ -98,8 +98,12 @@ def notes(plan: ClusterPlan, infra: GcpInfra) -> tuple[str, ...]:
         "the image must run the user-data at first boot: cloud-init with its GCE datasource "
         "(services.cloud-init.enable; the stock NixOS GCE image does not enable it) or another init that runs it",
         f"nodes are spread across {', '.join(infra.zones)}; servers have static internal addresses from "
-        f"{server_0} on, and servers after the first join server 0 there (a replaced server 0 boots with "
-        "cluster_init again, so restore its etcd)",
+        f"{server_0} on, and servers after the first join server 0 there"
+        + (
+            f"; server 0 joins server 1 at {infra.control_plane_ips[1]} (initialized)"
+            if spec.initialized
+            else " (a replaced server 0 boots with cluster_init again until the spec says initialized: true)"
+        ),
         _balancer_note(infra),
         f"private ports are open to {infra.network.vpc_cidr} only; GCP's firewall filters traffic inside the VPC as well",
         "servers ignore image changes (a new boot disk would replace them): upgrade through the flake and GitOps",

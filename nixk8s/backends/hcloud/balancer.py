@@ -78,6 +78,17 @@ def balancer_ip(spec: ClusterSpec) -> str | None:
     return netaddr.host(subnet, netaddr.net(subnet).num_addresses - 2)
 
 
+def reserved_ip(spec: ClusterSpec, server_ips: tuple[str, ...]) -> str | None:
+    """The address the subnet keeps for the API balancer, built yet or not (its last
+    usable host), where the spec has a network and no server holds the address.
+
+    Every server's certificate names it from the first compile, so a cluster that
+    grows from one server to a balanced control plane keeps valid certificates.
+    """
+    ip = balancer_ip(spec)
+    return None if ip is None or ip in server_ips else ip
+
+
 def balancer_problems(plan: ClusterPlan) -> Iterator[Problem]:
     """A public balancer with restricted API sources, which Hetzner could not enforce."""
     access = plan.spec.access

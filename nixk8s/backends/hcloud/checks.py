@@ -67,6 +67,14 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
             "without a network, nodes join over server 0's public IPv4 on port 6443, so the "
             "firewall must admit them: add a network, or allow 0.0.0.0/0 here",
         )
+    if spec.initialized and spec.network is None and spec.control_plane_count > 1:
+        yield Problem(
+            "initialized",
+            "without a network, server 0 could join only another server's public IPv4, which Hetzner "
+            "assigns at creation and which waits on server 0's own (each server's user_data would name "
+            "the other's address: a cycle Terraform refuses). Add `network`: server 0 then joins the "
+            "API load balancer or server 1's fixed private address",
+        )
     if spec.network is not None and network_zone(spec) is None:  # the location is checked whatever the CIDR
         yield Problem(
             "region",

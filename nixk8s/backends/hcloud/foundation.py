@@ -8,7 +8,7 @@ from nixk8s import names, netaddr
 from nixk8s.backends.base import Egress, Foundation
 from nixk8s.backends.hcloud import nat as nat_machine
 from nixk8s.backends.hcloud import autoscaler as autoscaler
-from nixk8s.backends.hcloud.balancer import Balancer, api_balancer
+from nixk8s.backends.hcloud.balancer import Balancer, api_balancer, reserved_ip
 from nixk8s.backends.hcloud.checks import FIRST_CONTROL_PLANE_HOST, image, labels
 from nixk8s.backends.hcloud.network import firewall_rules, network_resources, private_cidr, public_ipv4
 from nixk8s.plan import ClusterPlan
@@ -72,9 +72,14 @@ def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
         infra=infra,
         # Hetzner's balancer proxies: servers join through it as workers do
         join_host=server_0 if balancer is None else balancer.private_ip,
+        # once initialized, server 0 too: the balancer routes it to a healthy server, never to
+        # itself while its API is down; without one, server 1's fixed address (no network:
+        # none, and the check refuses the spec)
+        server_0_join_host=balancer.private_ip if balancer else cp_ips[1] if len(cp_ips) > 1 else None,
         private_cidr=private_cidr(spec),
         network_id=network.ref("id", max_len=20) if network else None,
         api_names=() if balancer is None else balancer.handle.addresses,
+        reserved_api_address=reserved_ip(spec, cp_ips),
         balancer=None if balancer is None else balancer.handle,
         egress=None
         if nat is None
