@@ -366,7 +366,12 @@ def embedded_json_text(user_data: str) -> str:
 def node_user_data(document: dict[str, Any]) -> list[str]:
     """The user_data of every node in a document: what carries a cluster config (a
     machine that is not a node, such as Hetzner's NAT machine, carries none)."""
-    return [u for u in document_user_data(document) if "cluster-config" in u or "PANGEA_CONFIG_EOF" in u]
+    return [u for u in document_user_data(document) if is_node_user_data(u)]
+
+
+def is_node_user_data(user_data: str) -> bool:
+    """Whether a decoded user_data carries a cluster config (is a node's)."""
+    return "cluster-config" in user_data or "PANGEA_CONFIG_EOF" in user_data
 
 
 def embedded_config(user_data: str) -> dict[str, Any]:

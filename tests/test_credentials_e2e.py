@@ -30,6 +30,7 @@ from support import (
     assert_kindling_accepts,
     compile_file,
     embedded_config,
+    is_node_user_data,
     require_tool,
     resources_by_address,
     state_outputs,
@@ -103,7 +104,9 @@ def applied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     compiled = compile_file(request.param)
     state = applied_state(compiled, tmp_path_factory.mktemp(request.param.stem))
     resources = resources_by_address(state)
-    configs = [embedded_config(u) for found in state_user_data(resources).values() for u in found]
+    configs = [
+        embedded_config(u) for found in state_user_data(resources).values() for u in found if is_node_user_data(u)
+    ]
     return Applied(compiled, resources, state_outputs(state), configs)
 
 
