@@ -9,6 +9,16 @@ cloud's instance metadata, and the file appears only once it holds the integer
 The shell format's heredoc delimiter is exactly ``PANGEA_CONFIG_EOF`` and its first
 heredoc is the config: kindling's EC2 init reads the JSON out of the raw user-data
 by that delimiter without running the script.
+
+A k3s node also gets its drop-in (:mod:`nixk8s.k3s_dropin`), written before the
+config file appears: kindling waits for that file and then starts k3s, which reads
+the drop-in as it starts. In a cloud-config it is the first of ``write_files``; in a
+script, a second heredoc after the config's.
+
+Every script runs with the ``PATH`` NixOS gives it: cloud-init's (busybox, iproute2,
+util-linux, ... but no curl) or amazon-init's. NixOS's core packages (curl,
+coreutils, gawk, gnused, ...) live in ``/run/current-system/sw/bin``, so each script
+first puts that directory in front (:data:`NIXOS_PATH`), and uses nothing else.
 """
 
 from __future__ import annotations
@@ -19,12 +29,20 @@ from typing import Any
 import msgspec
 
 from nixk8s.index_probe import IndexProbe
+from nixk8s.k3s_dropin import DROPIN_DIRECTORY, DROPIN_PATH
 from nixk8s.spec import UserDataFormat
 from nixk8s.terraform import Template
 
 CONFIG_PATH = "/etc/pangea/cluster-config.json"
 STAGING_PATH = "/run/nixk8s/cluster-config.partial.json"
 DELIMITER = "PANGEA_CONFIG_EOF"
+DROPIN_DELIMITER = "NIXK8S_K3S_CONFIG_EOF"
+# the k3s drop-in may hold the etcd snapshot store's secret key: root only
+DROPIN_MODE = "0600"
+#: NixOS's system profile, where its core packages (curl among them) are
+SYSTEM_PROFILE_BIN = "/run/current-system/sw/bin"
+#: the first lines of every script: the system profile in front of whatever PATH the runner gave
+NIXOS_PATH = f'PATH="{SYSTEM_PROFILE_BIN}${{PATH:+:${{PATH}}}}"\nexport PATH\n'
 
 
 class BootStep(msgspec.Struct, frozen=True):
@@ -61,14 +79,32 @@ def _index_commands(probe: IndexProbe) -> str:
     )
 
 
+def _dropin_commands(dropin: Template) -> Template:
+    """Shell that writes the k3s drop-in (mode 0600) and moves it into place whole."""
+    return Template.of(
+        f"mkdir -p {DROPIN_DIRECTORY}\n"
+        f"cat > {DROPIN_PATH}.tmp <<'{DROPIN_DELIMITER}'\n",
+        dropin,
+        f"\n{DROPIN_DELIMITER}\n"
+        f"chmod {DROPIN_MODE} {DROPIN_PATH}.tmp\n"
+        f"mv {DROPIN_PATH}.tmp {DROPIN_PATH}\n",
+    )
+
+
 def shell_user_data(
-    config_json: Template, probe: IndexProbe | None = None, boot: tuple[BootStep, ...] = ()
+    config_json: Template,
+    probe: IndexProbe | None = None,
+    boot: tuple[BootStep, ...] = (),
+    dropin: Template | None = None,
 ) -> Template:
-    """A POSIX shell script that writes the config file.
+    """A POSIX shell script that writes the config file (and the k3s drop-in before it),
+    after the ``boot`` steps.
 
     >>> print(shell_user_data(Template.of('{"a":1}')).literal())  # doctest: +ELLIPSIS
     #!/bin/sh
     set -eu
+    PATH="/run/current-system/sw/bin${PATH:+:${PATH}}"
+    export PATH
     umask 027
     mkdir -p /etc/pangea
     cat > /etc/pangea/cluster-config.json.tmp <<'PANGEA_CONFIG_EOF'
@@ -80,16 +116,18 @@ def shell_user_data(
     head = (
         "#!/bin/sh\n"
         "set -eu\n"
+        f"{NIXOS_PATH}"
         "umask 027\n"
         + _boot_commands(boot)
         + f"mkdir -p {'/etc/pangea' if probe is None else '/etc/pangea /run/nixk8s'}\n"
         f"cat > {target} <<'{DELIMITER}'\n"
     )
-    tail = (
-        f"\n{DELIMITER}\n"
-        + (f"chmod 0640 {target}\nmv {target} {CONFIG_PATH}\n" if probe is None else _index_commands(probe))
+    tail = f"chmod 0640 {target}\nmv {target} {CONFIG_PATH}\n" if probe is None else _index_commands(probe)
+    # the config's heredoc comes first (kindling's EC2 init reads the first one); the
+    # file appears only after the drop-in is in place
+    return Template.of(
+        head, config_json, f"\n{DELIMITER}\n", *(() if dropin is None else (_dropin_commands(dropin),)), tail
     )
-    return Template.of(head, config_json, tail)
 
 
 class _Literal(str):
@@ -139,36 +177,46 @@ def _dump_yaml(document: Any) -> str:
 
 
 @functools.cache
-def _cloud_config_frame(target: str, probe: IndexProbe | None, boot: tuple[BootStep, ...]) -> tuple[str, str]:
-    """The cloud-config document around its one content line, written by PyYAML.
+def _cloud_config_frame(
+    target: str, probe: IndexProbe | None, boot: tuple[BootStep, ...], dropin: bool
+) -> tuple[str, ...]:
+    """The cloud-config document around its content lines, written by PyYAML: the
+    text before, between and after them (the drop-in's line first, where there is one).
 
-    Every node of a cluster shares this frame; only the config line differs. The line
-    is printable ASCII JSON on one line (see :func:`nixk8s.node_config.config_json`),
-    which is exactly how PyYAML writes such a string in a literal block, so the frame
-    is dumped once and the line slotted in.
+    Every node of a cluster shares this frame; only the lines differ. Each line is
+    JSON on one line in printable ASCII (see :func:`nixk8s.node_config.config_json`;
+    the drop-in's may also hold characters beyond U+FFFF, printable in YAML), which is
+    exactly how PyYAML writes such a string in a literal block, so the frame is dumped
+    once and the lines slotted in.
     """
-    marker = "NIXK8SCONFIGLINE"
+    markers = ("NIXK8SDROPINLINE", "NIXK8SCONFIGLINE") if dropin else ("NIXK8SCONFIGLINE",)
+    files = [{"path": target, "owner": "root:root", "permissions": "0640", "content": markers[-1] + "\n"}]
+    if dropin:
+        # first: cloud-init writes the files in order, and kindling starts k3s once the config appears
+        files.insert(0, {"path": DROPIN_PATH, "owner": "root:root", "permissions": DROPIN_MODE, "content": markers[0] + "\n"})
     document: dict[str, Any] = {}
     if boot:
-        document["bootcmd"] = [["sh", "-c", "set -eu\n" + _boot_commands(boot)]]
-    document |= {
-        "write_files": [
-            {"path": target, "owner": "root:root", "permissions": "0640", "content": marker + "\n"}
-        ]
-    }
+        document["bootcmd"] = [["sh", "-c", "set -eu\n" + NIXOS_PATH + _boot_commands(boot)]]
+    document["write_files"] = files
     if probe is not None:
-        document["runcmd"] = [["sh", "-c", "set -eu\numask 027\n" + _index_commands(probe)]]
-    text = _dump_yaml(document)
-    head, found, tail = text.partition(marker)
-    if not found or marker in tail:
-        raise ValueError("the cloud-config frame does not hold its content line exactly once")
-    return head, tail
+        document["runcmd"] = [["sh", "-c", "set -eu\n" + NIXOS_PATH + "umask 027\n" + _index_commands(probe)]]
+    pieces = [_dump_yaml(document)]
+    for marker in markers:
+        head, found, tail = pieces.pop().partition(marker)
+        if not found or marker in tail:
+            raise ValueError("the cloud-config frame does not hold each content line exactly once")
+        pieces += [head, tail]
+    return tuple(pieces)
 
 
 def cloud_config_user_data(
-    config_json: Template, probe: IndexProbe | None = None, boot: tuple[BootStep, ...] = ()
+    config_json: Template,
+    probe: IndexProbe | None = None,
+    boot: tuple[BootStep, ...] = (),
+    dropin: Template | None = None,
 ) -> Template:
-    """A ``#cloud-config`` document, written by PyYAML, that writes the config file.
+    """A ``#cloud-config`` document, written by PyYAML, that writes the config file
+    (and the k3s drop-in, first).
 
     >>> print(cloud_config_user_data(Template.of('{"a":1}')).literal())
     #cloud-config
@@ -180,14 +228,23 @@ def cloud_config_user_data(
         {"a":1}
     <BLANKLINE>
     """
-    head, tail = _cloud_config_frame(CONFIG_PATH if probe is None else STAGING_PATH, probe, boot)
-    return Template.of(head, config_json, tail)
+    frame = _cloud_config_frame(CONFIG_PATH if probe is None else STAGING_PATH, probe, boot, dropin is not None)
+    lines = (config_json,) if dropin is None else (dropin, config_json)
+    parts: list[str | Template] = []
+    for i, text in enumerate(frame):
+        parts += [text, *lines[i : i + 1]]
+    return Template.of(*parts)
 
 
 def user_data(
-    fmt: UserDataFormat, config_json: Template, probe: IndexProbe | None = None, boot: tuple[BootStep, ...] = ()
+    fmt: UserDataFormat,
+    config_json: Template,
+    probe: IndexProbe | None = None,
+    boot: tuple[BootStep, ...] = (),
+    dropin: Template | None = None,
 ) -> Template:
-    """user_data in the chosen format, ``boot`` steps first."""
+    """user_data in the chosen format, ``boot`` steps first; ``dropin``: the node's k3s
+    drop-in, if it has one."""
     if fmt == "shell":
-        return shell_user_data(config_json, probe, boot)
-    return cloud_config_user_data(config_json, probe, boot)
+        return shell_user_data(config_json, probe, boot, dropin)
+    return cloud_config_user_data(config_json, probe, boot, dropin)

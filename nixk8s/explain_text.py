@@ -150,6 +150,18 @@ def render_text(e: Explanation) -> str:
             f"  {v.name:<24} {v.secret}; at most {v.max_length:,} characters once JSON-escaped (max_length raises it)"
             for v in e.variables
         ]
+    snapshots = e.etcd_snapshots
+    if snapshots is not None:
+        given = "" if snapshots.configured else " (k3s's defaults: no etcd_snapshots in the spec)"
+        lines += [
+            "",
+            f"etcd snapshots{given}: on schedule {snapshots.schedule!r}, the newest {snapshots.retention} kept, "
+            "taken by every server",
+            f"  to {snapshots.destination}",
+        ]
+        if snapshots.credentials:
+            lines.append(f"  reached with {snapshots.credentials}")
+    lines += ["", "the node image must provide:"] + [f"  - {need}" for need in e.node_image]
     lines += ["", "outputs (terraform output NAME):"]
     lines += [f"  {o.name:<24} {o.description}{' (sensitive)' if o.sensitive else ''}" for o in e.outputs]
     if e.notes:

@@ -19,9 +19,13 @@ import msgspec
 
 from nixk8s.backends.catalog import backend_for
 from nixk8s.backends.base import Backend, NodeHandle, RenderedNode, WorkerPool
+from nixk8s.cloud_init import CONFIG_PATH, SYSTEM_PROFILE_BIN
 from nixk8s.compiler import Compiled
 from nixk8s.credentials import credential_outputs
-from nixk8s.secrets import JOIN_CREDENTIAL, secret_budget, secret_paths
+from nixk8s.etcd_snapshots import SnapshotPlan, snapshot_plan
+from nixk8s.k3s_dropin import DROPIN_DIRECTORY, DROPIN_PATH
+from nixk8s.secrets import JOIN_CREDENTIAL, etcd_snapshot_secrets, secret_budget, secret_paths
+from nixk8s.spec import ClusterSpec
 from nixk8s.spec import SecretRef
 from nixk8s.stamp import StampedPool, fill, filled
 from nixk8s.terraform import Expr, Text
@@ -192,6 +196,10 @@ class Reach(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Explanation(msgspec.Struct, frozen=True, kw_only=True):
+    """``node_image``: what every node's NixOS image must provide for its user_data to
+    take effect; ``etcd_snapshots``: where the servers' snapshots go and how often
+    (None for kubeadm, whose etcd takes no snapshot settings from nixk8s)."""
+
     cluster: Cluster
     reach: Reach
     nodes: tuple[Node, ...]
@@ -206,6 +214,8 @@ class Explanation(msgspec.Struct, frozen=True, kw_only=True):
     outputs: tuple[Output, ...]
     notes: tuple[str, ...]
     warnings: tuple[SpecWarning, ...]
+    node_image: tuple[str, ...]
+    etcd_snapshots: SnapshotPlan | None
 
 
 # --- building it ----------------------------------------------------------------------------
@@ -405,7 +415,8 @@ def _secret_paths(compiled: Compiled, nodes: tuple[Node, ...]) -> tuple[SecretPa
 
 def _variables(compiled: Compiled) -> tuple[Variable, ...]:
     spec = compiled.plan.spec
-    secrets = {s.var: (key, s) for key, s in spec.bootstrap_secrets.items() if isinstance(s, SecretRef)}
+    given = {**spec.bootstrap_secrets, **etcd_snapshot_secrets(spec)}
+    secrets = {s.var: (key, s) for key, s in given.items() if isinstance(s, SecretRef)}
     return tuple(
         Variable(
             name=v.name,
@@ -484,6 +495,21 @@ def day_two(compiled: Compiled) -> str:
     )
 
 
+def node_image(spec: ClusterSpec, backend: Backend[Any]) -> tuple[str, ...]:
+    """What every node's image must provide: the same everywhere, then the cloud's own."""
+    common = [
+        f"kindling (pleme-io/kindling 0.3.0), started at boot: it reads {CONFIG_PATH}",
+        f"/bin/sh and NixOS's system profile {SYSTEM_PROFILE_BIN} with curl and coreutils (every NixOS "
+        "system has them): the user_data puts it in front of the PATH its runner gives and uses nothing else",
+    ]
+    if spec.distribution == "k3s":
+        common.append(
+            f"k3s that merges {DROPIN_DIRECTORY}/*.yaml after kindling's config.yaml (every k3s release of "
+            f"the supported Kubernetes versions does): the user_data writes {DROPIN_PATH} before the config file appears"
+        )
+    return (*common, *backend.image_requirements)
+
+
 def explanation(compiled: Compiled) -> Explanation:
     """Everything ``explain`` shows, as data."""
     plan, built = compiled.plan, compiled.built
@@ -526,6 +552,8 @@ def explanation(compiled: Compiled) -> Explanation:
         ),
         notes=built.notes,
         warnings=compiled.warnings,
+        node_image=node_image(spec, backend),
+        etcd_snapshots=snapshot_plan(spec, built.foundation.snapshot_bucket),
     )
 
 

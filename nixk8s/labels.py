@@ -48,3 +48,47 @@ def label_value_error(value: str) -> str | None:
     if value == "" or _NAME.fullmatch(value):
         return None
     return f'label value "{value}" must be empty or 1-63 characters of [a-zA-Z0-9] with "-", "_" or "." inside'
+
+
+# What kubelet lets --node-labels set in the kubernetes.io and k8s.io namespaces: its
+# own labels, and any under these two (k8s.io/kubelet pkg/apis well_known_labels.go,
+# IsKubeletLabel); it refuses to start with any other label there.
+KUBELET_LABELS = frozenset(
+    {
+        "kubernetes.io/hostname",
+        "kubernetes.io/os",
+        "kubernetes.io/arch",
+        "beta.kubernetes.io/os",
+        "beta.kubernetes.io/arch",
+        "beta.kubernetes.io/instance-type",
+        "node.kubernetes.io/instance-type",
+        "topology.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/zone",
+        "failure-domain.beta.kubernetes.io/region",
+    }
+)
+KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
+
+
+def _within(namespace: str, domain: str) -> bool:
+    return namespace == domain or namespace.endswith("." + domain)
+
+
+def kubelet_label_error(key: str) -> str | None:
+    """Why kubelet would refuse to register a node with label ``key``, or None.
+
+    >>> kubelet_label_error("node.kubernetes.io/pool") is None, kubelet_label_error("example.com/tier") is None
+    (True, True)
+    >>> kubelet_label_error("node-role.kubernetes.io/worker")[:60]
+    'kubelet refuses to start with label "node-role.kubernetes.io'
+    """
+    namespace = key.rpartition("/")[0]
+    restricted = _within(namespace, "kubernetes.io") or _within(namespace, "k8s.io")
+    if not restricted or key in KUBELET_LABELS or any(_within(namespace, ns) for ns in KUBELET_LABEL_NAMESPACES):
+        return None
+    return (
+        f'kubelet refuses to start with label "{key}": in the kubernetes.io and k8s.io namespaces it sets '
+        "only its own labels and those under node.kubernetes.io/ and kubelet.kubernetes.io/; set it on the "
+        "node once it has joined"
+    )

@@ -308,6 +308,20 @@ def config_json(config: NodeConfig, token_prefix: str | None = None, index: str 
     return embed(fields, _encode_json, token_prefix)
 
 
+def json_template(value: dict[str, Any], token_prefix: str | None = None) -> Template:
+    """A file a node reads as YAML, written as JSON (which YAML reads the same): on one
+    line, expressions as ``jsonencode(...)`` interpolations, mappings sorted, and
+    printable ASCII but for characters beyond U+FFFF, which stay as they are (YAML,
+    unlike JSON, does not join a ``\\u`` surrogate pair into one character).
+
+    >>> json_template({"b": [1], "a": Expr("var.x")}).parts[1].text
+    'jsonencode(var.x)'
+    >>> json_template({"a": "\U0001f600\u00e9"}).literal()
+    '{"a":"\U0001f600\\\\u00e9"}'
+    """
+    return embed(_lift(value), _encode_yaml_json, token_prefix)
+
+
 def _lift(value: Any) -> Any:
     """Expressions (and templates holding them) become ``jsonencode(...)`` interpolations.
 
@@ -335,6 +349,15 @@ def _ascii_escape(match: re.Match[str]) -> str:
         code -= 0x10000
         return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
     return f"\\u{code:04x}"
+
+
+_NOT_PRINTABLE_ASCII_OR_ASTRAL = re.compile(r"[^\x20-\x7e\U00010000-\U0010ffff]")
+
+
+def _encode_yaml_json(value: Any) -> str:
+    """Compact JSON that YAML reads as the same value: :func:`_encode_json`, with
+    characters beyond U+FFFF left as they are (printable, and no line break in YAML)."""
+    return _NOT_PRINTABLE_ASCII_OR_ASTRAL.sub(_ascii_escape, msgspec.json.encode(value).decode())
 
 
 def _encode_json(value: Any) -> str:

@@ -9,14 +9,17 @@ machine (:mod:`nixk8s.stamp`); a backend's hook sees a :class:`MachineNode` eith
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import msgspec
 
 from nixk8s import names
 from nixk8s.cloud_init import BootStep, user_data
+from nixk8s.etcd_snapshots import SnapshotBucket, server_settings
 from nixk8s.index_probe import IndexProbe
-from nixk8s.node_config import NodeConfig, agent_config, config_json, server_config
+from nixk8s.k3s_dropin import node_settings
+from nixk8s.node_config import NodeConfig, agent_config, config_json, json_template, server_config
 from nixk8s.node_index import agent_node_index
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import join_path
@@ -124,6 +127,14 @@ class MachinePool(msgspec.Struct, frozen=True):
         return join_path("node_pools", self.spec_index)
 
 
+def k3s_dropin(plan: ClusterPlan, config: NodeConfig, server_only: Mapping[str, Any] | None = None) -> Template | None:
+    """A node's k3s drop-in (:mod:`nixk8s.k3s_dropin`): what its ``k3s`` block holds that
+    k3s reads from a file, and for a server ``server_only`` (the etcd snapshot
+    settings); None where there is nothing to write."""
+    settings = {**node_settings(config.k3s), **(server_only or {})}
+    return json_template(settings, plan.expression_prefix) if settings else None
+
+
 def render_node(
     plan: ClusterPlan,
     name: str,
@@ -131,8 +142,10 @@ def render_node(
     config: NodeConfig,
     probe: IndexProbe | None = None,
     boot: tuple[BootStep, ...] = (),
+    server_only: Mapping[str, Any] | None = None,
 ) -> RenderedNode:
-    """One node's config, rendered as JSON and wrapped as user_data in the plan's format."""
+    """One node's config, rendered as JSON and wrapped as user_data in the plan's format,
+    with its k3s drop-in."""
     text = config_json(config, plan.expression_prefix)
     return RenderedNode(
         role=config.role,
@@ -141,7 +154,7 @@ def render_node(
         ordinal=ordinal,
         config=config,
         json=text,
-        user_data=user_data(plan.user_data_format, text, probe, boot),
+        user_data=user_data(plan.user_data_format, text, probe, boot, k3s_dropin(plan, config, server_only)),
     )
 
 
@@ -151,8 +164,13 @@ def control_plane_nodes(
     network_id: Text | None,
     api_sans: tuple[Text, ...],
     boot: tuple[BootStep, ...] = (),
+    snapshot_bucket: SnapshotBucket | None = None,
 ) -> tuple[RenderedNode, ...]:
-    """Every server, rendered: server ``i`` joins ``joins[i]`` (None: it joins no one)."""
+    """Every server, rendered: server ``i`` joins ``joins[i]`` (None: it joins no one).
+    Only servers get the etcd snapshot settings (into the bucket the cloud made, where
+    the spec asks for one)."""
+    spec = plan.spec
+    snapshots = server_settings(spec, snapshot_bucket)
     return tuple(
         render_node(
             plan,
@@ -163,6 +181,7 @@ def control_plane_nodes(
                 generated=plan.server_generated_secrets,
             ),
             boot=boot,
+            server_only=snapshots,
         )
         for i, join in enumerate(joins)
     )
@@ -212,7 +231,7 @@ def machine_node(
         spread_group=text.spread_group,
         config=config,
         json=json,
-        user_data=user_data(plan.user_data_format, json, boot=boot),
+        user_data=user_data(plan.user_data_format, json, boot=boot, dropin=k3s_dropin(plan, config)),
     )
 
 

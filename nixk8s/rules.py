@@ -19,9 +19,17 @@ import msgspec
 
 from nixk8s import netaddr
 from nixk8s.node_index import AGENT_BLOCK, agent_index_block
-from nixk8s.labels import label_key_error, label_value_error
+from nixk8s.labels import kubelet_label_error, label_key_error, label_value_error
 from nixk8s.problems import Problem, did_you_mean, join_path
-from nixk8s.secrets import JOIN_CREDENTIAL, KINDLING_BOOTSTRAP_KEYS, KUBEADM_TOKEN_PATTERN, TOKEN_FORBIDDEN
+from nixk8s.k3s_dropin import owned_by, parsed_flags
+from nixk8s.secrets import (
+    JOIN_CREDENTIAL,
+    KINDLING_BOOTSTRAP_KEYS,
+    KUBEADM_TOKEN_PATTERN,
+    TOKEN_FORBIDDEN,
+    etcd_snapshot_secrets,
+    secret_fields,
+)
 from nixk8s.backends.catalog import cloud_named
 from nixk8s.credentials import generated_keys, spec_gives_join_credential
 from nixk8s.spec import PROVIDER_BLOCKS, ClusterSpec, SecretRef, fields_of
@@ -390,7 +398,8 @@ def bootstrap_secrets(spec: ClusterSpec) -> Iterator[Problem]:
 
 
 def one_secret_per_variable(spec: ClusterSpec) -> Iterator[Problem]:
-    """A Terraform variable backs exactly one bootstrap secret.
+    """A Terraform variable backs exactly one secret (bootstrap secrets and the etcd
+    snapshot store's keys alike).
 
     Agents receive the join credential; a variable that also backed a server-only
     secret (the SOPS age key, say) would put that secret into every worker's
@@ -398,18 +407,18 @@ def one_secret_per_variable(spec: ClusterSpec) -> Iterator[Problem]:
     secrets agents see depends on the distribution, so the rule does not.
     """
     first: dict[str, str] = {}
-    for key, secret in spec.bootstrap_secrets.items():
+    for path, secret in secret_fields(spec):
         if not isinstance(secret, SecretRef):
             continue
         if secret.var in first:
             yield Problem(
-                join_path(join_path("bootstrap_secrets", key), "var"),
-                f'variable "{secret.var}" already backs {join_path("bootstrap_secrets", first[secret.var])}; '
+                join_path(path, "var"),
+                f'variable "{secret.var}" already backs {first[secret.var]}; '
                 "give each secret its own (agents receive the join credential's variable, so sharing "
                 "it would hand them the other secret too)",
             )
         else:
-            first[secret.var] = key
+            first[secret.var] = path
 
 
 def join_credential(spec: ClusterSpec) -> Iterator[Problem]:
@@ -526,6 +535,105 @@ def vpn(spec: ClusterSpec) -> Iterator[Problem]:
                 yield Problem("vpn.links", f"{field} {value!r} is used by {n} links; each link needs its own")
 
 
+# robfig/cron's standard parser, which k3s uses: five fields or a descriptor, after an optional zone
+_CRON = re.compile(
+    r"^((CRON_)?TZ=\S+ +)?(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every +\S+|"
+    r"[0-9A-Za-z*/,?-]+( +[0-9A-Za-z*/,?-]+){4})$"
+)
+
+
+def etcd_snapshots(spec: ClusterSpec) -> Iterator[Problem]:
+    """k3s only; keys both or neither (neither: the cloud's own bucket); a store of your
+    own names its bucket; the keys are printable ASCII (they go into YAML)."""
+    snapshots = spec.etcd_snapshots
+    if snapshots is None:
+        return
+    if spec.distribution != "k3s":
+        yield Problem(
+            "etcd_snapshots",
+            "etcd snapshots are set through k3s (etcd-snapshot-*); kubeadm's etcd takes none from "
+            "nixk8s: remove the block, or use distribution k3s",
+        )
+        return
+    if not _CRON.match(snapshots.schedule.strip()):
+        yield Problem(
+            "etcd_snapshots.schedule",
+            f"{snapshots.schedule!r} is not a cron schedule: five fields (minute hour day month weekday, "
+            "e.g. \"0 */6 * * *\") or a descriptor such as @daily",
+        )
+    s3 = snapshots.s3
+    if s3 is None:
+        return
+    given = {field: getattr(s3, field) for field in ("access_key", "secret_key")}
+    if s3.has_keys:
+        for field, secret in given.items():
+            if secret is None:
+                yield Problem(
+                    f"etcd_snapshots.s3.{field}",
+                    "give access_key and secret_key together (or neither, for a bucket the cloud makes)",
+                )
+        if not s3.bucket:
+            yield Problem("etcd_snapshots.s3.bucket", "required with access keys: the bucket they may write")
+    else:
+        for field in ("endpoint", "bucket"):
+            if getattr(s3, field) is not None:
+                yield Problem(
+                    f"etcd_snapshots.s3.{field}",
+                    "without access_key and secret_key nixk8s makes the bucket itself (where the cloud "
+                    "can): give the keys to use a store of your own",
+                )
+    for path, secret in etcd_snapshot_secrets(spec).items():
+        if isinstance(secret, SecretRef):
+            if secret.var in TERRAFORM_RESERVED_VARIABLE_NAMES:
+                yield Problem(join_path(path, "var"), f'"{secret.var}" is a name Terraform reserves')
+        elif not secret or not secret.isascii() or not secret.isprintable():
+            yield Problem(path, "an S3 key is a non-empty string of printable ASCII characters")
+
+
+def k3s_extra_flags(spec: ClusterSpec) -> Iterator[Problem]:
+    """``extra_flags`` reach k3s as keys of its drop-in: each must read as a flag, and
+    none may set what kindling writes or what a field of the spec sets."""
+    options = spec.nixos.k3s
+    if spec.distribution != "k3s" or options is None or not options.extra_flags:
+        return
+    flags, unreadable = parsed_flags(options.extra_flags)
+    for problem in unreadable:
+        yield Problem(join_path("nixos.k3s.extra_flags", problem.index), problem.message)
+    for flag in flags:
+        why = owned_by(flag.key)
+        if why is not None:
+            yield Problem(join_path("nixos.k3s.extra_flags", flag.index), f"--{flag.key}: {why}; not a flag to pass here")
+
+
+def kubelet_node_labels(spec: ClusterSpec) -> Iterator[Problem]:
+    """k3s hands every node label to kubelet (through the drop-in), which refuses to
+    start with one it may not set itself."""
+    if spec.distribution != "k3s":
+        return
+    options = spec.nixos.k3s
+    labels = [(join_path("nixos.k3s.node_labels", k), k) for k in (options.node_labels or {})] if options else []
+    labels += [(join_path(_pool_path(i, "labels"), k), k) for i, p in enumerate(spec.node_pools) for k in p.labels]
+    for path, key in labels:
+        error = kubelet_label_error(key)
+        if error:
+            yield Problem(path, error)
+
+
+def one_name_per_server(spec: ClusterSpec) -> Iterator[Problem]:
+    """k3s reads node_name and node_ip from the servers' drop-in: with more than one
+    server, every one of them would take the same name (k3s refuses the second) or address."""
+    options = spec.nixos.k3s
+    if spec.distribution != "k3s" or options is None or spec.control_plane_count < 2:
+        return
+    for field in ("node_name", "node_ip"):
+        if getattr(options, field):
+            yield Problem(
+                f"nixos.k3s.{field}",
+                f"every one of the {spec.control_plane_count} servers would take this {field.replace('_', ' ')}: "
+                "leave it out (kindling names each node CLUSTER-ROLE-INDEX, and k3s finds its address)",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     cluster_size,
     repeated_on_every_machine,
@@ -542,6 +650,10 @@ RULES: tuple[Rule, ...] = (
     gitops,
     bootstrap_secrets,
     one_secret_per_variable,
+    etcd_snapshots,
+    k3s_extra_flags,
+    kubelet_node_labels,
+    one_name_per_server,
     join_credential,
     generated_authorities,
     initialized,

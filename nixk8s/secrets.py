@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from nixk8s.problems import join_path
 from nixk8s.spec import ClusterSpec, Distribution, Secret, SecretRef
 from nixk8s.terraform import Expr, Variable
 
@@ -97,6 +98,35 @@ def secret_paths(spec: ClusterSpec) -> dict[str, str]:
     return paths
 
 
+# the etcd snapshot store's keys, by spec path: servers only, like a server-only bootstrap secret
+ACCESS_KEY = "etcd_snapshots.s3.access_key"
+SECRET_KEY = "etcd_snapshots.s3.secret_key"
+
+
+def etcd_snapshot_secrets(spec: ClusterSpec) -> dict[str, Secret]:
+    """The etcd snapshot store's keys the spec gives, by spec path (servers only).
+
+    >>> from nixk8s.spec import EtcdS3, EtcdSnapshots, NodePool, SecretRef
+    >>> spec = ClusterSpec(name="demo", backend="hcloud", region="nbg1",
+    ...     node_pools=(NodePool(name="system", instance_types=("cx32",)),),
+    ...     etcd_snapshots=EtcdSnapshots(s3=EtcdS3(bucket="b", access_key="AK", secret_key=SecretRef(var="sk"))))
+    >>> sorted(etcd_snapshot_secrets(spec))
+    ['etcd_snapshots.s3.access_key', 'etcd_snapshots.s3.secret_key']
+    """
+    s3 = spec.etcd_snapshots.s3 if spec.etcd_snapshots is not None else None
+    if s3 is None:
+        return {}
+    given = {ACCESS_KEY: s3.access_key, SECRET_KEY: s3.secret_key}
+    return {path: secret for path, secret in given.items() if secret is not None}
+
+
+def secret_fields(spec: ClusterSpec) -> tuple[tuple[str, Secret], ...]:
+    """Every secret of the spec with its spec path: the bootstrap secrets (as written),
+    then the etcd snapshot store's keys."""
+    bootstrap = ((join_path("bootstrap_secrets", k), v) for k, v in spec.bootstrap_secrets.items())
+    return (*bootstrap, *etcd_snapshot_secrets(spec).items())
+
+
 def server_bootstrap_secrets(spec: ClusterSpec) -> dict[str, Secret]:
     """Every bootstrap secret that is not an empty literal."""
     return {k: v for k, v in sorted(spec.bootstrap_secrets.items()) if v != ""}
@@ -164,7 +194,7 @@ def secret_variables(spec: ClusterSpec) -> tuple[Variable, ...]:
     Each variable backs one secret (``rules.one_secret_per_variable``): a variable
     shared with the join credential would reach every agent.
     """
-    return tuple(
+    bootstrap = tuple(
         Variable(
             name=secret.var,
             description=f"bootstrap secret {key} of cluster {spec.name}",
@@ -174,3 +204,14 @@ def secret_variables(spec: ClusterSpec) -> tuple[Variable, ...]:
         for key, secret in sorted(spec.bootstrap_secrets.items())
         if isinstance(secret, SecretRef)
     )
+    snapshots = tuple(
+        Variable(
+            name=secret.var,
+            description=f"{path} of cluster {spec.name}: the etcd snapshot store's key (servers only)",
+            sensitive=True,
+            validations=_validations(path, secret),
+        )
+        for path, secret in etcd_snapshot_secrets(spec).items()
+        if isinstance(secret, SecretRef)
+    )
+    return bootstrap + snapshots

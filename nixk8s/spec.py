@@ -833,6 +833,79 @@ class PersistentState(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=T
     ] = None
 
 
+# --- etcd snapshots (k3s) ----------------------------------------------------------------
+
+
+class EtcdS3(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """An S3-compatible store for the servers' etcd snapshots (k3s ``etcd-s3-*``).
+
+    With ``access_key`` and ``secret_key`` it is a store of your own (``bucket``
+    required). Without them, the cloud makes a bucket that only the servers may use,
+    where the backend can (AWS: a private, encrypted, versioned S3 bucket and a role
+    policy for that bucket alone); elsewhere that is an error.
+    """
+
+    endpoint: Annotated[
+        str | None,
+        doc(
+            "Endpoint",
+            "The store's host[:port] (etcd-s3-endpoint); null: k3s's default (AWS S3) with keys, the "
+            "made bucket's regional endpoint without",
+            "minio.example.com:9000",
+        ),
+    ] = None
+    bucket: Annotated[
+        str | None,
+        doc("Bucket", "The bucket (etcd-s3-bucket); required with keys, left out for a bucket the cloud makes"),
+    ] = None
+    region: Annotated[
+        str | None,
+        doc("Region", "The bucket's region (etcd-s3-region); null: k3s's default, or the cluster's region for a made bucket"),
+    ] = None
+    folder: Annotated[
+        str | None, doc("Folder", "A folder (key prefix) in the bucket for the snapshots (etcd-s3-folder)", "demo")
+    ] = None
+    access_key: Annotated[
+        Secret | None,
+        doc(
+            "Access key",
+            "The store's access key id (etcd-s3-access-key): a literal or {var: NAME}, a sensitive variable. "
+            "Servers only, never an agent or an output",
+        ),
+    ] = None
+    secret_key: Annotated[
+        Secret | None,
+        doc("Secret key", "The store's secret key (etcd-s3-secret-key), like access_key; given with it"),
+    ] = None
+
+    @property
+    def has_keys(self) -> bool:
+        """Whether the spec gives credentials (else the cloud's own bucket is meant)."""
+        return self.access_key is not None or self.secret_key is not None
+
+
+class EtcdSnapshots(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """etcd snapshots of the k3s servers: how often, how many are kept, and where.
+
+    Written into every server's k3s drop-in (etcd-snapshot-schedule-cron,
+    etcd-snapshot-retention, etcd-s3-*), never an agent's. Without ``s3`` they stay on
+    each server's disk (under k3s's data-dir). k3s only: kubeadm is refused.
+    """
+
+    schedule: Annotated[
+        str,
+        Meta(min_length=1, max_length=128),
+        doc("Schedule", "When to take a snapshot: a cron expression (etcd-snapshot-schedule-cron)", "0 */6 * * *"),
+    ] = "0 */12 * * *"
+    retention: Annotated[
+        int, Meta(ge=1, le=10_000), doc("Retention", "How many snapshots to keep (etcd-snapshot-retention)")
+    ] = 5
+    s3: Annotated[
+        EtcdS3 | None,
+        doc("S3", "Also upload each snapshot to an S3-compatible store; null: on the servers' disks only"),
+    ] = None
+
+
 # --- the cluster -------------------------------------------------------------------
 
 
@@ -936,6 +1009,14 @@ class _ClusterSpec(Frozen, frozen=True, forbid_unknown_fields=True, kw_only=True
     vpn: Annotated[Vpn | None, doc("VPN", "WireGuard links on the servers")] = None
     persistent_state: Annotated[
         PersistentState | None, doc("Persistent state", "A volume the servers keep (AWS only)")
+    ] = None
+    etcd_snapshots: Annotated[
+        EtcdSnapshots | None,
+        doc(
+            "etcd snapshots",
+            "k3s etcd snapshots on the servers: schedule, retention, an S3-compatible target; null: k3s's "
+            "defaults (every 12 hours, 5 kept, on each server's disk)",
+        ),
     ] = None
     tags: Annotated[
         dict[str, str],

@@ -23,9 +23,10 @@ import msgspec
 from nixk8s import netaddr
 from nixk8s.backends.base import Backend
 from nixk8s.choices import WarningCode
+from nixk8s.k3s_dropin import NOT_IN_FILE
 from nixk8s.plan import ClusterPlan
 from nixk8s.problems import join_path
-from nixk8s.secrets import JOIN_CREDENTIAL
+from nixk8s.secrets import JOIN_CREDENTIAL, secret_fields
 from nixk8s.spec import ANYWHERE, FluxCD, K3sOptions, KubernetesOptions, fields_of
 from nixk8s.terminal import printable_line
 
@@ -96,11 +97,11 @@ def api_open_to_world(plan: ClusterPlan, backend: Backend[Any]) -> Iterator[Spec
 
 def literal_secrets(plan: ClusterPlan, backend: Backend[Any]) -> Iterator[SpecWarning]:
     """A literal secret is in the reviewed spec file, in main.tf.json and in the Terraform state."""
-    for key, secret in sorted(plan.spec.bootstrap_secrets.items()):
+    for path, secret in secret_fields(plan.spec):
         if isinstance(secret, str) and secret:
             yield SpecWarning(
                 "literal-secret",
-                join_path("bootstrap_secrets", key),
+                path,
                 "a literal secret is written into the spec, main.tf.json and the Terraform state in the "
                 "clear; give it as {var: NAME} and set TF_VAR_NAME when applying",
             )
@@ -108,15 +109,16 @@ def literal_secrets(plan: ClusterPlan, backend: Backend[Any]) -> Iterator[SpecWa
 
 # --- settings that do nothing ----------------------------------------------------------------
 
-# What kindling 0.3.0 applies of the pass-through options (the consumer schema's
-# descriptions): of k3s only tls_san; of kubernetes the version and the CIDRs (a
-# cluster_cidr becomes its pod_cidr). Everything else is parsed and ignored.
-K3S_APPLIED = frozenset({"tls_san"})
+# What reaches the node of the pass-through options: of k3s, tls_san (kindling writes
+# it) and every field k3s reads from the drop-in (nixk8s.k3s_dropin); of kubernetes,
+# what kindling hands kubeadm: the version and the CIDRs (a cluster_cidr becomes its
+# pod_cidr). Everything else is parsed and ignored.
 KUBERNETES_APPLIED = frozenset({"version", "cluster_cidr", "service_cidr"})
 # fluxcd fields kindling never reads (it reads source_url, branch, reconcile_*; the
 # sops and ssh-key files reach it as secret paths)
 FLUXCD_IGNORED = ("enabled", "source_interval", "known_hosts", "source_token_username", "sops_enabled")
 KINDLING = "kindling 0.3.0 (the node agent)"
+NIXOS_ADVICE = "set it in the image's NixOS configuration (its flake)"
 
 
 def _ignored(path: str, what: str, advice: str) -> SpecWarning:
@@ -131,31 +133,27 @@ def _set_option_fields(options: K3sOptions | KubernetesOptions | None) -> list[s
 
 def distribution_options_ignored(plan: ClusterPlan, backend: Backend[Any]) -> Iterator[SpecWarning]:
     spec = plan.spec
-    options: K3sOptions | KubernetesOptions | None
     if spec.distribution == "k3s":
-        block, options, applied = "nixos.k3s", spec.nixos.k3s, K3S_APPLIED
-    else:
-        block, options, applied = "nixos.kubernetes", spec.nixos.kubernetes, KUBERNETES_APPLIED
-    for field in _set_option_fields(options):
-        if field not in applied:
-            yield _ignored(
-                join_path(block, field), f"{block}.{field}", "set it in the image's NixOS configuration (its flake)"
-            )
-    net = spec.network
-    if spec.distribution == "k3s" and net is not None:
-        for field, key in (("pod_cidr", "cluster-cidr"), ("service_cidr", "service-cidr")):
-            if getattr(net, field):
+        # the rest reaches k3s through its drop-in, or kindling writes it (tls_san)
+        for field in _set_option_fields(spec.nixos.k3s):
+            if field in NOT_IN_FILE:
                 yield _ignored(
-                    join_path("network", field),
-                    f"the k3s {key} nixk8s passes for it",
-                    f"k3s keeps its default unless the image's NixOS configuration sets {key}",
+                    join_path("nixos.k3s", field),
+                    f"nixos.k3s.{field}",
+                    f"k3s cannot take it from its config file either ({NOT_IN_FILE[field]}): {NIXOS_ADVICE}",
                 )
+        return
+    for field in _set_option_fields(spec.nixos.kubernetes):
+        if field not in KUBERNETES_APPLIED:
+            yield _ignored(join_path("nixos.kubernetes", field), f"nixos.kubernetes.{field}", NIXOS_ADVICE)
 
 
 def pool_node_options_ignored(plan: ClusterPlan, backend: Backend[Any]) -> Iterator[SpecWarning]:
-    """Pool labels, taints and max_pods reach the node as node_labels, node_taints and
-    extra_kubelet_config, none of which kindling applies."""
-    block = "k3s" if plan.spec.distribution == "k3s" else "kubernetes"
+    """Pool labels, taints and max_pods reach a kubeadm node as node_labels, node_taints
+    and extra_kubelet_config, none of which kindling applies (k3s reads them from its
+    drop-in)."""
+    if plan.spec.distribution != "kubernetes":
+        return
     for i, pool in enumerate(plan.spec.node_pools):
         for field, key, present in (
             ("labels", "node_labels", bool(pool.labels)),
@@ -165,7 +163,7 @@ def pool_node_options_ignored(plan: ClusterPlan, backend: Backend[Any]) -> Itera
             if present:
                 yield _ignored(
                     _pool_path(i, field),
-                    f"the {block}.{key} nixk8s passes for the pool's {field}",
+                    f"the kubernetes.{key} nixk8s passes for the pool's {field}",
                     "the nodes register without it unless the image's NixOS configuration adds it",
                 )
 

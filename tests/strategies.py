@@ -10,7 +10,8 @@ What the specs cover: both distributions and user_data formats, 1-5 control-plan
 nodes (``min_size`` 0..5), clusters ``initialized`` or not, 0-4 worker pools, with and without a private network,
 Flux / Argo CD / no GitOps, server-only and node-level distribution options, pool
 labels and taints, secret paths, a WireGuard ``vpn``, tags, generated or external
-credentials (the default, generated, too), and bootstrap secrets
+credentials (the default, generated, too), k3s etcd snapshots (to a store of your own,
+or the bucket the cloud makes), and bootstrap secrets
 that are hostile literals (quotes, backslashes, newlines, ``${``, ``%{``, ``$(``,
 U+2028, YAML-looking text, the heredoc delimiter) or ``{var: NAME}`` references.
 Sizes stay small so that one compile takes milliseconds.
@@ -455,6 +456,51 @@ def bootstrap_secrets(draw: st.DrawFn, distribution: str, *, joining: bool, gene
     return secrets
 
 
+# A literal etcd snapshot store key starts so: no other string a spec holds does, so a
+# node whose user_data holds it received the key. Its variables are named in capitals,
+# which var_names never draws (each secret its own variable).
+S3_KEY_PREFIX = "nixk8s-s3-"
+S3_KEY_VARIABLES = {"access_key": "S3_ACCESS_KEY", "secret_key": "S3_SECRET_KEY"}
+_PRINTABLE_ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
+
+
+def _s3_key(field: str) -> st.SearchStrategy[Any]:
+    literal = st.text(alphabet=_PRINTABLE_ASCII, max_size=24).map(lambda s: S3_KEY_PREFIX + s)
+    return literal | st.just({"var": S3_KEY_VARIABLES[field]})
+
+
+@st.composite
+def etcd_snapshot_blocks(draw: st.DrawFn, backend: str) -> dict[str, Any]:
+    """Schedule and retention, and maybe a store: one of your own (bucket and keys), or,
+    where the cloud makes one, none given (no keys)."""
+    block = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "schedule": st.sampled_from(["0 */6 * * *", "@daily", "*/30 * * * *", "@every 2h"]),
+                "retention": st.integers(1, 50),
+            },
+        )
+    )
+    if draw(st.booleans()):
+        where = {"region": st.sampled_from(["eu-central-1", "us-east-1"]), "folder": hostile_text}
+        chosen = backend_for(backend)  # type: ignore[arg-type]
+        if chosen is not None and chosen.makes_snapshot_bucket and draw(st.booleans()):
+            block["s3"] = draw(st.fixed_dictionaries({}, optional=where))
+        else:
+            block["s3"] = draw(
+                st.fixed_dictionaries(
+                    {
+                        "bucket": st.sampled_from(["snapshots", "etcd.backups"]),
+                        "access_key": _s3_key("access_key"),
+                        "secret_key": _s3_key("secret_key"),
+                    },
+                    optional={**where, "endpoint": st.sampled_from(["minio.example.com:9000", "s3.example.com"])},
+                )
+            )
+    return block
+
+
 # GCP label values: lowercase letters, digits, "_" and "-" (no dots, no capitals)
 gcp_label_values = st.from_regex(r"\A[a-z0-9_-]{0,12}\Z")
 
@@ -577,6 +623,11 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
         spec["nixos"] = nixos
 
     control_plane = next((p for p in pools if p["name"] == "system"), pools[0])
+    if distribution == "k3s" and max(control_plane["min_size"], 1) > 1:
+        # k3s would give every server this one address (rules.one_name_per_server)
+        nixos.get("k3s", {}).pop("node_ip", None)
+    if distribution == "k3s" and draw(st.booleans()):
+        spec["etcd_snapshots"] = draw(etcd_snapshot_blocks(backend))
     joining = max(control_plane["min_size"], 1) > 1 or len(pools) > 1
     has_token_path = bool(nixos.get("secrets", {}).get("join_token_path"))
     credentials = draw(st.sampled_from([None, "generated", "external"]))

@@ -175,7 +175,7 @@ def reference_json(spec: ClusterSpec) -> bytes:
     foundation = backend.foundation(plan)
     infra, join = foundation.infra, foundation.join_host
     servers = control_plane_nodes(
-        plan, foundation.server_joins(plan), foundation.network_id, foundation.certificate_names, backend.boot_steps(plan)
+        plan, foundation.server_joins(plan), foundation.network_id, foundation.certificate_names, backend.boot_steps(plan), foundation.snapshot_bucket
     )
     placed = [backend.control_plane_node(plan, infra, node) for node in servers]
     outputs = backend.outputs(plan, infra, tuple(h for p in placed for h in p.handles))
@@ -372,6 +372,39 @@ def node_user_data(document: dict[str, Any]) -> list[str]:
 def is_node_user_data(user_data: str) -> bool:
     """Whether a decoded user_data carries a cluster config (is a node's)."""
     return "cluster-config" in user_data or "PANGEA_CONFIG_EOF" in user_data
+
+
+DROPIN_PATH = "/etc/rancher/k3s/config.yaml.d/50-nixk8s.yaml"
+_DROPIN_HEREDOC = re.compile(r"<<'NIXK8S_K3S_CONFIG_EOF'\n(.*?)\nNIXK8S_K3S_CONFIG_EOF\n", re.S)
+
+
+def embedded_dropin_text(user_data: str) -> str | None:
+    """The text of the k3s drop-in a user_data writes, or None where it writes none."""
+    if user_data.startswith("#cloud-config"):
+        import yaml
+
+        doc = yaml.safe_load(user_data)
+        entries = [f for f in doc["write_files"] if f["path"] == DROPIN_PATH]
+        assert len(entries) <= 1
+        return str(entries[0]["content"]) if entries else None
+    match = _DROPIN_HEREDOC.search(user_data)
+    return match.group(1) + "\n" if match else None
+
+
+def read_dropin(text: str) -> dict[str, Any]:
+    """A drop-in as k3s reads it: YAML (checked to read exactly as the JSON it is written as)."""
+    import yaml
+
+    value = yaml.safe_load(text)
+    assert value == json.loads(text), "the drop-in reads differently as YAML and as JSON"
+    assert isinstance(value, dict)
+    return value
+
+
+def embedded_dropin(user_data: str) -> dict[str, Any] | None:
+    """The k3s drop-in a user_data writes, as k3s reads it, or None."""
+    text = embedded_dropin_text(user_data)
+    return None if text is None else read_dropin(text)
 
 
 def embedded_config(user_data: str) -> dict[str, Any]:
@@ -741,7 +774,7 @@ def document_user_data(document: dict[str, Any], ref: Any = placeholder) -> list
 
 # --- a stand-in instance metadata service ----------------------------------------------------
 
-_FAKE_CURL = r'''#!/usr/bin/env python3
+_FAKE_CURL = r'''#!PYTHON
 """A stand-in curl that answers like a cloud's instance metadata service.
 
 $FAKE_METADATA is a JSON list of routes {method, url, headers, body}: a request is
@@ -800,27 +833,34 @@ def ipv4_as_index(ipv4: str) -> int:
     return (a << 24) + (b << 16) + (c << 8) + d
 
 
+def write_fake_curl(directory: Path) -> Path:
+    """The stand-in ``curl`` in ``directory`` (run by this Python, whatever PATH it gets)."""
+    curl = directory / "curl"
+    curl.write_text(_FAKE_CURL.replace("PYTHON", sys.executable, 1))
+    curl.chmod(0o755)
+    return curl
+
+
+def fake_metadata_env(directory: Path, routes: list[dict[str, Any]]) -> dict[str, str]:
+    """What the stand-in curl reads: the routes it answers, and where it logs requests."""
+    return {"FAKE_METADATA": json.dumps(routes), "FAKE_METADATA_LOG": str(directory / "requests.log")}
+
+
 def fake_curl_env(directory: Path, routes: list[dict[str, Any]]) -> dict[str, str]:
     """An environment whose ``curl`` is the stand-in metadata service answering ``routes``."""
-    curl = directory / "curl"
-    curl.write_text(_FAKE_CURL)
-    curl.chmod(0o755)
-    return {
-        **os.environ,
-        "PATH": f"{directory}:{os.environ['PATH']}",
-        "FAKE_METADATA": json.dumps(routes),
-        "FAKE_METADATA_LOG": str(directory / "requests.log"),
-    }
+    write_fake_curl(directory)
+    return {**os.environ, "PATH": f"{directory}:{os.environ['PATH']}", **fake_metadata_env(directory, routes)}
 
 
 # --- booting a user_data for real, in a private mount namespace --------------------------------
 
 
 class BootResult(msgspec.Struct, frozen=True):
-    """What a user_data did: its exit status and output, and the config file it left.
+    """What a user_data did: its exit status and output, and the files it left.
 
     ``config`` is the text of /etc/pangea/cluster-config.json (None when the script
-    wrote none) and ``mode`` its permission bits.
+    wrote none) and ``mode`` its permission bits; ``dropin`` and ``dropin_mode`` the
+    same of the k3s drop-in.
     """
 
     returncode: int
@@ -828,13 +868,65 @@ class BootResult(msgspec.Struct, frozen=True):
     stderr: str
     config: str | None
     mode: int | None
+    dropin: str | None = None
+    dropin_mode: int | None = None
 
 
+# The namespace: /etc an overlay (writes land in $UPPER), /run a fresh tmpfs holding
+# NixOS's system profile (/run/current-system/sw/bin, from $SYSTEM_PROFILE), and the
+# command run with exactly $BOOT_PATH, as cloud-init would run it.
 _NAMESPACE_SETUP = """set -eu
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$UPPER,workdir=$WORK" /etc
 mount -t tmpfs tmpfs /run
+if [ -n "${SYSTEM_PROFILE:-}" ]; then
+  mkdir -p /run/current-system/sw
+  ln -s "$SYSTEM_PROFILE" /run/current-system/sw/bin
+fi
+PATH="${BOOT_PATH:-$PATH}"
+export PATH
 exec "$@"
 """
+
+# NixOS's core packages (nixos/modules/config/system-path.nix: coreutils, findutils,
+# gawk, gnugrep, gnused, gnutar, gzip, xz, bzip2, diffutils, which, bash, curl, ...),
+# as the commands a boot script finds in /run/current-system/sw/bin: in the test,
+# the host's own (those it has) and the stand-in curl.
+COREUTILS = (
+    "[ arch b2sum base32 base64 basename basenc cat chcon chgrp chmod chown chroot cksum comm cp csplit cut date "
+    "dd df dir dircolors dirname du echo env expand expr factor false fmt fold groups head hostid id install join "
+    "link ln logname ls md5sum mkdir mkfifo mknod mktemp mv nice nl nohup nproc numfmt od paste pathchk pinky pr "
+    "printenv printf ptx pwd readlink realpath rm rmdir runcon seq sha1sum sha224sum sha256sum sha384sum sha512sum "
+    "shred shuf sleep sort split stat stdbuf stty sum sync tac tail tee test timeout touch tr true truncate tsort "
+    "tty uname unexpand uniq unlink users vdir wc who whoami yes"
+).split()
+NIXOS_CORE_COMMANDS = (
+    *COREUTILS,
+    *"awk gawk sed grep egrep fgrep find xargs tar gzip gunzip zcat xz unxz bzip2 diff cmp which bash".split(),
+)
+
+
+def nixos_system_profile(directory: Path) -> Path:
+    """A stand-in /run/current-system/sw/bin: the stand-in curl and the core commands."""
+    directory.mkdir(parents=True, exist_ok=True)
+    write_fake_curl(directory)
+    for name in NIXOS_CORE_COMMANDS:
+        found = shutil.which(name)
+        if found is not None and not (directory / name).exists():
+            (directory / name).symlink_to(found)
+    return directory
+
+
+def busybox_applets(directory: Path) -> Path:
+    """A directory of busybox's applets, each a link to busybox: the PATH NixOS gives
+    cloud-init's scripts, without the packages that busybox does not stand in for."""
+    busybox = require_tool("busybox", "busybox")
+    listed = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    directory.mkdir(parents=True, exist_ok=True)
+    for applet in listed:
+        if not (directory / applet).exists():
+            (directory / applet).symlink_to(busybox)
+    assert not (directory / "curl").exists(), "busybox has no curl applet"
+    return directory
 
 
 @cache
@@ -861,24 +953,35 @@ def namespace_problem() -> str | None:
     return None
 
 
+def _written(path: Path) -> tuple[str | None, int | None]:
+    if not path.is_file():
+        return None, None
+    return path.read_text(), stat.S_IMODE(path.stat().st_mode)
+
+
 def boot_in_namespace(user_data: str, routes: list[dict[str, Any]], tmp: Path) -> BootResult:
-    """Run ``user_data`` unmodified, as root, as the machine would at first boot.
+    """Run ``user_data`` unmodified, as root, as a NixOS machine would at first boot.
 
     It runs in a private mount namespace where /etc is an overlay (writes land in a
-    scratch directory, never on the host) and /run a fresh tmpfs, with ``curl`` a
-    stand-in metadata service answering ``routes``. A shell script is run by ``sh``; a
-    ``#cloud-config`` document by cloud_config_runner.py (write_files, then runcmd).
-    A missing ``unshare``, ``mount`` or ``sh`` is a missing tool; where such a namespace
-    is not allowed (not root, no permission to mount) the test skips with the reason.
+    scratch directory, never on the host) and /run a fresh tmpfs, with exactly the
+    PATH NixOS gives cloud-init's scripts, reduced to busybox's applets; curl (a
+    stand-in metadata service answering ``routes``) and the core tools are only in
+    /run/current-system/sw/bin, as on NixOS. A shell script is run by ``sh``; a
+    ``#cloud-config`` document by cloud_config_runner.py (write_files, then runcmd,
+    whose ``sh`` is busybox's). A missing ``unshare``, ``mount``, ``sh`` or ``busybox``
+    is a missing tool; where such a namespace is not allowed (not root, no permission
+    to mount) the test skips with the reason.
     """
     for tool, package in (("unshare", "util-linux"), ("mount", "mount"), ("sh", "dash")):
         require_tool(tool, package)
     problem = namespace_problem()
     if problem is not None:
         pytest.skip(problem)
-    upper, work, bin_dir = tmp / "etc-upper", tmp / "etc-work", tmp / "bin"
-    for d in (upper, work, bin_dir):
+    upper, work = tmp / "etc-upper", tmp / "etc-work"
+    for d in (upper, work):
         d.mkdir(parents=True, exist_ok=True)
+    applets = busybox_applets(tmp / "busybox")
+    profile = nixos_system_profile(tmp / "system-profile")
     script = tmp / "user-data"
     script.write_text(user_data)
     if user_data.startswith("#cloud-config"):
@@ -886,7 +989,14 @@ def boot_in_namespace(user_data: str, routes: list[dict[str, Any]], tmp: Path) -
         command = [sys.executable, str(runner), str(script)]
     else:
         command = [require_tool("sh", "dash"), str(script)]
-    env = {**fake_curl_env(bin_dir, routes), "UPPER": str(upper), "WORK": str(work)}
+    env = {
+        **os.environ,
+        **fake_metadata_env(tmp, routes),
+        "UPPER": str(upper),
+        "WORK": str(work),
+        "SYSTEM_PROFILE": str(profile),
+        "BOOT_PATH": str(applets),
+    }
     result = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", _NAMESPACE_SETUP, "sh", *command],
         env=env,
@@ -894,13 +1004,16 @@ def boot_in_namespace(user_data: str, routes: list[dict[str, Any]], tmp: Path) -
         text=True,
         timeout=120,
     )
-    written = upper / "pangea" / "cluster-config.json"
+    config, mode = _written(upper / "pangea" / "cluster-config.json")
+    dropin, dropin_mode = _written(upper / "rancher" / "k3s" / "config.yaml.d" / "50-nixk8s.yaml")
     return BootResult(
         returncode=result.returncode,
         stdout=result.stdout,
         stderr=result.stderr,
-        config=written.read_text() if written.is_file() else None,
-        mode=stat.S_IMODE(written.stat().st_mode) if written.is_file() else None,
+        config=config,
+        mode=mode,
+        dropin=dropin,
+        dropin_mode=dropin_mode,
     )
 
 

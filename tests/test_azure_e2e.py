@@ -323,7 +323,7 @@ def test_applied_scale_set_user_data_writes_its_config_with_the_index_from_imds(
 @pytest.mark.tfcheck
 def test_the_probe_asks_imds_with_its_metadata_header(k3s: Applied, tmp_path: Path) -> None:
     boot_in_namespace(k3s.custom_data["azurerm_linux_virtual_machine_scale_set.demo_workers"], metadata_service(IMDS, "10.20.0.9"), tmp_path)
-    (request,) = [json.loads(line) for line in (tmp_path / "bin" / "requests.log").read_text().splitlines()]
+    (request,) = [json.loads(line) for line in (tmp_path / "requests.log").read_text().splitlines()]
     assert request["url"] == IMDS.url
     assert request["headers"] == ["Metadata: true"]
 

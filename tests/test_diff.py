@@ -276,20 +276,41 @@ def test_moving_a_server_between_placement_groups_is_flagged() -> None:
 # --- cluster-config and secrets -----------------------------------------------------------------
 
 
-def test_a_node_label_change_shows_as_a_cluster_config_key_change() -> None:
+def test_a_node_label_change_shows_as_a_cluster_config_and_k3s_drop_in_key_change() -> None:
     old = hcloud(workers=1)
     new = with_pool(old, 1, labels={"gpu": "true"})
     user_data = resource(diff(old, new), "hcloud_server.demo_workers_0").attributes[0]
     assert user_data.path == "user_data"
-    assert [(c.path, c.change, c.new) for c in user_data.config] == [("k3s.node_labels.gpu", "added", '"true"')]
+    assert [(c.path, c.change, c.new) for c in user_data.config] == [
+        ("k3s.node_labels.gpu", "added", '"true"'),
+        ("k3s-drop-in.node-label", "added", '["gpu=true"]'),
+    ]
     assert (user_data.old, user_data.new) == (None, None)
+    assert "user_data: the k3s drop-in is added; the cluster-config changes" in render_text(diff(old, new))
+    grown = with_pool(new, 1, labels={"gpu": "true", "tier": "web"})
+    assert "user_data: the cluster-config and the k3s drop-in change" in render_text(diff(new, grown))
 
 
 def test_a_label_key_with_dots_is_quoted_in_its_path() -> None:
     old = hcloud(workers=1)
     new = with_pool(old, 1, labels={"node.kubernetes.io/pool": "workers"})
     user_data = resource(diff(old, new), "hcloud_server.demo_workers_0").attributes[0]
-    assert [c.path for c in user_data.config] == ['k3s.node_labels["node.kubernetes.io/pool"]']
+    assert [c.path for c in user_data.config] == ['k3s.node_labels["node.kubernetes.io/pool"]', "k3s-drop-in.node-label"]
+
+
+def test_an_etcd_snapshot_change_shows_in_the_servers_drop_in_and_hides_the_keys() -> None:
+    store = {"bucket": "b", "access_key": "old-access-1", "secret_key": {"var": "etcd_s3_secret"}}
+    old = hcloud(etcd_snapshots={"s3": store})
+    new = hcloud(etcd_snapshots={"retention": 9, "s3": {**store, "access_key": "new-access-2"}})
+    result = diff(old, new)
+    user_data = resource(result, "hcloud_server.demo_cp_0").attributes[0]
+    assert [(c.path, c.secret, c.old, c.new) for c in user_data.config] == [
+        ("k3s-drop-in.etcd-s3-access-key", True, None, None),
+        ("k3s-drop-in.etcd-snapshot-retention", False, "5", "9"),
+    ]
+    for report in (render_text(result), render_json(result).decode()):
+        assert "old-access-1" not in report and "new-access-2" not in report
+    assert "user_data: the k3s drop-in changes" in render_text(result)
 
 
 def test_a_secret_literal_change_prints_no_secret() -> None:
@@ -424,7 +445,10 @@ def test_a_gcp_worker_pool_change_makes_a_new_template_that_reaches_new_machines
     result = diff(gcp(), with_pool(gcp(), 1, labels={"gpu": "true"}))
     template = resource(result, "google_compute_instance_template.demo_workers")
     assert (template.action, template.create_before_destroy) == ("replaced", True)
-    assert [(c.path, c.new) for c in template.attributes[0].config] == [("k3s.node_labels.gpu", '"true"')]
+    assert [(c.path, c.new) for c in template.attributes[0].config] == [
+        ("k3s.node_labels.gpu", '"true"'),
+        ("k3s-drop-in.node-label", '["gpu=true"]'),
+    ]
     group = resource(result, "google_compute_region_instance_group_manager.demo_workers")
     assert (group.action, group.replaces_machines) == ("in-place", False)
     assert any("reaches new machines only" in n for n in group.notes)

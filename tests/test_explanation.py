@@ -29,6 +29,8 @@ TOP_KEYS = [
     "balancer",
     "cluster",
     "credentials",
+    "etcd_snapshots",
+    "node_image",
     "nodes",
     "notes",
     "outputs",
@@ -205,6 +207,24 @@ def test_json_carries_the_notes_and_warnings() -> None:
     assert data["notes"] == list(compiled.built.notes)
     assert {(w["code"], w["path"]) for w in data["warnings"]} == {(w.code, w.path) for w in compiled.warnings}
     assert ("api-open-to-world", "access.api_sources") in {(w["code"], w["path"]) for w in data["warnings"]}
+
+
+@pytest.mark.parametrize(
+    "backend, needs",
+    [("aws", ["amazon-init", "legacyBootstrap"]), ("gcp", ["GCE datasource", "google-guest-agent"]),
+     ("azure", ["Azure datasource"]), ("hcloud", ["Hetzner datasource"])],
+)  # fmt: skip
+def test_explain_says_what_the_node_image_must_provide(backend: str, needs: list[str]) -> None:
+    from nixk8s.explain_text import explain
+
+    compiled = compiled_example(BY_BACKEND[backend])
+    image = json.loads(to_json(explanation(compiled)))["node_image"]
+    assert any("kindling" in line for line in image)
+    assert any("/run/current-system/sw/bin" in line and "curl" in line for line in image)
+    assert any("config.yaml.d" in line for line in image)  # every example here runs k3s
+    assert all(any(need in line for line in image) for need in needs), image
+    text = explain(compiled)
+    assert "the node image must provide:" in text and all(f"  - {line}" in text for line in image)
 
 
 # --- mermaid ---------------------------------------------------------------------------------------

@@ -122,7 +122,8 @@ def test_the_fifth_cloud_diff_replaces_machines_by_the_rules_in_its_folder(tmp_p
     result = nixk8s("diff", str(old), str(new), cwd=tmp_path)
     assert result.returncode == 4, result.stdout + result.stderr
     assert "-/+ lab_machine.lab_workers_0 (replaced: replaces the machine)\n" in result.stdout
-    assert "    user_data: the cluster-config changes; user_data forces replacement\n" in result.stdout
+    # the label reaches k3s in a drop-in the machine did not have
+    assert "    user_data: the k3s drop-in is added; the cluster-config changes; user_data forces replacement\n" in result.stdout
 
 
 def test_the_fifth_cloud_has_a_starter_that_validates(tmp_path: Path) -> None:

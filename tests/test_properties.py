@@ -29,13 +29,23 @@ from nixk8s.spec import AGENT_OPTION_FIELDS, ClusterSpec, SecretRef
 from nixk8s.render import WorkerPool
 from nixk8s.stamp import StampedPool, fill
 from nixk8s.terraform import Expr, Template
-from strategies import arbitrary_text_specs, can_be_initialized, cluster_specs, load_raw, raw_cluster_specs
+from strategies import (
+    S3_KEY_PREFIX,
+    S3_KEY_VARIABLES,
+    arbitrary_text_specs,
+    can_be_initialized,
+    cluster_specs,
+    load_raw,
+    raw_cluster_specs,
+)
 from support import (
     USER_DATA_KEYS,
     assert_kindling_accepts,
     concrete,
     document_user_data,
     embedded_config,
+    embedded_dropin,
+    embedded_dropin_text,
     embedded_json_text,
     interpolations,
     node_config,
@@ -237,6 +247,73 @@ def _string_leaves(value: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[s
     return []
 
 
+# --- the k3s drop-in -------------------------------------------------------------------------------
+
+# what kindling writes into config.yaml itself, and the file's own path: never in a drop-in
+KINDLING_KEYS = {"token", "server", "cluster-init", "tls-san", "config"}
+
+
+def machines_with_pools(result: Compiled) -> list[tuple[Any, Any]]:
+    """(node, its pool) for every machine (or template): servers with the system pool."""
+    spec = result.plan.spec
+    servers = [(node, spec.system_pool) for node in result.built.control_plane]
+    return servers + [(node, pool.pool) for pool in result.built.workers for node in pool.machine_nodes()]
+
+
+def _taint(key: str, value: str, effect: str) -> str:
+    return f"{key}={value}:{effect}" if value else f"{key}:{effect}"
+
+
+@backends
+@given(data=st.data())
+def test_no_agent_ever_receives_etcd_settings_or_keys(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    snapshots = spec.etcd_snapshots if spec.distribution == "k3s" else None
+    for node, _ in machines_with_pools(result):
+        text = concrete(node.user_data)
+        dropin = embedded_dropin(text) or {}
+        etcd = {k: v for k, v in dropin.items() if k.startswith("etcd")}
+        if node.role == "agent":
+            assert etcd == {}, node.name
+            assert S3_KEY_PREFIX not in text
+            assert not [v for v in S3_KEY_VARIABLES.values() if f"var.{v}" in text]
+        elif snapshots is not None:
+            assert etcd["etcd-snapshot-retention"] == snapshots.retention
+            assert etcd["etcd-snapshot-schedule-cron"] == snapshots.schedule
+            assert etcd.get("etcd-s3") is (True if snapshots.s3 is not None else None)
+
+
+@backends
+@given(data=st.data())
+def test_no_nodes_drop_in_holds_another_pools_labels_or_taints(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    result = compiled(spec)
+    options = spec.nixos.k3s
+    cluster_labels = dict(options.node_labels) if options is not None and options.node_labels else {}
+    cluster_taints = list(options.node_taints) if options is not None and options.node_taints else []
+    for node, pool in machines_with_pools(result):
+        dropin = embedded_dropin(concrete(node.user_data))
+        if spec.distribution != "k3s":
+            assert dropin is None
+            continue
+        labels = {**cluster_labels, **pool.labels}
+        taints = cluster_taints + [_taint(t.key, t.value, t.effect) for t in pool.taints]
+        assert set((dropin or {}).get("node-label", [])) == {f"{k}={v}" for k, v in labels.items()}, node.name
+        assert set((dropin or {}).get("node-taint", [])) == set(taints), node.name
+        if pool.max_pods is not None:
+            assert f"max-pods={pool.max_pods}" in (dropin or {}).get("kubelet-arg", []), node.name
+
+
+@backends
+@given(data=st.data())
+def test_a_drop_in_never_sets_a_kindling_owned_key(backend: str, data: st.DataObject) -> None:
+    spec = data.draw(cluster_specs(backend))
+    for node, _ in machines_with_pools(compiled(spec)):
+        dropin = embedded_dropin(concrete(node.user_data)) or {}
+        assert not KINDLING_KEYS & set(dropin), node.name
+
+
 # --- the shape of the cluster -----------------------------------------------------------------
 
 
@@ -403,6 +480,7 @@ def test_both_user_data_formats_write_byte_identical_json(backend: str, data: st
         assert script.startswith("#!/bin/sh\n")
         assert document.startswith("#cloud-config\n")
         assert embedded_json_text(script).encode() == embedded_json_text(document).encode()
+        assert embedded_dropin_text(script) == embedded_dropin_text(document)
 
 
 @backends

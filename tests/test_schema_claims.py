@@ -42,6 +42,7 @@ CHECKED = {
     "Terraform creates none": "test_terraform_creates_no_server_of_an_autoscaled_hetzner_pool",
     "this flag changes nothing": "test_autoscale_changes_nothing_on_gcp_and_azure",
     "Hetzner servers have no private network": "test_without_a_network_block_each_cloud_builds_what_the_schema_says",
+    "where the backend can (AWS": "test_a_bucket_for_etcd_snapshots_is_made_on_aws_only",
 }
 
 
@@ -191,6 +192,15 @@ def test_persistent_state_is_aws_only(cloud: str) -> None:
     assert problem_paths(starter_spec(cloud, persistent_state={"size_gb": 50})) == ["persistent_state"]
     # on AWS it compiles, and the servers may attach the volume kindling finds
     assert not same_output(starter_spec("aws"), starter_spec("aws", persistent_state={"size_gb": 50}))
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_a_bucket_for_etcd_snapshots_is_made_on_aws_only(cloud: str) -> None:
+    keyless = starter_spec(cloud, etcd_snapshots={"s3": {}})
+    if cloud != "aws":
+        assert problem_paths(keyless) == ["etcd_snapshots.s3"]
+        return
+    assert "aws_s3_bucket" in document(keyless)["resource"]  # it compiles, with the bucket
 
 
 @pytest.mark.parametrize(("cloud", "other"), [(c, o) for c in CLOUDS for o in CLOUDS if o != c])

@@ -60,12 +60,46 @@ def test_a_literal_secret() -> None:
     }
 
 
-def test_k3s_options_kindling_ignores_but_not_tls_san() -> None:
-    paths = found(nixos={"k3s": {"disable": ["traefik"], "tls_san": ["k8s.example.com"], "node_ip": "10.0.0.9"}})
-    assert paths == {
-        "nixos.k3s.disable": {"ignored-by-node-agent"},
-        "nixos.k3s.node_ip": {"ignored-by-node-agent"},
+def test_a_literal_etcd_snapshot_key() -> None:
+    s3 = {"bucket": "snapshots", "access_key": "AKIAEXAMPLE", "secret_key": {"var": "etcd_s3_secret"}}
+    assert found(etcd_snapshots={"s3": s3}) == {"etcd_snapshots.s3.access_key": {"literal-secret"}}
+
+
+def test_k3s_options_that_k3s_reads_from_its_drop_in_or_kindling_applies_are_not_ignored() -> None:
+    options = {
+        "disable": ["traefik"],
+        "tls_san": ["k8s.example.com"],
+        "node_ip": "10.0.0.9",
+        "cluster_dns": "10.43.0.10",
+        "node_labels": {"zone": "a"},
+        "node_taints": ["dedicated=infra:NoSchedule"],
+        "extra_kubelet_config": {"image-gc-high-threshold": 80},
+        "extra_kube_proxy_config": {"proxy-mode": "ipvs"},
+        "extra_flags": ["--flannel-backend=wireguard-native"],
+        "data_dir": "/var/lib/rancher/k3s",
+        "disable_agent": False,
     }
+    assert found(nixos={"k3s": options}) == {}
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("kernel", {"hardening": True}),
+        ("firewall", {"enabled": True}),
+        ("manifests", {"a": {"kind": "Namespace"}}),
+        ("config_path", "/etc/k3s.yaml"),
+        ("environment_file", "/etc/k3s.env"),
+        ("containerd_config_template", "/etc/containerd.tmpl"),
+        ("wait_for_dns", {"enabled": True}),
+        ("nvidia_enable", True),
+        ("graceful_node_shutdown", True),
+    ],
+)
+def test_a_k3s_option_k3s_cannot_read_from_a_file_is_ignored_and_says_why(field: str, value: Any) -> None:
+    (warning,) = compiled(nixos={"k3s": {field: value}}).warnings
+    assert (warning.path, warning.code) == (f"nixos.k3s.{field}", "ignored-by-node-agent")
+    assert "k3s cannot take it from its config file" in warning.message
 
 
 def test_kubernetes_options_kindling_ignores_but_not_version_and_cidrs() -> None:
@@ -77,16 +111,20 @@ def test_kubernetes_options_kindling_ignores_but_not_version_and_cidrs() -> None
     assert paths == {"nixos.kubernetes.cluster_dns": {"ignored-by-node-agent"}}
 
 
-def test_a_k3s_networks_cidrs_reach_k3s_through_nothing() -> None:
-    paths = found(network={**NETWORK, "pod_cidr": "10.42.0.0/16", "service_cidr": "10.43.0.0/16"})
-    assert paths == {"network.pod_cidr": {"ignored-by-node-agent"}, "network.service_cidr": {"ignored-by-node-agent"}}
-    kubeadm = found(distribution="kubernetes", network={**NETWORK, "pod_cidr": "10.244.0.0/16"})
-    assert "network.pod_cidr" not in kubeadm  # kubeadm reads pod_cidr
+def test_a_networks_cidrs_reach_k3s_through_its_drop_in_and_kubeadm_through_kindling() -> None:
+    assert found(network={**NETWORK, "pod_cidr": "10.42.0.0/16", "service_cidr": "10.43.0.0/16"}) == {}
+    assert found(distribution="kubernetes", network={**NETWORK, "pod_cidr": "10.244.0.0/16"}) == {}
 
 
-def test_pool_labels_taints_and_max_pods_kindling_ignores() -> None:
+def test_pool_labels_taints_and_max_pods_reach_k3s_through_its_drop_in() -> None:
     pool = worker_pool(labels={"tier": "web"}, taints=[{"key": "gpu"}], max_pods=50)
-    paths = found(node_pools=[SYSTEM3, pool], network=NETWORK, bootstrap_secrets=TOKEN)
+    assert found(node_pools=[SYSTEM3, pool], network=NETWORK, bootstrap_secrets=TOKEN) == {}
+
+
+def test_pool_labels_taints_and_max_pods_kindling_ignores_on_kubeadm() -> None:
+    pool = worker_pool(labels={"tier": "web"}, taints=[{"key": "gpu"}], max_pods=50)
+    token = {"kubeadm_token": {"var": "kubeadm_token"}}
+    paths = found(node_pools=[SYSTEM3, pool], network=NETWORK, bootstrap_secrets=token, distribution="kubernetes")
     assert paths == {
         "node_pools[1].labels": {"ignored-by-node-agent"},
         "node_pools[1].taints": {"ignored-by-node-agent"},

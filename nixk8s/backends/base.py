@@ -21,6 +21,7 @@ from returns.result import Failure, Result, Success
 
 from nixk8s.cloud_init import BootStep
 from nixk8s.credentials import credential_outputs
+from nixk8s.etcd_snapshots import SnapshotBucket, made_bucket_wanted
 from nixk8s.index_probe import IndexProbe, MetadataFetch, metadata_index_probe
 from nixk8s.plan import ClusterPlan, api_balancer, plan_cluster
 from nixk8s.ports import PortRule, rule_sources
@@ -72,6 +73,8 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     plan has one. ``egress``: how nodes reach the internet (None: each through its
     own public address). ``node_access``: how an operator reaches a node that has no
     public address (None: at its public address, as the firewall allows).
+    ``snapshot_bucket``: the bucket made for the servers' etcd snapshots, where the
+    spec asks for one (``etcd_snapshots.s3`` without keys) and the cloud makes it.
     """
 
     fragment: Fragment
@@ -86,6 +89,7 @@ class Foundation(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     balancer: BalancerHandle | None = None
     egress: Egress | None = None
     node_access: str | None = None
+    snapshot_bucket: SnapshotBucket | None = None
 
     @property
     def certificate_names(self) -> tuple[Text, ...]:
@@ -297,6 +301,16 @@ class Backend(msgspec.Struct, Generic[I], frozen=True, kw_only=True):
     supports_persistent_state: bool = False
     """Whether kindling can attach the spec's ``persistent_state`` volume here."""
 
+    makes_snapshot_bucket: bool = False
+    """Whether the foundation makes a bucket for the servers' etcd snapshots when the
+    spec's ``etcd_snapshots.s3`` gives no keys (returned as
+    :attr:`Foundation.snapshot_bucket`); elsewhere such a spec is refused."""
+
+    image_requirements: tuple[str, ...] = ()
+    """What this cloud's NixOS image must run besides kindling for the user_data to
+    take effect (the agent that runs it, kindling's mode), for ``explain`` and
+    ``docs/node-image.md``."""
+
     pool_size_owner: Callable[[NodePool], str | None] = sized_by_terraform
     """Receives a worker pool; returns who owns its size between min and max (an
     autoscaler, named for ``explain``), or None where Terraform sets it."""
@@ -384,6 +398,12 @@ def capability_problems(backend: Backend[Any], plan: ClusterPlan) -> Iterator[Pr
         yield Problem(
             "persistent_state",
             f"kindling attaches persistent_state as an EBS volume; {backend.title} has none to attach",
+        )
+    if made_bucket_wanted(spec) and not backend.makes_snapshot_bucket:
+        yield Problem(
+            "etcd_snapshots.s3",
+            f"nixk8s makes no bucket for etcd snapshots on {backend.title}: give the endpoint, bucket, "
+            "access_key and secret_key of an S3-compatible store",
         )
 
 
@@ -513,7 +533,7 @@ def build(backend: Backend[I], plan: ClusterPlan) -> Result[Built[I], Problems]:
         return Failure((_no_server_0_join(backend),))
     boot = backend.boot_steps(plan)
     servers = control_plane_nodes(
-        plan, foundation.server_joins(plan), foundation.network_id, foundation.certificate_names, boot
+        plan, foundation.server_joins(plan), foundation.network_id, foundation.certificate_names, boot, foundation.snapshot_bucket
     )
     probe = backend.worker_index_probe
     pools: list[tuple[WorkerPool | StampedPool, Placed]] = []

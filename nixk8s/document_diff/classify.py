@@ -56,6 +56,9 @@ from nixk8s.problems import join_path
 
 USER_DATA_KEYS = frozenset({"user_data", "custom_data", "user-data"})
 SECRET_CONFIG_KEYS = frozenset({"bootstrap_secrets"})
+# how a k3s drop-in's keys are named in a report, and those that hold a secret
+DROPIN_SECTION = "k3s-drop-in"
+SECRET_DROPIN_KEYS = frozenset({"etcd-s3-access-key", "etcd-s3-secret-key"})
 SHOWN_LIMIT = 120
 
 
@@ -173,10 +176,17 @@ def _change(leaf: Leaf) -> Change:
 Sides = tuple[TfDocument, TfDocument]
 
 
-def _config_changes(old: Any, new: Any, sides: Sides) -> tuple[ConfigChange, ...]:
+def _secret_path(path: RawPath) -> bool:
+    """Whether a cluster-config (or drop-in) key holds a secret, by where it is."""
+    if path[:1] == (DROPIN_SECTION,):
+        return len(path) > 1 and path[1] in SECRET_DROPIN_KEYS
+    return bool(path) and path[0] in SECRET_CONFIG_KEYS
+
+
+def _config_changes(old: Any, new: Any, sides: Sides, section: RawPath = ()) -> tuple[ConfigChange, ...]:
     changes = []
-    for leaf in _config_leaves(old, new, ()):
-        secret = bool(leaf.path and leaf.path[0] in SECRET_CONFIG_KEYS) or any(
+    for leaf in _config_leaves(old, new, section):
+        secret = _secret_path(leaf.path) or any(
             side.is_secret(value) for side, value in zip(sides, (leaf.old, leaf.new)) if value is not MISSING
         )
         shown = (None, None) if secret else (show(leaf.old), show(leaf.new))
@@ -185,7 +195,7 @@ def _config_changes(old: Any, new: Any, sides: Sides) -> tuple[ConfigChange, ...
 
 
 def _user_data_change(old: Any, new: Any, sides: Sides) -> tuple[tuple[ConfigChange, ...], str]:
-    """A user_data change as cluster-config changes, and what else it changes."""
+    """A user_data change as cluster-config (and k3s drop-in) changes, and what else it changes."""
     texts = [v.text if isinstance(v, LocalText) else v for v in (old, new)]
     embedded = [
         embedded_config(machine_view(t, side.locals)) if isinstance(t, str) else None for t, side in zip(texts, sides)
@@ -193,14 +203,26 @@ def _user_data_change(old: Any, new: Any, sides: Sides) -> tuple[tuple[ConfigCha
     configs = [e.config if e is not None and e.config is not None else MISSING for e in embedded]
     if configs[0] is MISSING and configs[1] is MISSING:
         return (), "the user_data changes (it holds no cluster-config)"
-    changes = _config_changes(configs[0], configs[1], sides)
+    dropins = [e.dropin if e is not None and e.dropin is not None else MISSING for e in embedded]
+    changes = _config_changes(configs[0], configs[1], sides) + _config_changes(
+        dropins[0], dropins[1], sides, (DROPIN_SECTION,)
+    )
     frames = [e.frame if e is not None else "" for e in embedded]
     formats = [user_data_format(f) for f in frames]
     if formats[0] != formats[1]:
         return changes, f"the user_data changes from {formats[0]} to {formats[1]}"
-    if frames[0] != frames[1]:
+    appears = (dropins[0] is MISSING) != (dropins[1] is MISSING)
+    if frames[0] != frames[1] and not appears:
         return changes, "the script around the cluster-config changes too"
-    return changes, "the cluster-config changes" if changes else "the user_data changes"
+    if appears:
+        # the file (and its place in the script) comes or goes with its keys
+        return changes, f"the k3s drop-in is {'added' if dropins[0] is MISSING else 'removed'}" + (
+            "; the cluster-config changes" if configs[0] != configs[1] else ""
+        )
+    changed = [what for what, pair in (("the cluster-config", configs), ("the k3s drop-in", dropins)) if pair[0] != pair[1]]
+    if not changed:
+        return changes, "the user_data changes"
+    return changes, f"{' and '.join(changed)} change{'s' if len(changed) == 1 else ''}"
 
 
 # --- classifying one argument -----------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -23,17 +23,21 @@ from nixk8s.limits import scan_problem
 
 
 class EmbeddedConfig(msgspec.Struct, frozen=True):
-    """A user_data's cluster-config and the script (or cloud-config) around it.
+    """A user_data's cluster-config, its k3s drop-in, and the script (or cloud-config)
+    around them.
 
-    ``config`` is None when the text holds no cluster-config JSON; ``frame`` is the
-    text with the config's line replaced by ``<cluster-config>``.
+    ``config`` is None when the text holds no cluster-config JSON, ``dropin`` when it
+    holds no drop-in; ``frame`` is the text with the config's line replaced by
+    ``<cluster-config>`` and the drop-in's by ``<k3s-drop-in>``.
     """
 
     config: dict[str, Any] | None
     frame: str
+    dropin: dict[str, Any] | None = None
 
 
 CONFIG_MARKER = "<cluster-config>"
+DROPIN_MARKER = "<k3s-drop-in>"
 
 _CALL = re.compile(r"^([a-z0-9_]+)\((.*)\)$", re.S)
 _LOCAL = re.compile(r"^local\.([A-Za-z_][\w-]*)$")
@@ -151,14 +155,9 @@ def _shown(parts: tuple[Part, ...]) -> str:
     return "".join(placeholder(p) if isinstance(p, Interpolation) else p for p in parts)
 
 
-def embedded_config(parts: tuple[Part, ...]) -> EmbeddedConfig:
-    """The cluster-config JSON that a user_data writes, and the text around it.
-
-    The config is the first line that is a JSON object (nixk8s writes it as one line,
-    in a shell heredoc or a cloud-config literal block, both indented or not) nested at
-    most ``MAX_DEPTH`` deep, as every value of a document is.
-    """
-    lines = _lines(parts)
+def _json_objects(lines: list[tuple[Part, ...]]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Each line that is a JSON object nested at most ``MAX_DEPTH`` deep, as every value
+    of a document is: its number, indent and value."""
     for n, line in enumerate(lines):
         head = line[0] if line else ""
         if not isinstance(head, str) or not head.lstrip().startswith("{"):
@@ -168,15 +167,35 @@ def embedded_config(parts: tuple[Part, ...]) -> EmbeddedConfig:
         if scan_problem(text, "json") is not None:
             continue
         try:
-            config = json.loads(text)
+            value = json.loads(text)
         except ValueError:
             continue
-        if isinstance(config, dict):
-            indent = head[: len(head) - len(head.lstrip())]
-            frame = [_shown(other) for other in lines]
-            frame[n] = indent + CONFIG_MARKER
-            return EmbeddedConfig(config, "\n".join(frame))
-    return EmbeddedConfig(None, _shown(parts))
+        if isinstance(value, dict):
+            yield n, head[: len(head) - len(head.lstrip())], value
+
+
+def embedded_config(parts: tuple[Part, ...]) -> EmbeddedConfig:
+    """The cluster-config JSON that a user_data writes, its k3s drop-in, and the text around them.
+
+    nixk8s writes each as one line that is a JSON object, in a shell heredoc or a
+    cloud-config literal block, indented or not. The config is the first such line that
+    names its cluster (``cluster_name``, the key kindling requires), else the first such
+    line; the drop-in is the first other one.
+
+    >>> embedded_config(split_template('{"node-label":["a=b"]}\\n{"cluster_name":"c"}\\n')).dropin
+    {'node-label': ['a=b']}
+    """
+    lines = _lines(parts)
+    found = list(_json_objects(lines))
+    if not found:
+        return EmbeddedConfig(None, _shown(parts))
+    config = next((entry for entry in found if "cluster_name" in entry[2]), found[0])
+    dropin = next((entry for entry in found if entry[0] != config[0]), None)
+    frame = [_shown(other) for other in lines]
+    frame[config[0]] = config[1] + CONFIG_MARKER
+    if dropin is not None:
+        frame[dropin[0]] = dropin[1] + DROPIN_MARKER
+    return EmbeddedConfig(config[2], "\n".join(frame), None if dropin is None else dropin[2])
 
 
 def user_data_format(frame: str) -> str:

@@ -14,7 +14,11 @@ What this backend builds, in order:
 3. IAM: ``aws_iam_role.N_node_role`` (EC2 trust), ``aws_iam_instance_profile.N_node_profile``,
    least-privilege policies (``N_ecr_read``: ECR pulls in the region; ``N_ec2_describe``:
    what kubelet and the AWS cloud provider read; ``N_persistent_state`` when the spec
-   has one) and the spec's ``aws.instance_profile_policies``;
+   has one) and the spec's ``aws.instance_profile_policies``; with etcd snapshots to the
+   bucket nixk8s makes, the servers get ``aws_iam_role.N_server_role`` and
+   ``N_server_profile`` of their own, holding those and ``N_etcd_snapshots``;
+3a. the etcd snapshot bucket, where ``etcd_snapshots.s3`` gives no keys: private,
+   encrypted, versioned ``aws_s3_bucket.N_etcd_snapshots`` and its settings (:mod:`.snapshots`);
 4. the control plane: an internal NLB ``aws_lb.N_cp_nlb`` with the TCP 6443
    ``aws_lb_target_group.N_cp_tg`` and ``aws_lb_listener.N_cp_listener``; per
    control-plane index ``aws_launch_template.N_cp_i_lt`` + ``aws_autoscaling_group.N_cp_i_asg``
@@ -63,6 +67,17 @@ PROVIDER = ProviderRequirement("aws", "hashicorp/aws", ">= 5.0, < 7.0")
 USER_DATA_LIMIT = UserDataLimit(16_384, "AWS allows 16 KB of user_data (before base64)")
 
 
+IMAGE_REQUIREMENTS = (
+    "an agent that runs the user_data script as root at first boot: NixOS's amazon-init (on in its EC2 "
+    "images; it runs user data that starts with #! with bash, after multi-user.target) or cloud-init "
+    "(needed for user_data_format cloud-config)",
+    "kindling's legacyBootstrap mode (nixos.kindling_mode: legacy-bootstrap) wherever the script must run "
+    "before k3s starts: on template-built workers (they take node_index from the script) and on every k3s "
+    "node that gets a drop-in; the EC2 init mode reads the embedded config without running the script, "
+    "and rejects #cloud-config",
+)
+
+
 def provider_config(plan: ClusterPlan) -> dict[str, Any]:
     return {"region": plan.spec.region}
 
@@ -85,6 +100,8 @@ AWS: Backend[AwsInfra] = Backend(
     firewall_filters_network=True,
     can_park_control_plane=True,
     supports_persistent_state=True,
+    makes_snapshot_bucket=True,
+    image_requirements=IMAGE_REQUIREMENTS,
     pool_size_owner=autoscaling.size_owner,
     notes=notes,
     provider_config=provider_config,

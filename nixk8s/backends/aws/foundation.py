@@ -9,9 +9,11 @@ import msgspec
 from nixk8s.backends.aws.balancer import Balancers, api_balancers
 from nixk8s.backends.aws.checks import image_id
 from nixk8s.backends.aws.iam import node_identity
+from nixk8s.backends.aws.snapshots import snapshot_store
 from nixk8s.backends.aws.network import AwsNetwork, network, security_group
 from nixk8s.backends.aws.options import AwsOptions, spec_block
 from nixk8s.backends.base import BalancerHandle, Egress, Foundation
+from nixk8s.etcd_snapshots import SnapshotBucket, made_bucket_wanted
 from nixk8s.plan import ClusterPlan
 from nixk8s.terraform import DataSource, Expr, Fragment, Resource, Text, combine
 
@@ -21,10 +23,12 @@ class AwsInfra(msgspec.Struct, frozen=True):
 
     network: AwsNetwork
     security_group: Resource
-    instance_profile: Resource
+    instance_profile: Resource  # the workers'
+    server_profile: Resource  # the servers': their own where they may use the snapshot bucket
     image_id: Text
     balancers: Balancers
     control_plane_size: int  # instances per control-plane group: 1, or 0 when parked
+    snapshot_bucket: SnapshotBucket | None = None  # where the spec's etcd snapshots go, when nixk8s made it
 
 
 def _image(plan: ClusterPlan) -> tuple[Fragment, Text]:
@@ -41,7 +45,8 @@ def _image(plan: ClusterPlan) -> tuple[Fragment, Text]:
 def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
     vpc = network(plan)
     firewall = security_group(plan, vpc)
-    iam, profile = node_identity(plan)
+    store = snapshot_store(plan) if made_bucket_wanted(plan.spec) else None
+    identities = node_identity(plan, store.server_policies if store is not None else {})
     image, ami = _image(plan)
     api, balancers = api_balancers(plan, vpc)
     handle = BalancerHandle(
@@ -52,13 +57,24 @@ def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
     infra = AwsInfra(
         network=vpc,
         security_group=firewall,
-        instance_profile=profile,
+        instance_profile=identities.worker_profile,
+        server_profile=identities.server_profile,
         image_id=ami,
         balancers=balancers,
         control_plane_size=0 if plan.parked else 1,
+        snapshot_bucket=store.bucket if store is not None else None,
     )
     return Foundation(
-        fragment=combine([vpc.fragment, Fragment(resources=(firewall,)), iam, image, api]),
+        fragment=combine(
+            [
+                vpc.fragment,
+                Fragment(resources=(firewall,)),
+                identities.fragment,
+                image,
+                api,
+                *([store.fragment] if store is not None else []),
+            ]
+        ),
         infra=infra,
         # every node but server 0 joins through the load balancer
         join_host=api_dns_name(infra),
@@ -84,6 +100,7 @@ def foundation(plan: ClusterPlan) -> Foundation[AwsInfra]:
         if not vpc.nat_gateways
         else "SSM Session Manager (aws ssm start-session --target INSTANCE_ID): the nodes' role has "
         "AmazonSSMManagedInstanceCore, and the SSM agent must run on the AMI",
+        snapshot_bucket=infra.snapshot_bucket,
     )
 
 

@@ -4,7 +4,9 @@ least-privilege policies.
 ``aws_iam_role.N_node_role``, ``aws_iam_instance_profile.N_node_profile``, the
 policies ``N_ecr_read`` (ECR pulls in the region), ``N_ec2_describe`` (what kubelet
 and the AWS cloud provider read) and ``N_persistent_state`` (when the spec has one),
-and the spec's ``aws.instance_profile_policies``.
+and the spec's ``aws.instance_profile_policies``. Where the servers may do more than the
+workers (use the etcd snapshot bucket), they get ``N_server_role`` and
+``N_server_profile``: the same policies, and theirs (``N_server_*`` attachments).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import msgspec
 from nixk8s.backends.aws.options import AwsOptions, spec_block
 from nixk8s.plan import ClusterPlan
 from nixk8s.spec import ClusterSpec
-from nixk8s.terraform import Fragment, Resource
+from nixk8s.terraform import Fragment, Resource, Text
 
 
 def partition(region: str) -> str:
@@ -112,58 +114,81 @@ _EC2_TRUST = _policy_document(
 )
 
 
-def node_identity(plan: ClusterPlan) -> tuple[Fragment, Resource]:
-    spec = plan.spec
+def _role(plan: ClusterPlan, who: str, description: str) -> tuple[Resource, Resource]:
+    """A role with EC2 trust and its instance profile: ``N_{who}_role``, ``N_{who}_profile``."""
     n = plan.name
     role = Resource(
         "aws_iam_role",
-        f"{n}_node_role",
+        f"{n}_{who}_role",
         {
-            "name": f"{n}-node-role",
-            "description": f"Kubernetes nodes of cluster {n} (managed by nixk8s)",
+            "name": f"{n}-{who}-role",
+            "description": description,
             "assume_role_policy": _EC2_TRUST,
             "max_session_duration": 3600,
-            "tags": plan.tag_map(Name=f"{n}-node-role"),
+            "tags": plan.tag_map(Name=f"{n}-{who}-role"),
         },
     )
     profile = Resource(
         "aws_iam_instance_profile",
-        f"{n}_node_profile",
-        {"name": f"{n}-node-profile", "role": role.ref("name"), "tags": plan.tag_map(Name=f"{n}-node-profile")},
+        f"{n}_{who}_profile",
+        {"name": f"{n}-{who}-profile", "role": role.ref("name"), "tags": plan.tag_map(Name=f"{n}-{who}-profile")},
     )
-    resources = [role, profile]
-    for suffix, (description, document) in node_policies(spec).items():
-        policy = Resource(
-            "aws_iam_policy",
-            f"{n}_{suffix}",
-            {
-                "name": f"{n}-{suffix.replace('_', '-')}",
-                "description": description,
-                "policy": document,
-                "tags": plan.tag_map(Name=f"{n}-{suffix.replace('_', '-')}"),
-            },
-        )
-        attachment = Resource(
-            "aws_iam_role_policy_attachment",
-            f"{n}_{suffix}",
-            {"role": role.ref("name"), "policy_arn": policy.ref("arn")},
-        )
-        resources += [policy, attachment]
-    if spec.network is not None and spec.network.private_nodes:
+    return role, profile
+
+
+def _policy(plan: ClusterPlan, suffix: str, description: str, document: Text) -> Resource:
+    n = plan.name
+    return Resource(
+        "aws_iam_policy",
+        f"{n}_{suffix}",
+        {
+            "name": f"{n}-{suffix.replace('_', '-')}",
+            "description": description,
+            "policy": document,
+            "tags": plan.tag_map(Name=f"{n}-{suffix.replace('_', '-')}"),
+        },
+    )
+
+
+def _attachments(plan: ClusterPlan, role: Resource, prefix: str, policies: list[Resource]) -> list[Resource]:
+    """``role`` attached to each of ``policies`` (``N_{prefix}SUFFIX``) and to the spec's
+    instance_profile_policies (``N_{prefix}extra_policy_I``)."""
+    n = plan.name
+    arns: list[tuple[str, Text]] = [(f"{prefix}{policy.name.removeprefix(f'{n}_')}", policy.ref("arn")) for policy in policies]
+    extra = (spec_block(plan.spec) or AwsOptions()).instance_profile_policies
+    network = plan.spec.network
+    if network is not None and network.private_nodes:
         # nodes without a public address are reached through SSM Session Manager
-        resources.append(
-            Resource(
-                "aws_iam_role_policy_attachment",
-                f"{n}_ssm_core",
-                {"role": role.ref("name"), "policy_arn": ssm_core_policy(spec.region)},
-            )
-        )
-    for i, arn in enumerate((spec_block(spec) or AwsOptions()).instance_profile_policies):
-        resources.append(
-            Resource(
-                "aws_iam_role_policy_attachment",
-                f"{n}_extra_policy_{i}",
-                {"role": role.ref("name"), "policy_arn": arn},
-            )
-        )
-    return Fragment(resources=tuple(resources)), profile
+        arns.append((f"{prefix}ssm_core", ssm_core_policy(plan.spec.region)))
+    arns += [(f"{prefix}extra_policy_{i}", arn) for i, arn in enumerate(extra)]
+    return [
+        Resource("aws_iam_role_policy_attachment", f"{n}_{name}", {"role": role.ref("name"), "policy_arn": arn})
+        for name, arn in arns
+    ]
+
+
+class Identities(msgspec.Struct, frozen=True):
+    """The instance profiles the launch templates name: the servers' (its own role where
+    the servers may do more than the workers) and the workers'."""
+
+    fragment: Fragment
+    server_profile: Resource
+    worker_profile: Resource
+
+
+def node_identity(plan: ClusterPlan, server_policies: Mapping[str, tuple[str, Text]] = {}) -> Identities:
+    """The nodes' role, profile and least-privilege policies; with ``server_policies``
+    (suffix → description, document), the servers get a role of their own that holds
+    those too, which the workers' role never does."""
+    n = plan.name
+    role, profile = _role(plan, "node", f"Kubernetes nodes of cluster {n} (managed by nixk8s)")
+    policies = [_policy(plan, suffix, d, doc) for suffix, (d, doc) in node_policies(plan.spec).items()]
+    resources = [role, profile, *policies, *_attachments(plan, role, "", policies)]
+    if not server_policies:
+        return Identities(Fragment(resources=tuple(resources)), profile, profile)
+    server_role, server_profile = _role(
+        plan, "server", f"control-plane servers of cluster {n}: the nodes' policies and the servers' own (managed by nixk8s)"
+    )
+    own = [_policy(plan, suffix, d, doc) for suffix, (d, doc) in server_policies.items()]
+    resources += [server_role, server_profile, *own, *_attachments(plan, server_role, "server_", [*policies, *own])]
+    return Identities(Fragment(resources=tuple(resources)), server_profile, profile)

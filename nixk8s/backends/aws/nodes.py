@@ -49,7 +49,7 @@ def _key_name(spec: ClusterSpec, pool: NodePool) -> str | None:
 
 
 def _launch_template(
-    plan: ClusterPlan, infra: AwsInfra, name: str, pool: NodePool, instance_tags: dict[str, str]
+    plan: ClusterPlan, infra: AwsInfra, name: str, pool: NodePool, instance_tags: dict[str, str], profile: Resource
 ) -> Resource:
     body: dict[str, Any] = {
         "name": f"{name.replace('_', '-')}-lt",
@@ -58,7 +58,7 @@ def _launch_template(
         "instance_type": pool.instance_type,
         "user_data": Expr(f"base64encode(local.{user_data_local(name)})"),
         "update_default_version": True,
-        "iam_instance_profile": {"arn": infra.instance_profile.ref("arn")},
+        "iam_instance_profile": {"arn": profile.ref("arn")},
         "vpc_security_group_ids": [infra.security_group.ref("id")],
         "metadata_options": {
             "http_endpoint": "enabled",
@@ -128,7 +128,7 @@ def control_plane_node(plan: ClusterPlan, infra: AwsInfra, node: RenderedNode) -
     instance_tags = plan.tag_map(
         Name=names.dns_name(node.name, MAX_TAG_VALUE), Role="control-plane", NodePool=pool.name, NodeIndex=str(node.ordinal)
     )
-    template = _launch_template(plan, infra, node.name, pool, instance_tags)
+    template = _launch_template(plan, infra, node.name, pool, instance_tags, infra.server_profile)
     size = infra.control_plane_size
     body = _autoscaling_group(node.name, template, infra, (size, 1, size), instance_tags)
     body["target_group_arns"] = [group.ref("arn") for group in infra.balancers.target_groups]
@@ -142,7 +142,7 @@ def worker_pool(plan: ClusterPlan, infra: AwsInfra, pool: WorkerPool) -> Placed:
     (node,) = pool.nodes
     spec_pool = pool.pool
     instance_tags = plan.tag_map(Name=names.dns_name(node.name, MAX_TAG_VALUE), Role="worker", NodePool=spec_pool.name)
-    template = _launch_template(plan, infra, node.name, spec_pool, instance_tags)
+    template = _launch_template(plan, infra, node.name, spec_pool, instance_tags, infra.instance_profile)
     autoscaler = autoscaling.cluster_autoscaler_tags(plan.name, spec_pool) if spec_pool.autoscale else {}
     body = _autoscaling_group(
         node.name,

@@ -73,6 +73,18 @@ def notes(plan: ClusterPlan, infra: AwsInfra) -> tuple[str, ...]:
             "script runs; kindling's EC2 init mode reads the embedded config without running the script, "
             "so run kindling with legacyBootstrap on worker AMIs, or every worker boots as index 0"
         )
+    if spec.distribution == "k3s" and spec.nixos.kindling_mode != "legacy-bootstrap":
+        result.append(
+            "k3s settings (node labels, taints, max-pods, the CIDRs, disable, etcd snapshots) reach k3s through "
+            "the drop-in the user_data script writes; kindling's EC2 init mode starts k3s without running the "
+            "script (amazon-init runs it later), so use legacyBootstrap (nixos.kindling_mode: legacy-bootstrap) "
+            "for them to hold from k3s's first start"
+        )
+    if infra.snapshot_bucket is not None:
+        result.append(
+            f"etcd snapshots go to {infra.snapshot_bucket.resource}, which only the servers' role may use; "
+            "it is kept when it holds snapshots (no force_destroy), so terraform destroy stops there until you empty it"
+        )
     autoscaled = [pool.name for _, pool in spec.worker_pools if pool.autoscale]
     if autoscaled:
         result.append(autoscaling.note(spec.name, autoscaled))

@@ -144,6 +144,28 @@ RULES: dict[str, ResourceRule] = {
     "aws_iam_role_policy_attachment": ResourceRule(
         source=_AWS + "iam/role_policy_attachment.go", replacing=("role", "policy_arn")
     ),
+    # the etcd snapshot bucket (snapshots.py) and its settings, each its own resource
+    "aws_s3_bucket": ResourceRule(
+        source=_AWS + "s3/bucket.go",
+        replacing=(_REGION, "bucket", "bucket_prefix", "object_lock_enabled", "object_lock_configuration.object_lock_enabled"),
+    ),
+    "aws_s3_bucket_public_access_block": ResourceRule(
+        source=_AWS + "s3/bucket_public_access_block.go", replacing=(_REGION, "bucket")
+    ),
+    "aws_s3_bucket_ownership_controls": ResourceRule(
+        source=_AWS + "s3/bucket_ownership_controls.go", replacing=(_REGION, "bucket")
+    ),
+    "aws_s3_bucket_server_side_encryption_configuration": ResourceRule(
+        source=_AWS + "s3/bucket_server_side_encryption_configuration.go",
+        replacing=(_REGION, "bucket", "expected_bucket_owner"),
+    ),
+    "aws_s3_bucket_versioning": ResourceRule(
+        source=_AWS + "s3/bucket_versioning.go", replacing=(_REGION, "bucket", "expected_bucket_owner")
+    ),
+    "aws_s3_bucket_lifecycle_configuration": ResourceRule(
+        source=_AWS + "s3/bucket_lifecycle_configuration.go", replacing=(_REGION, "bucket", "expected_bucket_owner")
+    ),
+    "aws_s3_bucket_policy": ResourceRule(source=_AWS + "s3/bucket_policy.go", replacing=(_REGION, "bucket")),
 }
 
 TABLE = ProviderRules(

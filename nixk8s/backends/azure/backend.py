@@ -87,4 +87,9 @@ AZURE: Backend[AzureInfra] = Backend(
     # nodes join from inside the VNet (server 0 or the balancer), and the NSG filters traffic inside it
     firewall_filters_network=True,
     notes=notes,
+    image_requirements=(
+        "cloud-init with its Azure datasource, which reads custom_data and reports the machine ready "
+        "(or the Azure guest agent with cloud-init as its provisioning agent)",
+        "kindling in its default mode: it waits for the file the custom_data writes",
+    ),
 )

@@ -76,4 +76,10 @@ GCP: Backend[GcpInfra] = Backend(
     api_load_balancer_refusal=builds_an_api_load_balancer,
     notes=notes,
     provider_config=provider_config,
+    image_requirements=(
+        "cloud-init with its GCE datasource, which runs the user-data instance metadata nixk8s sets "
+        "(NixOS's GCE image does not run it by itself)",
+        "google-guest-agent, for the SSH keys nixk8s puts in the instance metadata (project-wide keys are blocked)",
+        "kindling in its default mode: it waits for the file the user-data writes",
+    ),
 )

@@ -56,4 +56,9 @@ HCLOUD: Backend[HcloudInfra] = Backend(
     worker_index_fetch=autoscaler.HETZNER_METADATA,
     templated_pool=autoscaler.autoscaled,
     pool_size_owner=autoscaler.size_owner,
+    image_requirements=(
+        "cloud-init with its Hetzner datasource, which reads user_data from the metadata service "
+        "(servers the cluster-autoscaler creates too)",
+        "kindling in its default mode: it waits for the file the user_data writes",
+    ),
 )
