@@ -20,6 +20,7 @@ user_data holds at most 256 KiB) and far below what would take a second to load.
 
 from __future__ import annotations
 
+import functools
 import re
 from itertools import accumulate
 from typing import Any, Literal
@@ -75,21 +76,40 @@ def size_problem(data: bytes) -> Problem | None:
 # quantifiers and an end-of-input alternative so that every match attempt that starts
 # at a quote succeeds: the scan is linear in the input, also for unterminated strings.
 
-_JSON_SKIP = re.compile(r'"(?:[^"\\]++|\\(?:.|\Z))*+(?:"|\Z)', re.S)
-_TOML_SKIP = re.compile(
-    r'"""(?:[^"\\]++|\\(?:.|\Z)|"(?!""))*+(?:"""|\Z)'
-    r"|'''(?:[^']++|'(?!''))*+(?:'''|\Z)"
-    r'|"(?:[^"\\\n]++|\\(?:.|\Z))*+(?:"|(?=\n)|\Z)'
-    r"|'[^'\n]*+(?:'|(?=\n)|\Z)"
-    r"|#[^\n]*+",
-    re.S,
-)
-_BRACKET = re.compile(r"[\[\]{}]")
+# Compiled on first need (a JSON or TOML spec): a YAML spec's start-up does not pay for them.
+
+
+@functools.cache
+def _json_skip() -> re.Pattern[str]:
+    return re.compile(r'"(?:[^"\\]++|\\(?:.|\Z))*+(?:"|\Z)', re.S)
+
+
+@functools.cache
+def _toml_skip() -> re.Pattern[str]:
+    return re.compile(
+        r'"""(?:[^"\\]++|\\(?:.|\Z)|"(?!""))*+(?:"""|\Z)'
+        r"|'''(?:[^']++|'(?!''))*+(?:'''|\Z)"
+        r'|"(?:[^"\\\n]++|\\(?:.|\Z))*+(?:"|(?=\n)|\Z)'
+        r"|'[^'\n]*+(?:'|(?=\n)|\Z)"
+        r"|#[^\n]*+",
+        re.S,
+    )
+
+
+@functools.cache
+def _bracket() -> re.Pattern[str]:
+    return re.compile(r"[\[\]{}]")
+
+
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-# A run of bare (or, once strings are blanked, placeholder) keys joined by dots. It
-# starts only at the start of a word, so a long word without a dot is scanned once,
-# not once from each of its characters.
-_DOTTED = re.compile(r"(?<![\w-])[\w-]++(?:[ \t]*+\.[ \t]*+[\w-]*+)++")
+
+
+@functools.cache
+def _dotted() -> re.Pattern[str]:
+    # A run of bare (or, once strings are blanked, placeholder) keys joined by dots. It
+    # starts only at the start of a word, so a long word without a dot is scanned once,
+    # not once from each of its characters.
+    return re.compile(r"(?<![\w-])[\w-]++(?:[ \t]*+\.[ \t]*+[\w-]*+)++")
 
 
 def _line_of(text: str, position: int) -> int:
@@ -100,11 +120,11 @@ def _bracket_problem(text: str, skip: re.Pattern[str]) -> Problem | None:
     """A problem when brackets outside strings and comments nest more than MAX_DEPTH deep."""
     # blank strings and comments but keep their length, so that positions keep their lines
     blanked = skip.sub(lambda m: "x" * len(m.group()), text)
-    brackets = _BRACKET.findall(blanked)
+    brackets = _bracket().findall(blanked)
     if max(accumulate(map(_STEP.__getitem__, brackets)), default=0) <= MAX_DEPTH:
         return None
     depth = 0
-    for match in _BRACKET.finditer(blanked):  # only now, to say where
+    for match in _bracket().finditer(blanked):  # only now, to say where
         depth += _STEP[match.group()]
         if depth > MAX_DEPTH:
             return Problem("", too_deep(f" (line {_line_of(text, match.start())})"))
@@ -119,8 +139,8 @@ def _toml_problem(text: str) -> Problem | None:
     Every value follows a ``=``, a ``,`` or an opening bracket, so their count bounds
     the number of values from above.
     """
-    blanked = _TOML_SKIP.sub("x", text)
-    for match in _DOTTED.finditer(blanked):
+    blanked = _toml_skip().sub("x", text)
+    for match in _dotted().finditer(blanked):
         if match.group().count(".") >= MAX_DEPTH:
             return Problem("", too_deep(" (a dotted key)"))
     if sum(blanked.count(c) for c in "=,[{") > MAX_VALUES:
@@ -131,8 +151,8 @@ def _toml_problem(text: str) -> Problem | None:
 def scan_problem(text: str, fmt: Literal["json", "toml"]) -> Problem | None:
     """A problem when a JSON or TOML text is too deep (or, TOML, too long) to decode."""
     if fmt == "json":
-        return _bracket_problem(text, _JSON_SKIP)
-    return _bracket_problem(text, _TOML_SKIP) or _toml_problem(text)
+        return _bracket_problem(text, _json_skip())
+    return _bracket_problem(text, _toml_skip()) or _toml_problem(text)
 
 
 # --- decoded data ------------------------------------------------------------------------

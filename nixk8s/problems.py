@@ -6,6 +6,7 @@ every problem found, each with its path in the spec, so that one run reports the
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -27,9 +28,29 @@ class Problem(msgspec.Struct, frozen=True):
 Problems = tuple[Problem, ...]
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-# A str holds a code point in this range only as half of a pair that was never
-# completed (a YAML "\ud800" escape): UTF-8 cannot encode it, so no file can hold it.
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@functools.cache
+def _surrogates() -> re.Pattern[str]:
+    # A str holds a code point in this range only as half of a pair that was never
+    # completed (a YAML "\ud800" escape): UTF-8 cannot encode it, so no file can hold it.
+    # Compiled on first need: its character class costs more to compile than some
+    # whole modules cost to import, and nearly every text is ASCII.
+    return re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first lone UTF-16 surrogate in ``text``, or None.
+
+    >>> lone_surrogate("a\\ud800b"), lone_surrogate("node_pools"), lone_surrogate("café")
+    ('\\ud800', None, None)
+    """
+    if text.isascii():
+        return None
+    found = _surrogates().search(text)
+    return found.group() if found else None
+
+
 _SHOWN_MAX = 60
 
 
@@ -79,7 +100,7 @@ def join_path(base: str, key: str | int) -> str:
     """
     if isinstance(key, int):
         return f"{base}[{key}]"
-    if LONE_SURROGATE.search(key):
+    if lone_surrogate(key):
         import json  # only for such a key: the command's start-up does not pay for it
 
         return f"{base}[{json.dumps(key)}]"  # escaped, so that the path can be printed

@@ -19,7 +19,7 @@ from typing import Any, Literal, Union
 
 import msgspec
 
-from nixk8s.problems import LONE_SURROGATE, Problem, did_you_mean, join_path, key_text, shown
+from nixk8s.problems import Problem, did_you_mean, join_path, key_text, lone_surrogate, shown
 from nixk8s.spec import fields_of
 
 _TYPE_NAMES = {
@@ -85,9 +85,9 @@ def _unwritable(value: object) -> str | None:
     ('contains a lone UTF-16 surrogate (\\\\ud800), which UTF-8 cannot encode', 'a 71-bit number is too large: numbers fit in 64 bits', None)
     """
     if isinstance(value, str):
-        lone = LONE_SURROGATE.search(value)
+        lone = lone_surrogate(value)
         if lone:
-            return f"contains a lone UTF-16 surrogate (\\u{ord(lone.group()):04x}), which UTF-8 cannot encode"
+            return f"contains a lone UTF-16 surrogate (\\u{ord(lone):04x}), which UTF-8 cannot encode"
     if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
         return f"{shown(value)} is too large: numbers fit in 64 bits"
     return None
