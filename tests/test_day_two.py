@@ -12,6 +12,7 @@ from one server to a balanced control plane keeps the certificates valid.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -19,9 +20,12 @@ import pytest
 from clouds import CLOUDS
 from support import (
     OWN_VPN,
+    apply_state,
     assert_kindling_accepts,
     compile_raw,
     concrete,
+    decode_user_data,
+    embedded_config,
     minimal_spec,
     node_config,
     problems_of,
@@ -190,3 +194,33 @@ def test_explain_of_an_initialized_cluster_says_where_server_0_joins(cloud: str)
     assert e.cluster.initialized is True
     assert e.cluster.day_two.startswith(f"initialized: no node initialises a cluster; server 0 joins {e.nodes[0].join}")
     assert "initialises the cluster" not in explain(c)
+
+
+# --- after apply ----------------------------------------------------------------------------------
+
+# where each cloud's server 0 keeps its user_data, in the applied state
+SERVER_0_USER_DATA = {
+    "hcloud": ("hcloud_server.demo_cp_0", ("user_data",)),
+    "aws": ("aws_launch_template.demo_cp_0_lt", ("user_data",)),
+    "gcp": ("google_compute_instance.demo_cp_0", ("metadata", "user-data")),
+    "azure": ("azurerm_linux_virtual_machine.demo_cp_0", ("custom_data",)),
+}
+
+
+@pytest.mark.tfcheck
+@clouds
+def test_after_apply_server_0_of_an_initialized_cluster_joins_a_real_address_not_its_own(
+    cloud: str, tmp_path: Path
+) -> None:
+    c = compile_raw(spec(cloud, 3, initialized=True))
+    state = apply_state(c, tmp_path)
+    address, path = SERVER_0_USER_DATA[cloud]
+    value: Any = state[address]
+    for key in path:
+        value = value[key]
+    config = embedded_config(decode_user_data(value))
+    assert config["cluster_init"] is False
+    # Hetzner's balancer; AWS's internal NLB, known after apply; GCP's and Azure's server 1
+    literal = {"hcloud": "10.0.0.254", "gcp": "10.8.1.11", "azure": "10.0.1.5"}
+    expected = state["aws_lb.demo_cp_nlb"]["dns_name"] if cloud == "aws" else literal[cloud]
+    assert host_of(config["join_server"]) == expected != c.built.server_handles[0].private_ip

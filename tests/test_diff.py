@@ -253,7 +253,9 @@ def test_a_network_cidr_change_cascades_to_the_attachments_but_not_the_servers()
         "known after apply: hcloud_network_subnet.demo_subnet is replaced; subnet_id forces replacement"
     ]
     assert not any(r.replaces_machines for r in result.resources)
-    assert result.exit_code == EXIT_IN_PLACE
+    # the running server keeps the certificate names of the old subnet (its balancer's reserved address)
+    assert [(h.kind, h.machines) for h in result.hazards] == [("not-applied", ("hcloud_server.demo_cp_0",))]
+    assert result.exit_code == EXIT_REPLACES_MACHINES
 
 
 def test_removing_a_fixed_attachment_address_keeps_the_address() -> None:
@@ -452,7 +454,9 @@ def test_a_gcp_worker_pool_change_makes_a_new_template_that_reaches_new_machines
     group = resource(result, "google_compute_region_instance_group_manager.demo_workers")
     assert (group.action, group.replaces_machines) == ("in-place", False)
     assert any("reaches new machines only" in n for n in group.notes)
-    assert result.exit_code == EXIT_IN_PLACE
+    # the running workers keep their old labels: a hazard naming the group
+    assert [(h.kind, h.machines) for h in result.hazards] == [("not-applied", (group.address,))]
+    assert result.exit_code == EXIT_REPLACES_MACHINES
 
 
 def test_a_gcp_server_of_another_machine_type_is_stopped_not_replaced() -> None:
@@ -488,7 +492,8 @@ def test_an_azure_worker_pool_change_updates_the_scale_set_model_for_new_instanc
     scale_set = resource(result, "azurerm_linux_virtual_machine_scale_set.demo_workers")
     assert (scale_set.action, scale_set.replaces_machines) == ("in-place", False)
     assert any("reaches new and scaled-out instances only" in n for n in scale_set.notes)
-    assert result.exit_code == EXIT_IN_PLACE
+    assert [(h.kind, h.machines) for h in result.hazards] == [("not-applied", (scale_set.address,))]
+    assert result.exit_code == EXIT_REPLACES_MACHINES
 
 
 def test_an_azure_servers_new_custom_data_is_ignored_by_default() -> None:
