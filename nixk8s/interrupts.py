@@ -22,10 +22,8 @@ ignored rather than turned into a KeyboardInterrupt traceback.
 from __future__ import annotations
 
 import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Callable
+from types import FrameType, TracebackType
 
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -64,22 +62,26 @@ def _stoppable() -> list[signal.Signals]:
     return [each for each in STOPPING_SIGNALS if signal.getsignal(each) is not signal.SIG_IGN]
 
 
-@contextmanager
-def interruptible() -> Iterator[None]:
+class interruptible:  # noqa: N801 (used as a function: ``with interruptible():``)
     """Within the block, SIGINT and SIGTERM raise :class:`Interrupted`; the handlers
     before it are restored after. Outside the main thread (where Python cannot set a
-    handler) it changes nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = {each: signal.getsignal(each) for each in _stoppable()}
-    stopper = _Stopper()
-    for each in before:
-        signal.signal(each, stopper)
-    try:
-        yield
-    finally:
-        for each, handler in before.items():
+    handler) it changes nothing.
+
+    A class rather than ``contextlib.contextmanager``: every start of the command pays
+    for what this module imports.
+    """
+
+    def __enter__(self) -> None:
+        self.before = {each: signal.getsignal(each) for each in _stoppable()}
+        stopper = _Stopper()
+        try:
+            for each in self.before:
+                signal.signal(each, stopper)
+        except ValueError:  # not the main thread: Python handles signals only there
+            self.before = {}
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        for each, handler in self.before.items():
             signal.signal(each, handler)
 
 
