@@ -1,6 +1,6 @@
 """``python -m nixk8s``: the same command as ``nixk8s``."""
 
-from nixk8s.cli import main
+from nixk8s.cli import run
 
 if __name__ == "__main__":  # imported by doctest collection too
-    raise SystemExit(main())
+    raise SystemExit(run())

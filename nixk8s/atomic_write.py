@@ -11,6 +11,10 @@ what a process killed on the way (SIGKILL, the OOM killer, a power cut) leaves b
   named ``.NAME.XXXXXXXX`` file, removed on any exception, but left by a kill.
 
 Either way the target itself is whole: the old file until the rename, the new after.
+The steps that create or remove a name in the directory (the link and the rename; a
+named file's creation and its rename) hold SIGINT and SIGTERM back until they are done,
+so that :mod:`nixk8s.interrupts` stops the command before or after them, never between
+a name's creation and the code that removes it.
 The file is created 0600, as ``tempfile.mkstemp`` creates it: a compiled spec may hold
 literal secrets.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
@@ -30,6 +35,19 @@ _UNSUPPORTED = frozenset({errno.EISDIR, errno.EOPNOTSUPP, errno.EINVAL})
 _DESCRIPTORS = "/proc/self/fd"
 
 Target = str | os.PathLike[str]
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back while the block runs, delivered when it ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover (not POSIX)
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _unnamed_file(directory: str) -> int | None:
@@ -104,7 +122,8 @@ def _replacing_unnamed(fd: int, target: str) -> Iterator[BinaryIO]:
         yield handle
         handle.flush()
         os.fsync(handle.fileno())
-        _link_into_place(handle.fileno(), target)
+        with _signals_held():  # linked and renamed, or no name left: never a name alone
+            _link_into_place(handle.fileno(), target)
 
 
 @contextmanager
@@ -112,15 +131,20 @@ def _replacing_named(target: str) -> Iterator[BinaryIO]:
     import tempfile  # only where there is no unnamed file
 
     directory, name = os.path.split(target)
-    fd, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory or ".")
+    temporary = None
     try:
+        with _signals_held():  # the name exists only once this try can remove it
+            fd, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory or ".")
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        with _signals_held():
+            os.replace(temporary, target)
     except BaseException:
-        _remove(temporary)
+        if temporary is not None:
+            with _signals_held():
+                _remove(temporary)  # gone already where the rename happened
         raise
 
 

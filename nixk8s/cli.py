@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nixk8s import __version__
 from nixk8s.choices import OUTPUT_FORMATS, SPEC_FORMATS, WARNING_CODES, SpecFormat, format_of
-from nixk8s.interrupts import Interrupted, interruptible
+from nixk8s.interrupts import Interrupted, interruptible, process_exit_code
 from nixk8s.output_streams import OutputError, guarded_output, stderr_line
 
 if TYPE_CHECKING:
@@ -534,17 +534,36 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace | int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command in the caller's process: its signal handlers and garbage collector are
+    its own again once the command has returned (:func:`run` is the command's process)."""
+    with interruptible():
+        return _collected(argv)
+
+
+def run() -> int:
+    """``nixk8s`` as a process (the console script, ``python -m nixk8s``): :func:`main`,
+    and SIGINT or SIGTERM are one line and 130 or 143 whenever they come, also while the
+    command returns; once it has, the interpreter's exit ignores them (interrupts.py)."""
+    return process_exit_code(lambda: _collected(None), _stopped)
+
+
+def _collected(argv: Sequence[str] | None) -> int:
     # A compile allocates many small objects and frees them all at exit; the cycle
     # collector would only walk them (a quarter of the time at 10,000 nodes), and the
     # input's bounds bound the memory. The library leaves the collector to its caller.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with interruptible(), guarded_output():
+        with guarded_output():
             return _run(argv)
     finally:
         if collecting:
             gc.enable()
+
+
+def _stopped(stop: Interrupted) -> int:
+    stderr_line(f"nixk8s: stopped by {stop}\n")
+    return stop.exit_code
 
 
 def _run(argv: Sequence[str] | None) -> int:
@@ -563,11 +582,10 @@ def _run(argv: Sequence[str] | None) -> int:
             stderr_line(f"nixk8s: {err}\n")
         return EXIT_USAGE
     except Interrupted as stop:
-        stderr_line(f"nixk8s: stopped by {stop}\n")
-        return stop.exit_code
+        return _stopped(stop)
     except Exception as err:  # noqa: BLE001 (anything else is a bug: its own exit code, one line)
         return _internal_error(err)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run())

@@ -17,8 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Any, TextIO
 
 
@@ -92,17 +91,21 @@ def _to_devnull(stream: TextIO) -> None:
         os.close(null)
 
 
-@contextmanager
-def guarded_output() -> Iterator[None]:
-    """Within the block, failed writes to stdout and stderr raise :class:`OutputError`."""
-    stdout, stderr = sys.stdout, sys.stderr
-    guarded = _Guarded(stdout, "standard output"), _Guarded(stderr, "standard error")
-    sys.stdout, sys.stderr = guarded  # a text stream in all but name: __getattr__ gives the rest
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = stdout, stderr
-        for wrapper, stream in zip(guarded, (stdout, stderr)):
+class guarded_output:  # noqa: N801 (used as a function: ``with guarded_output():``)
+    """Within the block, failed writes to stdout and stderr raise :class:`OutputError`.
+
+    A class rather than ``contextlib.contextmanager``: every start of the command pays
+    for what this module imports.
+    """
+
+    def __enter__(self) -> None:
+        self.streams = sys.stdout, sys.stderr
+        self.guarded = _Guarded(sys.stdout, "standard output"), _Guarded(sys.stderr, "standard error")
+        sys.stdout, sys.stderr = self.guarded  # a text stream in all but name: __getattr__ gives the rest
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        sys.stdout, sys.stderr = self.streams
+        for wrapper, stream in zip(self.guarded, self.streams):
             if wrapper.broken:
                 _to_devnull(stream)
 

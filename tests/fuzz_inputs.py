@@ -868,8 +868,8 @@ def signal_violations(trial: SignalTrial) -> tuple[str, list[str]]:
 
     Whatever the moment: the output directory holds ``main.tf.json`` alone, whole (the
     previous file or the complete new one); SIGINT and SIGTERM end the command with
-    128 + the signal and one line; no traceback ever. A signal after the command's work
-    is done may end it as a signal does (the output says it was done).
+    128 + the signal and one line, or (once the command has returned) nothing at all;
+    no traceback ever.
     """
     with tempfile.TemporaryDirectory() as work:
         out = Path(work) / "out"
@@ -916,7 +916,6 @@ def _signal_outcome(
         broken.append(f"main.tf.json is neither the previous file nor the new one ({len(written):,} bytes)")
     if "Traceback" in stderr or "Exception ignored" in stderr:
         broken.append(f"a traceback: {stderr[-300:]!r}")
-    finished = "next: " in stdout  # the command had done its work and said so
     if code == 0:
         outcome = "finished first"
         if written != _compiled_bytes(trial.spec):
@@ -925,8 +924,8 @@ def _signal_outcome(
         outcome = "stopped"
         if stderr.splitlines()[-1:] != [f"nixk8s: stopped by {name}"]:
             broken.append(f"stopped without its one line: {stderr[-200:]!r}")
-    elif code == -trial.signum and (trial.signum == signal.SIGKILL or finished):
-        outcome = "killed" if trial.signum == signal.SIGKILL else "ended by the signal once done"
+    elif code == -trial.signum and trial.signum == signal.SIGKILL:
+        outcome = "killed"
     else:
         outcome = "wrong exit"
         broken.append(f"exit {code} after {name} ({'while reading' if trial.while_reading else f'{trial.delay:.3f} s after'})")

@@ -413,3 +413,62 @@ def test_a_json_spec_with_a_repeated_key_is_refused_at_its_path(tmp_path: Path) 
     result = run("validate", str(spec))
     assert result.returncode == EXIT_INVALID
     assert result.stderr.startswith(f"{spec}: node_pools[0].min_size: duplicate key 'min_size'")
+
+
+LINKED_THEN_SIGNALLED = textwrap.dedent(
+    """
+    import os, signal, sys
+    from nixk8s import atomic_write
+    from nixk8s.cli import _stopped
+    from nixk8s.interrupts import process_exit_code
+    link = os.link
+
+    def link_then_signal(*args, **kwargs):  # SIGTERM the moment the temporary name exists
+        link(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    os.link = link_then_signal
+    if sys.argv[2] == "named":
+        atomic_write._unnamed_file = lambda directory: None
+        replace = os.replace
+
+        def replace_after_signal(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGTERM)
+            replace(*args, **kwargs)
+
+        os.replace = replace_after_signal
+    raise SystemExit(process_exit_code(lambda: atomic_write.write_atomically(sys.argv[1], b"new\\n") or 0, _stopped))
+    """
+)
+
+
+@pytest.mark.parametrize("kind", ["unnamed", "named"])
+def test_a_signal_once_the_temporary_file_has_a_name_waits_for_the_rename(tmp_path: Path, kind: str) -> None:
+    if kind == "unnamed" and atomic_write._unnamed_file(str(tmp_path)) is None:
+        pytest.skip("no O_TMPFILE here")
+    target = tmp_path / "main.tf.json"
+    target.write_text('{"previous": true}\n')
+    result = subprocess.run(
+        [sys.executable, "-c", LINKED_THEN_SIGNALLED, str(target), kind],
+        capture_output=True, text=True, timeout=60, preexec_fn=default_signals,
+    )
+    assert result.returncode == 143, result.stderr
+    assert result.stderr == "nixk8s: stopped by SIGTERM\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["main.tf.json"]
+    assert target.read_text() == "new\n"  # renamed before the signal was acted on
+
+
+def test_a_signal_after_the_command_returned_is_ignored() -> None:
+    script = (
+        "import os, signal\n"
+        "from nixk8s.cli import _stopped\n"
+        "from nixk8s.interrupts import process_exit_code\n"
+        "code = process_exit_code(lambda: 0, _stopped)\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "raise SystemExit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, preexec_fn=default_signals
+    )
+    assert (result.returncode, result.stderr) == (EXIT_OK, "")
