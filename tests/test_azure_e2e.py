@@ -36,6 +36,7 @@ from support import (
 )
 from test_azure_backend import azure_spec
 
+from nixk8s.backends.azure.balancer import balancer_ip
 from nixk8s.backends.azure.nodes import IMDS
 from nixk8s.compiler import Compiled
 from nixk8s.load import format_of
@@ -109,6 +110,12 @@ class Applied:
         """The internal API balancer's frontend address, as applied (None without one)."""
         lb = self.state.get(f"azurerm_lb.{self.name}_api_lb")
         return None if lb is None else str(lb["frontend_ip_configuration"][0]["private_ip_address"])
+
+    @property
+    def reserved_balancer_address(self) -> str:
+        """The subnet's address kept for the internal API balancer, built yet or not."""
+        subnet = self.state[f"azurerm_subnet.{self.name}_subnet"]["address_prefixes"][0]
+        return balancer_ip(str(subnet))
 
     @property
     def public_balancer_address(self) -> str | None:
@@ -235,8 +242,12 @@ def test_applied_server_certificates_name_the_applied_public_addresses_and_the_b
     assert len(balancers) == {"k3s": 1, "public": 2, "unbalanced": 0}[example]
     servers = applied.servers()
     assert len(servers) == 3
+    # the internal balancer's address is named even where none is built yet (issue 18)
+    internal = applied.reserved_balancer_address
+    assert applied.balancer_address in (None, internal)
+    public = [] if applied.public_balancer_address is None else [applied.public_balancer_address]
     for config in servers.values():
-        assert config["k3s"]["tls_san"] == ["k8s.example.com", *(applied.public_ip(i) for i in range(3)), *balancers]
+        assert config["k3s"]["tls_san"] == ["k8s.example.com", *(applied.public_ip(i) for i in range(3)), internal, *public]
 
 
 @pytest.mark.tfcheck
