@@ -168,9 +168,25 @@ def test_applied_kubeconfig_trusts_the_serving_ca_at_api_endpoint(applied: Appli
     assert config["current-context"] == config["contexts"][0]["name"]
 
 
-def test_applied_state_marks_the_kubeconfig_sensitive_and_holds_no_join_credential_output(applied: Applied) -> None:
+def _decoded(run: str) -> bytes:
+    """A run of base64 characters decoded (as far as it is whole base64)."""
+    run = run.rstrip("=")
+    run = run[: len(run) - len(run) % 4] if len(run) % 4 == 1 else run
+    return base64.b64decode(run + "=" * (-len(run) % 4))
+
+
+def _holds_a_private_key(value: Any) -> bool:
+    """Whether an output's value holds a private key, as PEM or as base64 of PEM."""
+    text = str(value)
+    decoded = [_decoded(run) for run in re.findall(r"[A-Za-z0-9+/]{40,}={0,2}", text)]
+    return "PRIVATE KEY" in text or any(b"PRIVATE KEY" in d for d in decoded)
+
+
+def test_applied_outputs_show_a_private_key_only_sensitive_and_never_the_join_credential(applied: Applied) -> None:
     document = applied.compiled.document["output"]
-    assert document["kubeconfig"]["sensitive"] is True
+    assert document["kubeconfig"]["sensitive"] is True and _holds_a_private_key(applied.outputs["kubeconfig"])
+    keyed = {name for name, value in applied.outputs.items() if _holds_a_private_key(value)}
+    assert {name for name in keyed if document[name].get("sensitive") is not True} == set()
     token = server_secrets(applied)[JOIN_KEY[applied.distribution]]
     assert not [name for name, value in applied.outputs.items() if token in str(value)]
 
