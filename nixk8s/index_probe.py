@@ -8,7 +8,10 @@ kindling's u32, and it is unique among the live machines of a network, across po
 and across secondary address ranges (where the low 16 bits would not be).
 
 Every cloud differs only in how the address is fetched, a :class:`MetadataFetch`;
-the validation of the answer, the retries and the arithmetic are one script.
+the validation of the answer, the retries and the arithmetic are one script. It needs
+``curl`` (and ``awk`` for Hetzner's answer), which NixOS's cloud-init ``PATH`` lacks:
+it runs in a user_data that has put NixOS's system profile first
+(:data:`nixk8s.cloud_init.NIXOS_PATH`), and uses nothing but that and shell builtins.
 """
 
 from __future__ import annotations
