@@ -70,10 +70,17 @@ def _open_to(sources: tuple[str, ...], wide: list[str]) -> str:
 def ssh_open_to_world(plan: ClusterPlan, backend: Backend[Any]) -> Iterator[SpecWarning]:
     wide = _whole_internet(plan.spec.access.ssh_sources)
     if wide:
+        # private nodes hold no public address: the rule then opens whatever does reach
+        # them (the NAT machine, a bastion) and every routed network, not every node
+        where = (
+            "the way in to the private nodes (a bastion, the NAT machine) and every network routed to them"
+            if plan.spec.network is not None and plan.spec.network.private_nodes
+            else "every node"
+        )
         yield SpecWarning(
             "ssh-open-to-world",
             "access.ssh_sources",
-            f"SSH (port 22) on every node is open to the whole internet {_open_to(plan.spec.access.ssh_sources, wide)}; "
+            f"SSH (port 22) on {where} is open to the whole internet {_open_to(plan.spec.access.ssh_sources, wide)}; "
             "list your own networks or a bastion's address instead",
         )
 

@@ -264,6 +264,17 @@ def test_invalid_hetzner_label_is_a_problem(key: str, value: str) -> None:
     assert "Hetzner label rules" in problem.message
 
 
+def test_a_label_problem_names_the_tag_as_the_spec_spells_it() -> None:
+    (problem,) = problems_of(minimal_spec(tags={"Bad Key": "x"}))
+    assert problem.path == 'tags["Bad Key"]'
+
+
+def test_two_tags_that_lowercase_to_one_label_are_a_problem() -> None:
+    (problem,) = problems_of(minimal_spec(tags={"Team": "a", "team": "b"}))
+    assert problem.path == "tags.team"
+    assert "tags.Team" in problem.message
+
+
 # --- platform limits (DESIGN §7) -------------------------------------------------------------------
 
 

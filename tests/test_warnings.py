@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from support import SPECS, compiled_example, minimal_spec, worker_pool
 
 from nixk8s.cli import EXIT_INVALID, EXIT_OK, main
@@ -42,6 +43,19 @@ def test_ssh_open_to_the_whole_internet(source: str) -> None:
     assert found(access={**CLOSED, "ssh_sources": ["198.51.100.0/24", source]}) == {
         "access.ssh_sources": {"ssh-open-to-world"}
     }
+
+
+def test_ssh_open_to_the_world_on_private_nodes_names_the_way_in_not_every_node() -> None:
+    raw = yaml.safe_load((SPECS / "hcloud-k3s-private.yaml").read_text())
+    raw["access"]["ssh_sources"] = ["0.0.0.0/0"]
+    (warning,) = (w for w in compile_source(json.dumps(raw).encode(), "json").unwrap().warnings if w.code == "ssh-open-to-world")
+    assert "every node" not in warning.message
+    assert "the way in to the private nodes" in warning.message
+
+
+def test_ssh_open_to_the_world_on_public_nodes_names_every_node() -> None:
+    (warning,) = (w for w in compiled(access={**CLOSED, "ssh_sources": ["0.0.0.0/0"]}).warnings if w.code == "ssh-open-to-world")
+    assert "SSH (port 22) on every node" in warning.message
 
 
 def test_the_default_access_warns_for_ssh_and_api_and_says_it_is_the_default() -> None:

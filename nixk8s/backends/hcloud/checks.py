@@ -115,9 +115,25 @@ def check(plan: ClusterPlan) -> Iterator[Problem]:
     rule_count = len(firewall_rules(plan))
     if rule_count > MAX_FIREWALL_RULES:
         yield Problem("access", f"{rule_count} firewall rules; Hetzner allows {MAX_FIREWALL_RULES} per firewall")
-    for key, value in labels(spec).items():
+    yield from tag_problems(spec)
+
+
+def tag_problems(spec: ClusterSpec) -> Iterator[Problem]:
+    """The spec's tags as Hetzner labels: each key (lowercased) and value within Hetzner's
+    rules, and no two keys that lowercasing makes one label (one would silently win).
+    Paths name the tag as the spec spells it."""
+    seen: dict[str, str] = {}
+    for key, value in sorted(spec.tags.items()):
         path = join_path("tags", key)
-        for error in (label_key_error(key), label_value_error(value)):
+        label = key.lower()
+        if label in seen:
+            yield Problem(
+                path,
+                f"{join_path('tags', seen[label])} and this tag are one Hetzner label {label!r} "
+                "(label keys are lowercased): keep one",
+            )
+        seen.setdefault(label, key)
+        for error in (label_key_error(label), label_value_error(value)):
             if error:
                 yield Problem(path, f"{error} (Hetzner label rules)")
 
