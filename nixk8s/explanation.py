@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from nixk8s.backends.catalog import backend_for
+from nixk8s.backends.registry import backend_for
 from nixk8s.backends.base import Backend, NodeHandle, RenderedNode, WorkerPool
 from nixk8s.cloud_init import CONFIG_PATH, SYSTEM_PROFILE_BIN
 from nixk8s.compiler import Compiled

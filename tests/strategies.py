@@ -32,7 +32,7 @@ import msgspec.inspect as mi
 from hypothesis import strategies as st
 from returns.result import Failure
 
-from nixk8s.backends.catalog import BACKENDS, backend_for
+from nixk8s.backends.registry import BACKENDS, backend_for
 from nixk8s.compiler import compile_source
 from nixk8s.credentials import generated_keys
 from nixk8s.load import load

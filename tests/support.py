@@ -31,7 +31,7 @@ import msgspec
 import pytest
 
 from nixk8s import names
-from nixk8s.backends.catalog import BACKENDS
+from nixk8s.backends.registry import BACKENDS
 from nixk8s.backends.base import Backend, Placed, api_endpoint, plan_for
 from nixk8s.backends.hcloud.autoscaler import HETZNER_METADATA
 from nixk8s.compiler import Compiled, compile_source, compile_spec

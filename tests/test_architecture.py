@@ -16,7 +16,7 @@ import pytest
 from support import ROOT, is_catalog_module, minimal_spec
 
 from nixk8s import cli, rules
-from nixk8s.backends.catalog import BACKENDS
+from nixk8s.backends.registry import BACKENDS
 from nixk8s.backends import base as base_module
 
 PACKAGE = ROOT / "nixk8s"
@@ -34,13 +34,13 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
     return [n for n in ast.walk(tree) if id(n) not in skipped]
 
 
-def imports_of(path: Path) -> set[str]:
+def imports_of(path: Path, *, typing_too: bool = False) -> set[str]:
     """The nixk8s modules a file imports at run time (``from nixk8s.x import y`` → ``nixk8s.x`` and
     ``nixk8s.x.y``; ``from nixk8s import m`` of a submodule ``m`` → ``nixk8s.m`` alone, which is all
     that runs: the package's ``__init__`` imports nothing)."""
     tree = ast.parse(path.read_text())
     found: set[str] = set()
-    for node in _runtime_nodes(tree):
+    for node in ast.walk(tree) if typing_too else _runtime_nodes(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nixk8s"):
             named = {f"{node.module}.{alias.name}" for alias in node.names}
             if node.module != "nixk8s" or not named <= MODULES.keys():
@@ -58,6 +58,10 @@ def module_name(path: Path) -> str:
 
 MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
 GRAPH = {name: {m for m in imports_of(path) if m in MODULES and m != name} for name, path in MODULES.items()}
+#: with the imports made for the type checker alone: a loop there is a loop of concepts
+TYPE_GRAPH = {
+    name: {m for m in imports_of(path, typing_too=True) if m in MODULES and m != name} for name, path in MODULES.items()
+}
 
 
 def test_load_knows_clouds_only_through_the_catalog() -> None:
@@ -69,19 +73,32 @@ def test_rules_do_not_borrow_from_node_config() -> None:
     assert "nixk8s.node_config" not in GRAPH["nixk8s.rules"]
 
 
-def test_the_import_graph_has_no_cycles() -> None:
+def _assert_acyclic(graph: dict[str, set[str]]) -> None:
     done: set[str] = set()
 
     def visit(name: str, stack: tuple[str, ...]) -> None:
         assert name not in stack, "import cycle: " + " → ".join((*stack[stack.index(name):], name))
         if name in done:
             return
-        for dep in GRAPH[name]:
+        for dep in graph[name]:
             visit(dep, (*stack, name))
         done.add(name)
 
-    for name in GRAPH:
+    for name in graph:
         visit(name, ())
+
+
+def test_the_import_graph_has_no_cycles() -> None:
+    _assert_acyclic(GRAPH)
+
+
+def test_the_import_graph_has_no_cycles_through_the_type_checkers_imports_either() -> None:
+    _assert_acyclic(TYPE_GRAPH)
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    with pytest.raises(AssertionError, match="import cycle: a → b → a"):
+        _assert_acyclic({"a": {"b"}, "b": {"a"}})
 
 
 def test_every_backend_hook_has_a_docstring() -> None:
@@ -147,7 +164,7 @@ def test_compiling_for_one_cloud_imports_no_other_backend_and_no_yaml_for_json(t
     imported = ast.literal_eval(result.stdout.strip().splitlines()[-1])
     assert "yaml" not in imported
     assert "nixk8s.backends.hcloud" in imported
-    others = [m for m in imported if not is_catalog_module(m) and m != "nixk8s.backends.base"]
+    others = [m for m in imported if not is_catalog_module(m) and m not in ("nixk8s.backends.base", "nixk8s.backends.registry")]
     assert all(m.startswith("nixk8s.backends.hcloud") for m in others), imported
 
 

@@ -21,7 +21,7 @@ import msgspec
 import pytest
 import yaml
 
-from nixk8s.backends.catalog import BACKENDS
+from nixk8s.backends.registry import BACKENDS
 from nixk8s.compiler import Compiled
 from nixk8s.credentials import B64_EC_CA_CERT, B64_EC_KEY, B64_EC_PUBLIC_KEY, B64_RSA_2048_KEY
 from support import (

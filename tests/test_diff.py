@@ -23,7 +23,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from returns.result import Failure
 
-from nixk8s.backends.catalog import BACKENDS
+from nixk8s.backends.registry import BACKENDS
 from nixk8s.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 from nixk8s.compiler import compile_spec
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from strategies import cluster_specs
 from support import SPECS, compiled_example, load_spec, reference_json
 
-from nixk8s.backends.catalog import BACKENDS
+from nixk8s.backends.registry import BACKENDS
 from nixk8s.compiler import compile_spec
 
 

@@ -30,7 +30,7 @@ from support import (
 )
 
 from nixk8s import k3s_dropin
-from nixk8s.backends.catalog import BACKENDS
+from nixk8s.backends.registry import BACKENDS
 from nixk8s.cli import EXIT_OK, main
 from nixk8s.render import WorkerPool
 from nixk8s.stamp import StampedPool

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from nixk8s.backends.catalog import BACKENDS
+from nixk8s.backends.registry import BACKENDS
 from nixk8s.compiler import Compiled, compile_source, compile_spec
 from nixk8s.credentials import AUTHORITIES, spec_gives_join_credential
 from nixk8s.node_config import join_server

@@ -8,7 +8,9 @@ The spec (its ``backend`` vocabulary and provider blocks), the schema, the start
 
 Only the ``options`` modules are imported here, so that knowing every cloud costs a
 few small structs; a cloud's Backend record, and everything it builds with, is
-imported the first time a spec for that cloud is compiled (:func:`backend_for`).
+imported the first time a spec for that cloud is compiled (``registry.backend_for``:
+the catalog stands below the Backend record, which the spec's module and so the
+catalog must not import).
 
 A cloud package outside nixk8s registers itself by naming its options module in the
 environment variable ``NIXK8S_CLOUDS`` (comma-separated module names), read once when
@@ -25,13 +27,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
 from nixk8s.backends.cloud import Cloud
-
-if TYPE_CHECKING:  # the record's type only: importing base here would import the pipeline
-    from nixk8s.backends.base import Backend
 
 #: the clouds nixk8s ships, in the order the spec's vocabulary lists them
 BUILTIN = (
@@ -77,30 +75,3 @@ def cloud_of_resource_type(resource_type: str) -> Cloud | None:
     ('gcp', None)
     """
     return next((c for c in CLOUDS if resource_type.startswith(c.resource_prefixes)), None)
-
-
-def _import_backend(cloud: Cloud) -> Backend[Any]:
-    module, _, record = cloud.backend.partition(":")
-    backend: Backend[Any] = getattr(importlib.import_module(module), record)
-    return backend
-
-
-class _Registry(Mapping[str, "Backend[Any]"]):
-    """The available backends, each imported on first use."""
-
-    def __getitem__(self, name: str) -> Backend[Any]:
-        return _import_backend(cloud_named(name))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(NAMES)
-
-    def __len__(self) -> int:
-        return len(NAMES)
-
-
-BACKENDS: Mapping[str, Backend[Any]] = _Registry()
-
-
-def backend_for(name: str) -> Backend[Any] | None:
-    """The backend called ``name``, or None where the catalog has no such cloud."""
-    return BACKENDS[name] if name in _BY_NAME else None
