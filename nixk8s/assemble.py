@@ -1,6 +1,6 @@
 """main.tf.json's bytes, assembled from what the pipeline built.
 
-The pipeline (:func:`nixk8s.backends.base.build`) hands over one fragment (the
+The pipeline (:func:`nixk8s.backends.pipeline.build`) hands over one fragment (the
 foundation, the servers, template-built pools, what stamped pools have once, the
 outputs) and its stamped pools (:class:`~nixk8s.stamp.StampedPool`). The fragment
 is encoded as the document; each stamped pool's one machine is written once, as the

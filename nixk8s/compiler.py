@@ -24,7 +24,8 @@ from returns.result import Failure, Result
 
 from nixk8s.assemble import main_tf_json
 from nixk8s.backends.registry import backend_for
-from nixk8s.backends.base import Backend, Built, backend_problems, build, plan_for
+from nixk8s.backends.base import Backend
+from nixk8s.backends.pipeline import Built, backend_problems, build, plan_for
 from nixk8s.load import (
     Examined,
     SpecFormat,

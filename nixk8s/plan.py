@@ -3,7 +3,7 @@
 The plan is what the backends build from: the port table, the secret variables, the
 user_data format, the tags every resource carries, and whether the control plane is
 parked. Per-node configs need the backend's join address and network id, so the
-shared pipeline in :mod:`nixk8s.backends.base` makes them.
+shared pipeline in :mod:`nixk8s.backends.pipeline` makes them.
 """
 
 from __future__ import annotations

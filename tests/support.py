@@ -32,7 +32,8 @@ import pytest
 
 from nixk8s import names
 from nixk8s.backends.registry import BACKENDS
-from nixk8s.backends.base import Backend, Placed, api_endpoint, plan_for
+from nixk8s.backends.base import Backend, Placed
+from nixk8s.backends.pipeline import api_endpoint, plan_for
 from nixk8s.backends.hcloud.autoscaler import HETZNER_METADATA
 from nixk8s.compiler import Compiled, compile_source, compile_spec
 from nixk8s.credentials import credential_outputs

@@ -164,7 +164,7 @@ def test_compiling_for_one_cloud_imports_no_other_backend_and_no_yaml_for_json(t
     imported = ast.literal_eval(result.stdout.strip().splitlines()[-1])
     assert "yaml" not in imported
     assert "nixk8s.backends.hcloud" in imported
-    others = [m for m in imported if not is_catalog_module(m) and m not in ("nixk8s.backends.base", "nixk8s.backends.registry")]
+    others = [m for m in imported if not is_catalog_module(m) and m not in ("nixk8s.backends.base", "nixk8s.backends.pipeline", "nixk8s.backends.registry")]
     assert all(m.startswith("nixk8s.backends.hcloud") for m in others), imported
 
 
