@@ -98,40 +98,47 @@ class Authority(msgspec.Struct, frozen=True, kw_only=True):
 _K3S_TLS = "/var/lib/rancher/k3s/server/tls/"
 _KUBEADM_PKI = "/etc/kubernetes/pki/"
 
+def _ca(name: str, title: str, common_name: str, key: str, file: str, purpose: str) -> Authority:
+    """A self-signed P-256 CA whose certificate and key kindling writes to ``file``.crt
+    and ``file``.key, from the bootstrap keys ``key``_crt and ``key``_key."""
+    return Authority(
+        name=name,
+        title=title,
+        common_name=common_name,
+        algorithm="ECDSA P-256",
+        certificate_key=f"{key}_crt",
+        private_key_key=f"{key}_key",
+        public_key_key=None,
+        files=(f"{file}.crt", f"{file}.key"),
+        purpose=purpose,
+    )
+
+
 AUTHORITIES: Mapping[Distribution, tuple[Authority, ...]] = {
     "k3s": (
-        Authority(
-            name="server_ca",
-            title="server CA",
-            common_name="k3s-server-ca",
-            algorithm="ECDSA P-256",
-            certificate_key="k3s_tls_server_ca_crt",
-            private_key_key="k3s_tls_server_ca_key",
-            public_key_key=None,
-            files=(_K3S_TLS + "server-ca.crt", _K3S_TLS + "server-ca.key"),
-            purpose="signs the API servers' serving certificates; the kubeconfig trusts it",
+        _ca(
+            "server_ca",
+            "server CA",
+            "k3s-server-ca",
+            "k3s_tls_server_ca",
+            _K3S_TLS + "server-ca",
+            "signs the API servers' serving certificates; the kubeconfig trusts it",
         ),
-        Authority(
-            name="client_ca",
-            title="client CA",
-            common_name="k3s-client-ca",
-            algorithm="ECDSA P-256",
-            certificate_key="k3s_tls_client_ca_crt",
-            private_key_key="k3s_tls_client_ca_key",
-            public_key_key=None,
-            files=(_K3S_TLS + "client-ca.crt", _K3S_TLS + "client-ca.key"),
-            purpose="signs client certificates: the components', the nodes' and the kubeconfig's admin",
+        _ca(
+            "client_ca",
+            "client CA",
+            "k3s-client-ca",
+            "k3s_tls_client_ca",
+            _K3S_TLS + "client-ca",
+            "signs client certificates: the components', the nodes' and the kubeconfig's admin",
         ),
-        Authority(
-            name="request_header_ca",
-            title="request-header CA",
-            common_name="k3s-request-header-ca",
-            algorithm="ECDSA P-256",
-            certificate_key="k3s_tls_request_header_ca_crt",
-            private_key_key="k3s_tls_request_header_ca_key",
-            public_key_key=None,
-            files=(_K3S_TLS + "request-header-ca.crt", _K3S_TLS + "request-header-ca.key"),
-            purpose="signs the API server's front-proxy client certificate (aggregated APIs)",
+        _ca(
+            "request_header_ca",
+            "request-header CA",
+            "k3s-request-header-ca",
+            "k3s_tls_request_header_ca",
+            _K3S_TLS + "request-header-ca",
+            "signs the API server's front-proxy client certificate (aggregated APIs)",
         ),
         Authority(
             name="service_account",
@@ -146,39 +153,30 @@ AUTHORITIES: Mapping[Distribution, tuple[Authority, ...]] = {
         ),
     ),
     "kubernetes": (
-        Authority(
-            name="ca",
-            title="cluster CA",
-            common_name="kubernetes",
-            algorithm="ECDSA P-256",
-            certificate_key="kubeadm_ca_crt",
-            private_key_key="kubeadm_ca_key",
-            public_key_key=None,
-            files=(_KUBEADM_PKI + "ca.crt", _KUBEADM_PKI + "ca.key"),
-            purpose="signs the API servers' serving certificates and every client certificate, the "
+        _ca(
+            "ca",
+            "cluster CA",
+            "kubernetes",
+            "kubeadm_ca",
+            _KUBEADM_PKI + "ca",
+            "signs the API servers' serving certificates and every client certificate, the "
             "kubeconfig's admin too; the kubeconfig trusts it",
         ),
-        Authority(
-            name="front_proxy_ca",
-            title="front-proxy CA",
-            common_name="front-proxy-ca",
-            algorithm="ECDSA P-256",
-            certificate_key="kubeadm_front_proxy_ca_crt",
-            private_key_key="kubeadm_front_proxy_ca_key",
-            public_key_key=None,
-            files=(_KUBEADM_PKI + "front-proxy-ca.crt", _KUBEADM_PKI + "front-proxy-ca.key"),
-            purpose="signs the API server's front-proxy client certificate (aggregated APIs)",
+        _ca(
+            "front_proxy_ca",
+            "front-proxy CA",
+            "front-proxy-ca",
+            "kubeadm_front_proxy_ca",
+            _KUBEADM_PKI + "front-proxy-ca",
+            "signs the API server's front-proxy client certificate (aggregated APIs)",
         ),
-        Authority(
-            name="etcd_ca",
-            title="etcd CA",
-            common_name="etcd-ca",
-            algorithm="ECDSA P-256",
-            certificate_key="kubeadm_etcd_ca_crt",
-            private_key_key="kubeadm_etcd_ca_key",
-            public_key_key=None,
-            files=(_KUBEADM_PKI + "etcd/ca.crt", _KUBEADM_PKI + "etcd/ca.key"),
-            purpose="signs etcd's serving, peer and client certificates",
+        _ca(
+            "etcd_ca",
+            "etcd CA",
+            "etcd-ca",
+            "kubeadm_etcd_ca",
+            _KUBEADM_PKI + "etcd/ca",
+            "signs etcd's serving, peer and client certificates",
         ),
         Authority(
             name="service_account",
