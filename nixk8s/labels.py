@@ -8,10 +8,25 @@ of at most 63 characters in the same form, or empty.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 # matched with fullmatch: a pattern's "$" alone also matches before a final newline
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def lowercase_clashes(keys: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Each key equal to an earlier one once lowercased, with that earlier key: where
+    labels are written in lowercase, one of the two would silently win.
+
+    >>> list(lowercase_clashes(["Team", "app", "team", "TEAM"]))
+    [('team', 'Team'), ('TEAM', 'Team')]
+    """
+    first: dict[str, str] = {}
+    for key in keys:
+        earlier = first.setdefault(key.lower(), key)
+        if earlier != key:
+            yield key, earlier
 
 
 def _dns_subdomain_ok(text: str) -> bool:

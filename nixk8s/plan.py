@@ -19,7 +19,6 @@ from nixk8s.spec import ClusterSpec, UserDataFormat
 from nixk8s.terraform import Expr, Variable
 from nixk8s.tokens import free_prefix, literal_strings
 
-
 ApiBalancer = Literal["public", "private"]
 
 
@@ -81,6 +80,18 @@ def base_tags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
     """
     base = {"KubernetesCluster": spec.name, "Backend": spec.backend, "ManagedBy": "nixk8s"}
     return tuple({**base, **dict(sorted(spec.tags.items()))}.items())
+
+
+def lowercased_tags(spec: ClusterSpec) -> dict[str, str]:
+    """The base tags and the spec's tags with their keys lowercased: the labels of the
+    clouds whose labels nixk8s writes in lowercase (as pangea does).
+
+    >>> from nixk8s.spec import NodePool
+    >>> lowercased_tags(ClusterSpec(name="demo", backend="hcloud", region="nbg1",
+    ...     node_pools=(NodePool(name="system", instance_types=("cx32",)),), tags={"Team": "a"}))
+    {'kubernetescluster': 'demo', 'backend': 'hcloud', 'managedby': 'nixk8s', 'team': 'a'}
+    """
+    return {k.lower(): v for k, v in base_tags(spec)}
 
 
 def api_balancer(spec: ClusterSpec, *, offered: bool, required: bool) -> ApiBalancer | None:

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from nixk8s import netaddr
 from nixk8s.backends.gcp.labels import gcp_label_key_error, gcp_label_value_error
 from nixk8s.backends.gcp.options import GcpOptions, spec_block
-from nixk8s.plan import ClusterPlan, base_tags
+from nixk8s.labels import lowercase_clashes
+from nixk8s.plan import ClusterPlan, lowercased_tags
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.spec import ClusterSpec, Network
 
@@ -160,11 +161,6 @@ def network(spec: ClusterSpec) -> Network:
     return spec.network or Network()
 
 
-def labels(spec: ClusterSpec) -> dict[str, str]:
-    """Base tags and the spec's tags as GCP labels: keys lowercased, as for Hetzner."""
-    return {k.lower(): v for k, v in base_tags(spec)}
-
-
 def ssh_keys(spec: ClusterSpec, pool_index: int) -> tuple[str, ...]:
     """The keys a pool's machines accept: ``gcp.ssh_keys``, then the pool's own."""
     pool = spec.node_pools[pool_index]
@@ -278,19 +274,18 @@ def _spot_problems(spec: ClusterSpec, gcp: GcpOptions) -> Iterator[Problem]:
 
 
 def _label_problems(spec: ClusterSpec) -> Iterator[Problem]:
-    lowered: dict[str, str] = {}
+    clashes = dict(lowercase_clashes(spec.tags))
     for key, value in spec.tags.items():
         path = join_path("tags", key)
         low = key.lower()
-        if low in lowered:
-            yield Problem(path, f'is "{lowered[low]}" once lowercased (GCP label keys are lowercase)')
-        lowered[low] = key
+        if key in clashes:
+            yield Problem(path, f'is "{clashes[key]}" once lowercased (GCP label keys are lowercase)')
         if low in OWN_LABEL_KEYS:
             yield Problem(path, f'"{low}" is a label nixk8s sets on every machine: choose another key')
         for error in (gcp_label_key_error(low), gcp_label_value_error(value)):
             if error:
                 yield Problem(path, error)
-    count = len(labels(spec)) + len(OWN_LABEL_KEYS)
+    count = len(lowercased_tags(spec)) + len(OWN_LABEL_KEYS)
     if count > MAX_LABELS:
         yield Problem("tags", f"machines would carry {count} labels with nixk8s' own; GCP allows {MAX_LABELS}")
 

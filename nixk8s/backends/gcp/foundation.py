@@ -13,14 +13,13 @@ from nixk8s.backends.gcp.checks import (
     BASE_ROLES,
     FIRST_CONTROL_PLANE_HOST,
     image,
-    labels,
     network,
     options,
     role_suffix,
     zones,
 )
 from nixk8s.backends.gcp.network import IAP_RANGE, NETWORK_ID_MAX_LEN, GcpNetwork, gcp_network
-from nixk8s.plan import ClusterPlan
+from nixk8s.plan import ClusterPlan, lowercased_tags
 from nixk8s.spec import ClusterSpec
 from nixk8s.terraform import Fragment, Resource, Template
 
@@ -90,7 +89,7 @@ def foundation(plan: ClusterPlan) -> Foundation[GcpInfra]:
     net = gcp_network(plan)
     identity, account = node_identity(plan)
     ips = control_plane_ips(spec)
-    label_map = labels(spec)
+    label_map = lowercased_tags(spec)
     control_plane_tag = names.dns_name(f"{plan.name}-cp")
     balancer = (
         api_balancer(plan, net.network, net.subnet, label_map, control_plane_tag) if plan.api_load_balancer else None

@@ -13,9 +13,9 @@ from nixk8s import netaddr
 from nixk8s.backends.hcloud.balancer import balancer_problems
 from nixk8s.backends.hcloud.network import NETWORK_ZONES, firewall_rules, network_zone
 from nixk8s.backends.hcloud.options import spec_block
-from nixk8s.labels import label_key_error, label_value_error
+from nixk8s.labels import label_key_error, label_value_error, lowercase_clashes
 from nixk8s.node_index import AGENT_BLOCK, agent_index_block
-from nixk8s.plan import ClusterPlan, base_tags
+from nixk8s.plan import ClusterPlan
 from nixk8s.problems import Problem, did_you_mean, join_path
 from nixk8s.spec import ClusterSpec
 
@@ -35,11 +35,6 @@ def image(spec: ClusterSpec) -> str | None:
 
 def server_count(spec: ClusterSpec) -> int:
     return spec.control_plane_count + sum(p.desired for _, p in spec.worker_pools)
-
-
-def labels(spec: ClusterSpec) -> dict[str, str]:
-    """Base tags and the spec's tags as Hetzner labels: keys lowercased, as pangea does."""
-    return {k.lower(): v for k, v in base_tags(spec)}
 
 
 def check(plan: ClusterPlan) -> Iterator[Problem]:
@@ -122,17 +117,16 @@ def tag_problems(spec: ClusterSpec) -> Iterator[Problem]:
     """The spec's tags as Hetzner labels: each key (lowercased) and value within Hetzner's
     rules, and no two keys that lowercasing makes one label (one would silently win).
     Paths name the tag as the spec spells it."""
-    seen: dict[str, str] = {}
-    for key, value in sorted(spec.tags.items()):
+    clashes = dict(lowercase_clashes(spec.tags))
+    for key, value in spec.tags.items():
         path = join_path("tags", key)
         label = key.lower()
-        if label in seen:
+        if key in clashes:
             yield Problem(
                 path,
-                f"{join_path('tags', seen[label])} and this tag are one Hetzner label {label!r} "
+                f"{join_path('tags', clashes[key])} and this tag are one Hetzner label {label!r} "
                 "(label keys are lowercased): keep one",
             )
-        seen.setdefault(label, key)
         for error in (label_key_error(label), label_value_error(value)):
             if error:
                 yield Problem(path, f"{error} (Hetzner label rules)")

@@ -9,9 +9,9 @@ from nixk8s.backends.base import Egress, Foundation
 from nixk8s.backends.hcloud import nat as nat_machine
 from nixk8s.backends.hcloud import autoscaler as autoscaler
 from nixk8s.backends.hcloud.balancer import Balancer, api_balancer, reserved_ip
-from nixk8s.backends.hcloud.checks import FIRST_CONTROL_PLANE_HOST, image, labels
+from nixk8s.backends.hcloud.checks import FIRST_CONTROL_PLANE_HOST, image
 from nixk8s.backends.hcloud.network import firewall_rules, network_resources, private_cidr, public_ipv4
-from nixk8s.plan import ClusterPlan
+from nixk8s.plan import ClusterPlan, lowercased_tags
 from nixk8s.terraform import Fragment, Resource, combine
 
 
@@ -36,7 +36,7 @@ class HcloudInfra(msgspec.Struct, frozen=True):
 
 def foundation(plan: ClusterPlan) -> Foundation[HcloudInfra]:
     spec = plan.spec
-    label_map = labels(spec)
+    label_map = lowercased_tags(spec)
     network, subnet = network_resources(plan, label_map)
     firewall = Resource(
         "hcloud_firewall",
