@@ -194,24 +194,15 @@ def secret_variables(spec: ClusterSpec) -> tuple[Variable, ...]:
     Each variable backs one secret (``rules.one_secret_per_variable``): a variable
     shared with the join credential would reach every agent.
     """
-    bootstrap = tuple(
-        Variable(
-            name=secret.var,
-            description=f"bootstrap secret {key} of cluster {spec.name}",
-            sensitive=True,
-            validations=_validations(key, secret),
-        )
-        for key, secret in sorted(spec.bootstrap_secrets.items())
+    described = [
+        *((key, secret, f"bootstrap secret {key} of cluster {spec.name}") for key, secret in sorted(spec.bootstrap_secrets.items())),
+        *(
+            (path, secret, f"{path} of cluster {spec.name}: the etcd snapshot store's key (servers only)")
+            for path, secret in etcd_snapshot_secrets(spec).items()
+        ),
+    ]
+    return tuple(
+        Variable(name=secret.var, description=description, sensitive=True, validations=_validations(key, secret))
+        for key, secret, description in described
         if isinstance(secret, SecretRef)
     )
-    snapshots = tuple(
-        Variable(
-            name=secret.var,
-            description=f"{path} of cluster {spec.name}: the etcd snapshot store's key (servers only)",
-            sensitive=True,
-            validations=_validations(path, secret),
-        )
-        for path, secret in etcd_snapshot_secrets(spec).items()
-        if isinstance(secret, SecretRef)
-    )
-    return bootstrap + snapshots

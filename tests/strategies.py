@@ -413,11 +413,14 @@ def vpns(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def bootstrap_secrets(draw: st.DrawFn, distribution: str, *, joining: bool, generated: bool = False) -> dict[str, Any]:
+def bootstrap_secrets(
+    draw: st.DrawFn, distribution: str, *, joining: bool, generated: bool = False, most_references: int = 2
+) -> dict[str, Any]:
     """Hostile literals, empty literals and ``{var: NAME}`` references.
 
-    At most two references: the compiler bounds a referenced secret at 4 KiB, and the
-    smallest user_data limit (AWS, 16 KiB) must still hold the rest. With ``generated``
+    At most ``most_references`` references (two): the compiler bounds a referenced PEM
+    secret at 6 KiB, and the smallest user_data limit (AWS, 16 KiB) must still hold the
+    rest, an etcd snapshot key's reference among it (the caller then allows one). With ``generated``
     credentials, no authority at all: the spec may not give those Terraform makes, and
     the generated ones take the room of the other distribution's (which its servers
     would never read); the join credential only sometimes (Terraform makes a missing one).
@@ -446,7 +449,7 @@ def bootstrap_secrets(draw: st.DrawFn, distribution: str, *, joining: bool, gene
             secrets[credential] = draw(join_token_literal if distribution == "k3s" else kubeadm_token_literal)
     for key in draw(st.lists(st.sampled_from(keys), max_size=4, unique=True)):
         kind = draw(st.sampled_from(["literal", "empty", "reference"]))
-        if kind == "reference" and references < 2:
+        if kind == "reference" and references < most_references:
             secrets[key] = reference()
         else:
             secrets[key] = "" if kind == "empty" else draw(hostile_text)
@@ -484,7 +487,7 @@ def etcd_snapshot_blocks(draw: st.DrawFn, backend: str) -> dict[str, Any]:
     )
     if draw(st.booleans()):
         where = {"region": st.sampled_from(["eu-central-1", "us-east-1"]), "folder": hostile_text}
-        chosen = backend_for(backend)  # type: ignore[arg-type]
+        chosen = backend_for(backend)
         if chosen is not None and chosen.makes_snapshot_bucket and draw(st.booleans()):
             block["s3"] = draw(st.fixed_dictionaries({}, optional=where))
         else:
@@ -633,9 +636,14 @@ def raw_cluster_specs(draw: st.DrawFn, backend: str) -> dict[str, Any]:
     credentials = draw(st.sampled_from([None, "generated", "external"]))
     if credentials is not None:
         spec["credentials"] = credentials
+    snapshot_keys = spec.get("etcd_snapshots", {}).get("s3", {})
+    referenced_snapshot_key = any(isinstance(snapshot_keys.get(f), dict) for f in S3_KEY_VARIABLES)
     spec["bootstrap_secrets"] = draw(
         bootstrap_secrets(
-            distribution, joining=joining and not has_token_path, generated=credentials in (None, "generated")
+            distribution,
+            joining=joining and not has_token_path,
+            generated=credentials in (None, "generated"),
+            most_references=1 if referenced_snapshot_key else 2,
         )
     )
     if persistent_state_allowed(backend) and draw(st.booleans()):
@@ -715,12 +723,12 @@ def can_be_initialized(backend: str, spec: dict[str, Any]) -> bool:
 
 
 def persistent_state_allowed(backend: str) -> bool:
-    chosen = backend_for(backend)  # type: ignore[arg-type]
+    chosen = backend_for(backend)
     return chosen is not None and chosen.supports_persistent_state
 
 
 def can_park_control_plane(backend: str) -> bool:
-    chosen = backend_for(backend)  # type: ignore[arg-type]
+    chosen = backend_for(backend)
     return chosen is not None and chosen.can_park_control_plane
 
 
