@@ -7,14 +7,24 @@ tell "within the bound" from "past it", and the caller refuses the latter before
 parse (:func:`nixk8s.limits.size_problem`). Memory and time stay bounded by the
 limit, also for a source that never ends. The limits are the caller's
 (:data:`nixk8s.limits.MAX_SPEC_BYTES` for a spec): reading imports nothing of the compiler.
+
+A source that stays silent (a FIFO or a pipe whose writer neither writes nor closes)
+is waited on in slices (:func:`wait_readable`), never in one blocking read: Python runs
+a signal's handler between bytecodes, so a SIGTERM that lands after its last check and
+before a blocking ``read`` starts would wait for that read to return, which a silent
+source never does. Waiting in slices, the handler runs within one slice.
 """
 
 from __future__ import annotations
 
+import io
+import select
 import sys
 from typing import BinaryIO
 
 STDIN = "-"
+#: how long one wait for input lasts before Python may run a pending signal's handler
+WAIT_SLICE_MS = 200
 
 
 def read_bounded(stream: BinaryIO, limit: int) -> bytes:
@@ -31,12 +41,34 @@ def read_bounded(stream: BinaryIO, limit: int) -> bytes:
     chunks: list[bytes] = []
     wanted = limit + 1
     while wanted > 0:
+        wait_readable(stream)
         chunk = stream.read(wanted)
         if not chunk:
             break
         chunks.append(chunk)
         wanted -= len(chunk)
     return b"".join(chunks)
+
+
+def wait_readable(stream: BinaryIO) -> None:
+    """Return once ``stream`` has input, an end or an error to read, waiting in slices
+    of :data:`WAIT_SLICE_MS` (a stream without a file descriptor returns at once).
+
+    >>> import os
+    >>> r, w = os.pipe(); _ = os.write(w, b"x")
+    >>> with os.fdopen(r, "rb", buffering=0) as stream:
+    ...     wait_readable(stream); stream.read(1)
+    b'x'
+    >>> os.close(w)
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):  # in memory: never blocks
+        return
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while not poller.poll(WAIT_SLICE_MS):  # each return to Python runs a pending handler
+        pass
 
 
 def read_source(path: str, limit: int) -> bytes:

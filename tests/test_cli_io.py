@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -93,6 +94,46 @@ def test_read_bounded_reads_one_byte_past_the_bound_at_most() -> None:
     with os.fdopen(r, "rb", buffering=0) as stream:
         assert read_bounded(stream, limit=10) == b"x" * 11
         assert stream.read() == b"x" * 89  # the rest was never read
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
+def test_a_signal_that_never_interrupts_the_wait_is_acted_on_while_the_source_is_silent() -> None:
+    """The race behind a SIGTERM that hung a compile reading a silent FIFO: a signal that
+    lands just before a blocking read interrupts nothing. Sent to another thread, it
+    interrupts nothing here either, every time; its handler must still run (in this
+    thread) while the source stays silent, not once input finally comes."""
+    r, w = os.pipe()
+    done, late = threading.Event(), threading.Event()
+
+    def signal_then_write_late() -> None:
+        try:
+            time.sleep(0.5)  # the reader is waiting by now (if not, the handler runs before it waits)
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)  # this thread, not the reader's
+            if not done.wait(10):  # a wait that blocks until input returns only now
+                os.write(w, b"late")
+                late.set()
+        finally:
+            os.close(w)
+
+    previous = signal.signal(signal.SIGUSR1, _stop)
+    helper = threading.Thread(target=signal_then_write_late)
+    try:
+        with os.fdopen(r, "rb", buffering=0) as stream:
+            helper.start()
+            with pytest.raises(_Stop):
+                read_bounded(stream, limit=10)
+            assert not late.is_set()
+    finally:
+        done.set()
+        helper.join()
+        signal.signal(signal.SIGUSR1, previous)
 
 
 def test_a_spec_at_the_bound_is_read_whole(tmp_path: Path) -> None:
